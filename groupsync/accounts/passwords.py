@@ -1,0 +1,45 @@
+"""Password hashing: argon2id at OWASP's minimum or above, parameters kept in the hash.
+
+argon2-cffi puts m, t and p inside the encoded hash and verifies with those, so raising the
+parameters below later never breaks a hash stored earlier; `needs_rehash` tells when an old
+hash is weaker than today's parameters. Verification is constant-time inside libargon2.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP Password Storage Cheat Sheet minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+MEMORY_KIB = 19 * 1024
+TIME_COST = 2
+PARALLELISM = 1
+
+_hasher = PasswordHasher(
+    time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM, type=Type.ID
+)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the username is unknown, so an unknown username
+    costs the same time as a wrong password and the two can't be told apart by timing."""
+    return _hasher.hash("groupsync-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; an unknown user (hash None) still pays for one check."""
+    try:
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

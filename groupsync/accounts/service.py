@@ -1,0 +1,412 @@
+"""The account system: the product's rules, enforced here whoever calls.
+
+A `Session` is one logged-in username inside one write transaction: every operation checks its
+rule against the state read inside that transaction, changes the in-memory state, and records
+an audit entry; leaving the `with` block writes every touched row in bulk and raises the
+revision once, or, on any error, rolls everything back. The engine's apply is one session, so a
+plan is applied whole or not at all, and a rule can't be skipped by calling the store directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from groupsync.accounts.model import (
+    AREAS,
+    CODE_FILES,
+    LEVEL_RANK,
+    USERNAME_RE,
+    Account,
+    Privileges,
+    Record,
+    State,
+    User,
+    full_privileges,
+    normalize_privileges,
+    normalize_record,
+    normalize_tin,
+    state_digest,
+    ukey,
+)
+from groupsync.accounts.passwords import hash_password, verify_password
+from groupsync.accounts.storage import AuditEntry, Dirty, Storage, WriteTransaction, utcnow
+from groupsync.errors import (
+    Conflict,
+    LockoutError,
+    LoginFailed,
+    NotFound,
+    PermissionDenied,
+    RuleError,
+    StaleError,
+)
+
+LOGIN_FAILED = "login failed: unknown username or wrong password"
+
+
+def _check_login(state: State, username: str, password: str) -> User:
+    user = state.user(username)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise LoginFailed(f"{LOGIN_FAILED} ({username})")
+    return user
+
+
+class AccountSystem:
+    """Entry point: sign-ups, read-only views, and logged-in sessions over one store."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def read_state(self) -> State:
+        return self.storage.read_state()
+
+    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+        return self.storage.read_audit(limit)
+
+    def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
+        """Check several logins against a state without changing anything (for `plan`)."""
+        for username, password in credentials.items():
+            _check_login(state, username, password)
+
+    def signup(
+        self, provider_name: str, username: str, password: str, account_id: str | None = None
+    ) -> str:
+        """Free Trial sign-up: a new account and its provider username with full everywhere."""
+        with self.storage.write() as tx:
+            state = tx.load_state()
+            if account_id is None:
+                account_id = _new_account_id(state)
+            elif not account_id.isdigit():
+                raise RuleError(f"Account ID {account_id!r} must be digits")
+            if account_id in state.accounts:
+                raise Conflict(f"account {account_id} already exists")
+            _check_new_username(state, username)
+            if not provider_name.strip():
+                raise RuleError("a sign-up needs the provider's name")
+            now = utcnow()
+            state.accounts[account_id] = Account(
+                account_id=account_id, provider_name=provider_name.strip(),
+                signup_username=username, created_at=now,
+            )
+            state.users[ukey(username)] = User(
+                username=username, home=account_id, password_hash=hash_password(password),
+                created_at=now,
+            )
+            state.set_access(username, account_id, full_privileges())
+            dirty = Dirty(accounts={account_id}, users={ukey(username)},
+                          access={(ukey(username), account_id)})
+            entry = AuditEntry(
+                action="add", type="account", actor=username, account=account_id,
+                username=username,
+                detail={"after": {"provider_name": provider_name.strip(), "signup": username}},
+            )
+            tx.flush(state, dirty, [entry], state.revision + 1)
+        return account_id
+
+    @contextlib.contextmanager
+    def session(self, username: str, password: str) -> Iterator[Session]:
+        """Log in and open one write transaction; committed when the block ends cleanly."""
+        with self.storage.write() as tx:
+            state = tx.load_state()
+            session = Session(tx, state, username, password)
+            yield session
+            session._commit()
+
+
+def _new_account_id(state: State) -> str:
+    while True:
+        candidate = str(100000 + secrets.randbelow(900000))
+        if candidate not in state.accounts:
+            return candidate
+
+
+def _check_new_username(state: State, username: str) -> None:
+    if not USERNAME_RE.match(username):
+        raise RuleError(
+            f"username {username!r} must be 3-64 letters, digits or . _ @ -"
+        )
+    if state.user(username) is not None:
+        raise Conflict(f"username {username!r} is already taken (usernames ignore case)")
+
+
+class Session:
+    """One logged-in username inside one write transaction."""
+
+    def __init__(self, tx: WriteTransaction, state: State, username: str, password: str) -> None:
+        self._tx = tx
+        self.state = state
+        self._dirty = Dirty()
+        self._audit: list[AuditEntry] = []
+        self._verified: dict[str, str] = {}  # ukey -> password that verified in this session
+        self.actor = self.verify_login(username, password).username
+
+    # -- logins ----------------------------------------------------------------------------
+
+    def verify_login(self, username: str, password: str) -> User:
+        """Verify a login once per session; repeated checks of the same pair are free."""
+        k = ukey(username)
+        known = self._verified.get(k)
+        if known is not None and hmac.compare_digest(known.encode(), password.encode()):
+            user = self.state.users.get(k)
+            if user is not None:
+                return user
+        user = _check_login(self.state, username, password)
+        self._verified[k] = password
+        return user
+
+    def act_as(self, username: str, password: str) -> None:
+        """Switch the acting username (e.g. to a master username created in this session)."""
+        self.actor = self.verify_login(username, password).username
+
+    def expect(self, lineage: str, revision: int, digest: str | None = None) -> None:
+        """Refuse unless the store is exactly the one a plan was computed from."""
+        if self.state.lineage != lineage:
+            raise StaleError(
+                f"the plan was made for another store (lineage {lineage}, "
+                f"this store is {self.state.lineage}); nothing was changed"
+            )
+        if self.state.revision != revision:
+            raise StaleError(
+                f"the store changed since the plan was made (plan at revision {revision}, "
+                f"store at {self.state.revision}); run plan again. Nothing was changed"
+            )
+        if digest is not None and state_digest(self.state) != digest:
+            raise StaleError(
+                "the store was changed outside groupsync since the plan was made; "
+                "run plan again. Nothing was changed"
+            )
+
+    # -- rule helpers ----------------------------------------------------------------------
+
+    def _require(self, account_id: str, area: str, level: str, doing: str) -> None:
+        if account_id not in self.state.accounts:
+            raise NotFound(f"account {account_id} does not exist")
+        have = self.state.level(self.actor, account_id, area)
+        if LEVEL_RANK[have] < LEVEL_RANK[level]:
+            raise PermissionDenied(
+                f"{self.actor} needs {level} on {area} in account {account_id} to {doing} "
+                f"(has {have})"
+            )
+
+    def _guard(self, account_id: str, doing: str) -> None:
+        """Lockout guard: someone must keep full account_access in the account."""
+        for u in self.state.by_account.get(account_id, ()):
+            if self.state.access[(u, account_id)]["account_access"] == "full":
+                return
+        raise LockoutError(
+            f"{doing} would leave account {account_id} without any username holding full "
+            "account_access; refused"
+        )
+
+    def _user(self, username: str) -> User:
+        user = self.state.user(username)
+        if user is None:
+            raise NotFound(f"username {username!r} does not exist")
+        return user
+
+    def _record(self, entry: AuditEntry) -> None:
+        entry.actor = self.actor
+        self._audit.append(entry)
+
+    # -- Practice Set-up -------------------------------------------------------------------
+
+    def set_practice_setup(
+        self, account_id: str, practice_name: str | None, tin: str | None,
+        bills_electronically: bool,
+    ) -> None:
+        self._require(account_id, "practice_setup", "full", "change its Practice Set-up")
+        account = self.state.accounts[account_id]
+        before = account.practice_setup()
+        account.practice_name = practice_name.strip() if practice_name else None
+        account.tin = normalize_tin(tin) if tin else None
+        account.bills_electronically = bool(bills_electronically)
+        after = account.practice_setup()
+        if after != before:
+            self._dirty.accounts.add(account_id)
+            self._record(AuditEntry(
+                "change", "practice_setup", self.actor, account=account_id,
+                detail={"before": before, "after": after},
+            ))
+
+    # -- usernames and joins ---------------------------------------------------------------
+
+    def allow_access(
+        self, account_id: str, username: str, password: str, privileges: dict[str, str] | None
+    ) -> None:
+        """Allow Account Access: a new username whose home is this account."""
+        self._require(account_id, "account_access", "full", "add a username")
+        _check_new_username(self.state, username)
+        privs = normalize_privileges(privileges)
+        k = ukey(username)
+        self.state.users[k] = User(
+            username=username, home=account_id, password_hash=hash_password(password),
+            created_at=utcnow(),
+        )
+        self.state.set_access(username, account_id, privs)
+        self._dirty.users.add(k)
+        self._dirty.access.add((k, account_id))
+        self._record(AuditEntry(
+            "add", "username", self.actor, account=account_id, username=username,
+            detail={"after": {"home": account_id, "privileges": privs}},
+        ))
+
+    def join(self, username: str, account_id: str, login_username: str, login_password: str) -> None:
+        """Access Other Accounts: join with the login of a username whose home is the account.
+
+        The joined username gets exactly that login's privileges there, never more.
+        """
+        user = self._user(username)
+        if account_id not in self.state.accounts:
+            raise NotFound(f"account {account_id} does not exist")
+        if ukey(self.actor) != ukey(username):
+            self._require(user.home, "account_access", "full", f"join {username} to other accounts")
+        login = self.verify_login(login_username, login_password)
+        if login.home != account_id:
+            raise RuleError(
+                f"{login.username} is not a login of account {account_id} "
+                f"(its home is {login.home}); join with that account's own login"
+            )
+        k = ukey(username)
+        if (k, account_id) in self.state.access:
+            raise Conflict(f"{username} already has access to account {account_id}")
+        privs = dict(self.state.access.get((ukey(login.username), account_id)) or {})
+        privs = normalize_privileges(privs)
+        self.state.set_access(username, account_id, privs)
+        self._dirty.access.add((k, account_id))
+        self._record(AuditEntry(
+            "add", "join", self.actor, account=account_id, username=username,
+            detail={"after": privs, "login": login.username},
+        ))
+
+    def set_privileges(self, account_id: str, username: str, privileges: dict[str, str]) -> None:
+        """Username Privileges for one username in one account (all nine areas)."""
+        self._require(account_id, "account_access", "full", "set Username Privileges")
+        k = ukey(self._user(username).username)
+        before = self.state.access.get((k, account_id))
+        if before is None:
+            raise NotFound(f"{username} has no access to account {account_id}")
+        after = normalize_privileges({**before, **privileges})
+        if after == before:
+            return
+        self.state.set_access(username, account_id, after)
+        self._guard(account_id, f"setting {username}'s privileges")
+        self._dirty.access.add((k, account_id))
+        self._record(AuditEntry(
+            "change", "privileges", self.actor, account=account_id, username=username,
+            detail={"before": before, "after": after},
+        ))
+
+    def leave(self, username: str, account_id: str) -> None:
+        """Remove a username's access to an account other than its home."""
+        user = self._user(username)
+        self._require(account_id, "account_access", "full", f"remove {username}'s access")
+        if user.home == account_id:
+            raise RuleError(f"{username} can't leave account {account_id}: it is its home")
+        k = ukey(user.username)
+        before = self.state.access.get((k, account_id))
+        if before is None:
+            raise NotFound(f"{username} has no access to account {account_id}")
+        self.state.drop_access(username, account_id)
+        self._guard(account_id, f"removing {username}'s access")
+        self._dirty.access.add((k, account_id))
+        self._record(AuditEntry(
+            "remove", "join", self.actor, account=account_id, username=username,
+            detail={"before": before},
+        ))
+
+    def delete_username(self, username: str) -> None:
+        """Delete an unused username: all its access goes with it."""
+        user = self._user(username)
+        self._require(user.home, "account_access", "full", f"delete {username}")
+        k = ukey(user.username)
+        if k == ukey(self.actor):
+            raise RuleError(f"{username} can't delete itself")
+        if any(ukey(a.signup_username) == k for a in self.state.accounts.values()):
+            raise RuleError(f"{username} is a provider's sign-up username and can't be deleted")
+        accounts = self.state.accounts_of(username)
+        before = {acct: self.state.access[(k, acct)] for acct in accounts}
+        for acct in accounts:
+            self.state.drop_access(username, acct)
+            self._dirty.access.add((k, acct))
+        for acct in accounts:
+            self._guard(acct, f"deleting {username}")
+        del self.state.users[k]
+        self._dirty.users.add(k)
+        self._record(AuditEntry(
+            "remove", "username", self.actor, account=user.home, username=user.username,
+            detail={"before": {"home": user.home, "access": before}},
+        ))
+
+    # -- code files ------------------------------------------------------------------------
+
+    def _file(self, account_id: str, file: str) -> dict[str, Record]:
+        if file not in CODE_FILES:
+            raise RuleError(f"unknown code file {file!r}")
+        return self.state.codes.setdefault(account_id, {}).setdefault(file, {})
+
+    def _put(self, account_id: str, file: str, record: Record, via: str | None = None) -> None:
+        records = self._file(account_id, file)
+        key = record[CODE_FILES[file][0]]
+        before = records.get(key)
+        if before == record:
+            return
+        records[key] = dict(record)
+        self._dirty.codes.add((account_id, file, key))
+        detail: dict[str, Any] = {"file": file, "key": key, "before": before, "after": record}
+        if via:
+            detail["copied_from"] = via
+        self._record(AuditEntry(
+            "change" if before else "add", "code", self.actor, account=account_id, detail=detail,
+        ))
+
+    def put_codes(self, account_id: str, file: str, records: Iterable[dict[str, Any]]) -> None:
+        """Enter records into an account's code file (add, or overwrite the same key)."""
+        self._require(account_id, "codes", "full", f"enter {file}")
+        for raw in records:
+            self._put(account_id, file, normalize_record(file, raw))
+
+    def remove_codes(self, account_id: str, file: str, keys: Iterable[str]) -> None:
+        self._require(account_id, "codes", "full", f"remove {file} records")
+        records = self._file(account_id, file)
+        for key in keys:
+            before = records.pop(key, None)
+            if before is None:
+                raise NotFound(f"{file} has no record {key!r} in account {account_id}")
+            self._dirty.codes.add((account_id, file, key))
+            self._record(AuditEntry(
+                "remove", "code", self.actor, account=account_id,
+                detail={"file": file, "key": key, "before": before},
+            ))
+
+    def copy_codes(
+        self, from_account: str, to_account: str, file: str, keys: Iterable[str] | None = None
+    ) -> None:
+        """Copy Codes to Another Account: add or overwrite by key; nothing else is touched."""
+        if from_account == to_account:
+            raise RuleError("Copy From and Copy To must be different accounts")
+        self._require(from_account, "codes", "view", f"copy {file} from it")
+        self._require(to_account, "codes", "full", f"copy {file} into it")
+        source = self._file(from_account, file)
+        chosen = source.keys() if keys is None else keys
+        for key in list(chosen):
+            record = source.get(key)
+            if record is None:
+                raise NotFound(f"{file} has no record {key!r} in account {from_account}")
+            self._put(to_account, file, record, via=from_account)
+
+    # -- commit ----------------------------------------------------------------------------
+
+    def _commit(self) -> None:
+        if not self._dirty:
+            return  # nothing changed: neither the revision nor the audit trail moves
+        revision = self.state.revision + 1
+        self._tx.flush(self.state, self._dirty, self._audit, revision)
+        self.state.revision = revision
+        self._dirty = Dirty()
+        self._audit = []
+
+
+__all__ = ["AREAS", "AccountSystem", "Privileges", "Session"]

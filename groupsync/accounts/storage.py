@@ -1,0 +1,400 @@
+"""Storage under the account system: one small interface, SQLite behind it.
+
+The account system (service.py) holds the rules; storage only reads a whole State in a few bulk
+queries and writes back the rows a transaction touched with bulk statements. Anything that
+speaks this interface (PostgreSQL later) can sit under the same rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from groupsync.accounts.model import (
+    AREAS,
+    CODE_FILES,
+    Account,
+    Privileges,
+    Record,
+    State,
+    User,
+)
+from groupsync.errors import StoreBusy, StoreError, StoreNotFound
+
+SCHEMA_VERSION = 1
+# PRAGMA application_id marks a groupsync store, so an unrelated SQLite file is refused
+# before anything reads or writes it.
+APPLICATION_ID = 0x47535943  # "GSYC"
+BUSY_TIMEOUT_S = 10.0
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class AuditEntry:
+    action: str  # add | change | remove | signup | login_failed | ...
+    type: str  # practice_setup | username | join | privileges | code | account | login
+    actor: str
+    account: str | None = None
+    username: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # before/after/file/key; never a secret
+    revision: int = 0
+    at: str = ""
+    id: int = 0
+
+
+@dataclass
+class Dirty:
+    """Keys a transaction touched; flush writes their final state (or deletes them)."""
+
+    accounts: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+    access: set[tuple[str, str]] = field(default_factory=set)
+    codes: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.users or self.access or self.codes)
+
+
+class Storage(Protocol):
+    """What the account system needs from a store."""
+
+    location: str
+
+    def read_state(self) -> State: ...
+
+    def write(self) -> contextlib.AbstractContextManager[WriteTransaction]: ...
+
+    def read_audit(self, limit: int | None) -> list[AuditEntry]: ...
+
+
+class WriteTransaction(Protocol):
+    def load_state(self) -> State: ...
+
+    def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None: ...
+
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY,
+    provider_name TEXT NOT NULL,
+    signup_username TEXT NOT NULL,
+    practice_name TEXT,
+    tin TEXT,
+    bills_electronically INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE usernames (
+    ukey TEXT PRIMARY KEY,              -- casefolded: usernames are unique ignoring case
+    username TEXT NOT NULL,
+    home TEXT NOT NULL REFERENCES accounts(account_id),
+    password_hash TEXT NOT NULL,        -- argon2id, parameters inside; never a password
+    created_at TEXT NOT NULL
+);
+CREATE TABLE access (
+    ukey TEXT NOT NULL REFERENCES usernames(ukey),
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
+    PRIMARY KEY (ukey, account_id)
+) WITHOUT ROWID;
+CREATE TABLE codes (
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    file TEXT NOT NULL,
+    key TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    fee TEXT NOT NULL DEFAULT '',
+    payer_id TEXT NOT NULL DEFAULT '',
+    claims TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (account_id, file, key)
+) WITHOUT ROWID;
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    revision INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    type TEXT NOT NULL,
+    account TEXT,
+    username TEXT,
+    detail TEXT NOT NULL
+);
+-- The audit trail is append-only in the store itself, whoever writes to it.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+_CODE_COLUMNS = ("description", "fee", "payer_id", "claims")
+
+
+def _store_error(location: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreBusy(
+            f"store {location} is locked by another groupsync process "
+            f"(waited {BUSY_TIMEOUT_S:.0f}s); try again when it has finished"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"store {location} is read-only; nothing was changed")
+    if "disk is full" in text or "disk I/O error" in text:
+        return StoreError(f"store {location}: {text}; nothing was changed")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{location} is not a groupsync store ({text})")
+    return StoreError(f"store {location}: {text}")
+
+
+class SqliteStorage:
+    """A groupsync store in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path) -> SqliteStorage:
+        """Create a new, empty store readable by its owner only."""
+        path = Path(path)
+        try:
+            # O_EXCL: never clobber an existing file; 0600: the store holds password hashes.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        except FileExistsError as exc:
+            raise StoreError(f"{path} already exists") from exc
+        except OSError as exc:
+            raise StoreError(f"can't create store {path}: {exc.strerror}") from exc
+        store = cls(path)
+        try:
+            with store._connect() as conn:
+                conn.executescript(
+                    "BEGIN;"
+                    + _SCHEMA
+                    + f"PRAGMA application_id = {APPLICATION_ID};"
+                    + f"PRAGMA user_version = {SCHEMA_VERSION};"
+                    + "COMMIT;"
+                )
+                conn.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [("lineage", str(uuid.uuid4())), ("revision", "0"), ("created_at", utcnow())],
+                )
+                conn.commit()
+        except sqlite3.Error as exc:
+            path.unlink(missing_ok=True)
+            raise _store_error(str(path), exc) from exc
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteStorage:
+        """Open an existing store, refusing files that are not one or are from a newer version."""
+        path = Path(path)
+        if not path.exists():
+            raise StoreNotFound(
+                f"no store at {path}; create one with 'groupsync sandbox' "
+                "or point --store / GROUPSYNC_STORE at an existing one"
+            )
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a groupsync store")
+        store = cls(path)
+        store._check()
+        return store
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly what we say.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _check(self) -> None:
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _store_error(self.location, exc) from exc
+        if app_id != APPLICATION_ID:
+            raise StoreError(f"{self.location} is not a groupsync store")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.location} has schema version {version}, newer than this "
+                f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.location} has an older schema version {version}; "
+                "it can't be opened by this groupsync"
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_state(self) -> State:
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                conn.execute("BEGIN")  # one read transaction: a consistent snapshot
+                try:
+                    return _load(conn)
+                finally:
+                    conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _store_error(self.location, exc) from exc
+
+    def read_audit(self, limit: int | None) -> list[AuditEntry]:
+        sql = (
+            "SELECT id, revision, at, actor, action, type, account, username, detail "
+            "FROM audit ORDER BY id DESC"
+        )
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                rows = conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(self.location, exc) from exc
+        return [
+            AuditEntry(
+                id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
+                account=r[6], username=r[7], detail=json.loads(r[8]),
+            )
+            for r in rows
+        ]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[SqliteWrite]:
+        """One exclusive write transaction: committed on success, rolled back on any error."""
+        conn = None
+        try:
+            conn = self._connect()
+            # IMMEDIATE takes the write lock now, so the state we load can't change under us.
+            conn.execute("BEGIN IMMEDIATE")
+            tx = SqliteWrite(conn)
+            try:
+                yield tx
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn is not None and conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise _store_error(self.location, exc) from exc
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+class SqliteWrite:
+    """The inside of one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def load_state(self) -> State:
+        return _load(self.conn)
+
+    def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
+        c = self.conn
+        acct_rows = [
+            (a.account_id, a.provider_name, a.signup_username, a.practice_name, a.tin,
+             int(a.bills_electronically), a.created_at)
+            for acct in sorted(dirty.accounts) if (a := state.accounts.get(acct))
+        ]
+        c.executemany(
+            "INSERT INTO accounts VALUES (?,?,?,?,?,?,?) ON CONFLICT(account_id) DO UPDATE SET "
+            "provider_name=excluded.provider_name, practice_name=excluded.practice_name, "
+            "tin=excluded.tin, bills_electronically=excluded.bills_electronically",
+            acct_rows,
+        )
+        user_rows = [
+            (k, u.username, u.home, u.password_hash, u.created_at)
+            for k in sorted(dirty.users) if (u := state.users.get(k))
+        ]
+        c.executemany(
+            "INSERT INTO usernames VALUES (?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
+            "username=excluded.username, home=excluded.home, "
+            "password_hash=excluded.password_hash",
+            user_rows,
+        )
+        access_up, access_del = [], []
+        for key in sorted(dirty.access):
+            privs = state.access.get(key)
+            if privs is None:
+                access_del.append(key)
+            else:
+                access_up.append((*key, *(privs[a] for a in AREAS)))
+        c.executemany("DELETE FROM access WHERE ukey=? AND account_id=?", access_del)
+        c.executemany(
+            f"INSERT OR REPLACE INTO access VALUES (?,?,{','.join('?' * len(AREAS))})",
+            access_up,
+        )
+        codes_up, codes_del = [], []
+        for acct, file, key in sorted(dirty.codes):
+            rec = state.codes.get(acct, {}).get(file, {}).get(key)
+            if rec is None:
+                codes_del.append((acct, file, key))
+            else:
+                codes_up.append((acct, file, key, *(rec.get(col, "") for col in _CODE_COLUMNS)))
+        c.executemany("DELETE FROM codes WHERE account_id=? AND file=? AND key=?", codes_del)
+        c.executemany("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,?,?,?)", codes_up)
+        gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
+        c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
+        now = utcnow()
+        c.executemany(
+            "INSERT INTO audit(revision, at, actor, action, type, account, username, detail) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (revision, now, e.actor, e.action, e.type, e.account, e.username,
+                 json.dumps(e.detail, sort_keys=True))
+                for e in audit
+            ],
+        )
+        c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
+
+
+def _load(conn: sqlite3.Connection) -> State:
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    state = State(lineage=meta["lineage"], revision=int(meta["revision"]))
+    for row in conn.execute(
+        "SELECT account_id, provider_name, signup_username, practice_name, tin, "
+        "bills_electronically, created_at FROM accounts"
+    ):
+        state.accounts[row[0]] = Account(
+            account_id=row[0], provider_name=row[1], signup_username=row[2],
+            practice_name=row[3], tin=row[4], bills_electronically=bool(row[5]),
+            created_at=row[6],
+        )
+    for k, name, home, pw_hash, created in conn.execute(
+        "SELECT ukey, username, home, password_hash, created_at FROM usernames"
+    ):
+        state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created)
+    access: dict[tuple[str, str], Privileges] = {}
+    for row in conn.execute(f"SELECT ukey, account_id, {', '.join(AREAS)} FROM access"):
+        access[(row[0], row[1])] = dict(zip(AREAS, row[2:], strict=True))
+    state.access = access
+    state.__post_init__()  # build the indexes over the access rows just read
+    fields_of = {file: fields for file, (_key, fields) in CODE_FILES.items()}
+    codes = state.codes
+    for acct, file, key, desc, fee, payer_id, claims in conn.execute(
+        "SELECT account_id, file, key, description, fee, payer_id, claims FROM codes"
+    ):
+        values = {"description": desc, "fee": fee, "payer_id": payer_id, "claims": claims}
+        key_field = CODE_FILES[file][0]
+        rec: Record = {f: (key if f == key_field else values[f]) for f in fields_of[file]}
+        codes.setdefault(acct, {}).setdefault(file, {})[key] = rec
+    return state

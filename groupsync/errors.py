@@ -1,0 +1,98 @@
+"""Every error groupsync raises on purpose, in one tree.
+
+    GroupsyncError                 anything a user can cause; the CLI prints it as one line
+    ├── ConfigError                practice.yaml (or an env file) is invalid; holds every problem
+    ├── SecretError                a ${VAR} reference is unset or empty when its value is needed
+    ├── StoreError                 the store can't be used as asked
+    │   ├── StoreNotFound          no store at that place (only `sandbox` creates one)
+    │   ├── StoreBusy              another writer held the store past the wait limit
+    │   └── StaleError             the store changed since the plan was made
+    ├── RuleError                  the account system refused an operation (its rules)
+    │   ├── LoginFailed            unknown username or wrong password: one message for both
+    │   ├── PermissionDenied       the acting username lacks the privilege the rule asks for
+    │   ├── LockoutError           the change would leave an account without full account_access
+    │   └── NotFound / Conflict    the object named does not exist / already exists
+    └── PlanError                  the plan can't be made or applied as asked (e.g. --max-removals)
+
+Library code raises these; only `cli.py` turns them into `Error: ...` and an exit code, so no
+traceback reaches a user for anything the user did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GroupsyncError(Exception):
+    """Base of every error a user can cause."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation problem, pointing at FILE:LINE:COL (1-based) when the place is known."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.file}: {self.message}"
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ConfigError(GroupsyncError):
+    """The configuration is invalid; `problems` lists every problem found, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class SecretError(GroupsyncError):
+    """A ${VAR} password reference has no value where one is needed."""
+
+
+class StoreError(GroupsyncError):
+    """The store can't be used as asked."""
+
+
+class StoreNotFound(StoreError):
+    """There is no store at the given place."""
+
+
+class StoreBusy(StoreError):
+    """Another process kept the store locked for longer than we wait."""
+
+
+class StaleError(StoreError):
+    """The store changed since the plan was computed."""
+
+
+class RuleError(GroupsyncError):
+    """The account system refused an operation."""
+
+
+class LoginFailed(RuleError):
+    """Unknown username or wrong password (deliberately indistinguishable)."""
+
+
+class PermissionDenied(RuleError):
+    """The acting username lacks a privilege the rule requires."""
+
+
+class LockoutError(RuleError):
+    """The change would leave an account with nobody holding full account_access."""
+
+
+class NotFound(RuleError):
+    """The named account, username, join or record does not exist."""
+
+
+class Conflict(RuleError):
+    """The object already exists or the request contradicts the store."""
+
+
+class PlanError(GroupsyncError):
+    """The plan can't be made or applied as asked."""
