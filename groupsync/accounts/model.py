@@ -236,12 +236,12 @@ def state_digest(state: State) -> str:
     for k in sorted(state.users):
         u = state.users[k]
         h.update(repr((k, u.username, u.home)).encode())
-    for key in sorted(state.access):
-        privs = state.access[key]
-        h.update(repr((key, tuple(privs[a] for a in AREAS))).encode())
+    for pair in sorted(state.access):
+        privs = state.access[pair]
+        h.update(repr((pair, tuple(privs[a] for a in AREAS))).encode())
     for acct in sorted(state.codes):
         for file in sorted(state.codes[acct]):
             records = state.codes[acct][file]
-            for key in sorted(records):
-                h.update(repr((acct, file, key, tuple(records[key].values()))).encode())
+            for code in sorted(records):
+                h.update(repr((acct, file, code, tuple(records[code].values()))).encode())
     return h.hexdigest()

@@ -253,7 +253,9 @@ class Session:
             detail={"after": {"home": account_id, "privileges": privs}},
         ))
 
-    def join(self, username: str, account_id: str, login_username: str, login_password: str) -> None:
+    def join(
+        self, username: str, account_id: str, login_username: str, login_password: str
+    ) -> None:
         """Access Other Accounts: join with the login of a username whose home is the account.
 
         The joined username gets exactly that login's privileges there, never more.

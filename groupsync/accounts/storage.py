@@ -332,12 +332,12 @@ class SqliteWrite:
             user_rows,
         )
         access_up, access_del = [], []
-        for key in sorted(dirty.access):
-            privs = state.access.get(key)
+        for pair in sorted(dirty.access):
+            privs = state.access.get(pair)
             if privs is None:
-                access_del.append(key)
+                access_del.append(pair)
             else:
-                access_up.append((*key, *(privs[a] for a in AREAS)))
+                access_up.append((*pair, *(privs[a] for a in AREAS)))
         c.executemany("DELETE FROM access WHERE ukey=? AND account_id=?", access_del)
         c.executemany(
             f"INSERT OR REPLACE INTO access VALUES (?,?,{','.join('?' * len(AREAS))})",

@@ -1,0 +1,51 @@
+# groupsync — `make demo` to see it work, `make test` to check everything.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := .demo
+EXAMPLE := $(CURDIR)/examples/practice.yaml
+DEMOENV := $(CURDIR)/examples/demo.env
+GS     := $(CURDIR)/$(BIN)/groupsync -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A whole group practice set up from examples/practice.yaml in a throwaway sandbox store.
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== groupsync sandbox: sign up the four provider accounts (demo only)"
+	$(GS) sandbox
+	@echo "== groupsync plan: what the file asks for"
+	$(GS) plan
+	@echo "== groupsync apply: all of it, in one transaction"
+	$(GS) apply --auto-approve
+	@echo "== groupsync plan again: nothing left to do"
+	$(GS) plan
+	@echo "== groupsync show: the practice as it now stands"
+	$(GS) show
+
+lint: $(STAMP)
+	$(BIN)/ruff check groupsync tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy groupsync
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+SIZE ?= M
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --size $(SIZE)
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""Plan -> calls on the account system, all inside one session (one write transaction).
+
+The session re-reads the store and refuses if it is not exactly the state the plan was computed
+from. Changes are applied in an order that never loses a right still needed: the master is
+created and joined first, its own privileges are raised early and reduced last; removals come
+after everything that adds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from groupsync.accounts import AccountSystem, Session
+from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
+from groupsync.config import Secrets
+from groupsync.plan import Change, Plan
+
+Progress = Callable[[int, int], None]
+
+
+def login_secrets(plan: Plan, secrets: Secrets) -> dict[str, str]:
+    """Every password the apply will use, by username; raises SecretError naming the first
+    variable that is missing."""
+    return {
+        user: secrets.get(var, f"the password of {user}")
+        for user, var in plan.credentials.items()
+    }
+
+
+def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    return {area: max(a[area], b[area], key=LEVEL_RANK.__getitem__) for area in AREAS}
+
+
+def apply_plan(
+    system: AccountSystem, plan: Plan, passwords: dict[str, str],
+    progress: Progress | None = None,
+) -> int:
+    """Apply every change of `plan` in one transaction; return the store's new revision."""
+    with system.session(plan.actor, passwords[plan.actor]) as session:
+        session.expect(plan.lineage, plan.revision, plan.digest)
+        _Applier(session, plan, passwords, progress).run()
+    return session.state.revision  # raised by the commit when anything changed
+
+
+class _Applier:
+    def __init__(self, session: Session, plan: Plan, passwords: dict[str, str],
+                 progress: Progress | None) -> None:
+        self.s = session
+        self.plan = plan
+        self.pw = passwords
+        self.progress = progress
+        self.done = 0
+        self.master = ukey(plan.master)
+        self.final_master: dict[str, dict[str, str]] = {}  # account -> privileges, set last
+
+    def tick(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, len(self.plan.changes))
+
+    def run(self) -> None:
+        by: dict[tuple[str, str, bool], list[Change]] = defaultdict(list)
+        for c in self.plan.changes:
+            is_master = c.username is not None and ukey(c.username) == self.master
+            by[(c.action, c.type, is_master)].append(c)
+
+        # 1. The master: created (with full rights for now), then acting, then joined.
+        for c in by[("add", "username", True)]:
+            self.s.allow_access(c.account, c.username or "", self.pw[self.plan.master],
+                                {a: "full" for a in AREAS})
+            self.final_master[c.account] = c.after["privileges"]
+            self.tick()
+        if ukey(self.s.actor) != self.master:
+            self.s.act_as(self.plan.master, self.pw[self.plan.master])
+        for c in by[("add", "join", True)]:
+            self._join(c)
+            self.final_master[c.account] = c.after
+            self.tick()
+        for c in by[("change", "privileges", True)]:
+            self.s.set_privileges(c.account, c.username or "", _max(c.before, c.after))
+            self.final_master[c.account] = c.after
+            self.tick()
+
+        # 2. What the master now can do everywhere.
+        for c in by[("change", "practice_setup", False)]:
+            self.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
+                                      c.after["bills_electronically"])
+            self.tick()
+        for c in by[("add", "username", False)]:
+            user = c.username or ""
+            self.s.allow_access(c.account, user, self.pw[user], c.after["privileges"])
+            self.tick()
+        for c in by[("add", "join", False)]:
+            self._join(c)
+            self.s.set_privileges(c.account, c.username or "", c.after)
+            self.tick()
+        for c in by[("change", "privileges", False)]:
+            self.s.set_privileges(c.account, c.username or "", c.after)
+            self.tick()
+        self._codes(by)
+
+        # 3. Removals, then the master's own reductions.
+        for c in by[("remove", "join", False)]:
+            self.s.leave(c.username or "", c.account)
+            self.tick()
+        for c in by[("remove", "username", False)]:
+            self.s.delete_username(c.username or "")
+            self.tick()
+        for account, privs in self.final_master.items():
+            self.s.set_privileges(account, self.plan.master, privs)
+
+    def _join(self, c: Change) -> None:
+        login = self.plan.logins[c.account]
+        self.s.join(c.username or "", c.account, login, self.pw[login])
+        if ukey(c.username or "") == self.master:
+            # Keep what the master needs to finish this apply; reduced to the plan's at the end.
+            self.s.set_privileges(c.account, c.username or "",
+                                  _max(self.s.state.access[(self.master, c.account)], c.after))
+
+    def _codes(self, by: dict[tuple[str, str, bool], list[Change]]) -> None:
+        master = self.plan.code_master
+        puts: dict[tuple[str, str], list[Change]] = defaultdict(list)
+        for c in by[("add", "code", False)] + by[("change", "code", False)]:
+            puts[(c.account, c.file or "")].append(c)
+        # The master account's own file first, so copies carry the new records.
+        for (account, file), changes in sorted(puts.items(), key=lambda kv: kv[0][0] != master):
+            if account == master or master is None:
+                self.s.put_codes(account, file, [c.after for c in changes])
+            else:
+                self.s.copy_codes(master, account, file, [c.key or "" for c in changes])
+            self.tick(len(changes))
+        removes: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for c in by[("remove", "code", False)]:
+            removes[(c.account, c.file or "")].append(c.key or "")
+        for (account, file), keys in removes.items():
+            self.s.remove_codes(account, file, keys)
+            self.tick(len(keys))

@@ -1,0 +1,296 @@
+"""The command line: parse, call the library, print, exit. The only module that imports click.
+
+Exit codes (contract): 0 success; 1 any error; 2 only from `plan --detailed-exitcode` when
+there are changes. Library errors (GroupsyncError) become one `Error: ...` line (or one line per
+problem for an invalid file), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from groupsync import render
+from groupsync.accounts import AccountSystem, create_system, open_system, store_path
+from groupsync.apply import apply_plan, login_secrets
+from groupsync.config import Desired, Secrets, load_env_file, load_file
+from groupsync.errors import ConfigError, GroupsyncError, PlanError, RuleError
+from groupsync.plan import Plan, make_plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MAX_REMOVALS = 10
+
+
+def _common(func: F) -> F:
+    """-f/--file, --store, --env-file and --no-color, on every command."""
+    options = [
+        click.option("-f", "--file", "file", default="practice.yaml", envvar="GROUPSYNC_FILE",
+                     show_default=True, help="The practice file (env GROUPSYNC_FILE)."),
+        click.option("--store", default="groupsync.db", envvar="GROUPSYNC_STORE",
+                     show_default=True,
+                     help="Store path or URL: sqlite:///relative.db, sqlite:////absolute.db "
+                          "(env GROUPSYNC_STORE)."),
+        click.option("--env-file", type=click.Path(dir_okay=False), default=None,
+                     help="File of NAME=value lines for ${NAME} passwords; the environment "
+                          "wins."),
+        click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class Context:
+    def __init__(self, file: str, store: str, env_file: str | None, no_color: bool) -> None:
+        self.file = file
+        self.store = store
+        self.env_file = env_file
+        self.color = (not no_color and "NO_COLOR" not in os.environ
+                      and sys.stdout.isatty())
+
+    def desired(self) -> Desired:
+        return load_file(self.file)
+
+    def secrets(self) -> Secrets:
+        return Secrets(load_env_file(self.env_file) if self.env_file else None)
+
+    def system(self) -> AccountSystem:
+        return open_system(self.store)
+
+
+def _command(func: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command body, turning library errors into one line each and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(file: str, store: str, env_file: str | None, no_color: bool,
+                **kwargs: Any) -> None:
+        ctx = Context(file, store, env_file, no_color)
+        try:
+            code = func(ctx, **kwargs) or 0
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"Error: {problem}", err=True)
+            code = 1
+        except GroupsyncError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = 1
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="groupsync")
+def cli() -> None:
+    """groupsync: a group practice's accounts as code.
+
+    Keep practice.yaml in git; `plan` shows what would change, `apply` does it in one
+    transaction.
+    """
+
+
+@cli.command()
+@_common
+@_command
+def validate(ctx: Context) -> None:
+    """Check the practice file offline (no store, no passwords).
+
+    Example: groupsync validate -f practice.yaml
+    """
+    d = ctx.desired()
+    records = sum(len(r) for r in d.codes.inline.values()) if d.codes else 0
+    click.echo(f"{ctx.file} is valid: {len(d.providers)} providers, "
+               f"{len(d.staff)} staff usernames, {records} inline code records.")
+
+
+def _plan(ctx: Context) -> tuple[AccountSystem, Plan, dict[str, str]]:
+    """Compute the plan and log in with every credential the apply will need."""
+    desired = ctx.desired()
+    system = ctx.system()
+    state = system.read_state()
+    plan = make_plan(desired, state)
+    passwords = login_secrets(plan, ctx.secrets())
+    existing = {u: pw for u, pw in passwords.items() if state.user(u) is not None}
+    system.verify_logins(state, existing)
+    return system, plan, passwords
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write a file only its owner can read (saved plans name usernames and accounts)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, target)
+
+
+@cli.command()
+@_common
+@click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
+              show_default=True, help="Warn when the plan removes more than this.")
+@_command
+def plan(ctx: Context, out: str | None, as_json: bool, detailed_exitcode: bool,
+         max_removals: int) -> int:
+    """Show what apply would change; changes nothing.
+
+    Example: groupsync plan --env-file secrets.env --out riverside.plan
+    """
+    _system, p, _passwords = _plan(ctx)
+    if as_json:
+        click.echo(render.plan_json(p), nl=False)
+    else:
+        click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
+    if out:
+        try:
+            _write_private(out, render.plan_json(p))
+        except OSError as exc:
+            raise PlanError(f"can't write plan to {out}: {exc.strerror}") from exc
+        if not as_json:
+            click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}")
+    return 2 if detailed_exitcode and p.changes else 0
+
+
+def _read_plan(path: str) -> Plan:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Plan.from_json(data)
+    except FileNotFoundError:
+        raise PlanError(f"plan file {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{path} is not a groupsync plan file: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PlanError(f"{path} is not a groupsync plan file (bad field {exc})") from None
+
+
+@cli.command()
+@_common
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
+              show_default=True, help="Refuse a plan that removes more than this.")
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@_command
+def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None) -> None:
+    """Apply the plan (or a saved PLANFILE) in one transaction.
+
+    Example: groupsync apply --auto-approve riverside.plan
+    """
+    if planfile:
+        p = _read_plan(planfile)
+        system = ctx.system()
+        passwords = login_secrets(p, ctx.secrets())
+        click.echo(render.plan_text(p, color=ctx.color), nl=False)
+    else:
+        system, p, passwords = _plan(ctx)
+        click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
+    if not p.changes:
+        return
+    if p.removals > max_removals:
+        raise PlanError(
+            f"the plan removes {p.removals} objects, more than --max-removals {max_removals}; "
+            "nothing was changed"
+        )
+    if not auto_approve and not planfile:
+        if not sys.stdin.isatty():
+            raise PlanError("apply needs --auto-approve when not run from a terminal; "
+                            "nothing was changed")
+        answer = click.prompt("\nApply these changes? Only 'yes' will be accepted",
+                              default="", show_default=False)
+        if answer.strip() != "yes":
+            click.echo("Apply cancelled; nothing was changed.")
+            return
+    revision = apply_plan(system, p, passwords)
+    s = p.summary()
+    click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
+               f"{s['remove']} removed. Store {ctx.store} is at revision {revision}.")
+
+
+@cli.command()
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@_command
+def show(ctx: Context, as_json: bool) -> None:
+    """Show the store's current accounts, usernames, privileges and code files.
+
+    Example: groupsync show --json | jq '.accounts["100482"].access'
+    """
+    state = ctx.system().read_state()
+    if as_json:
+        click.echo(render.state_json(state), nl=False)
+    else:
+        click.echo(render.state_text(state, color=ctx.color), nl=False)
+
+
+@cli.command()
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N entries.")
+@_command
+def log(ctx: Context, as_json: bool, limit: int | None) -> None:
+    """Show the audit trail, newest first.
+
+    Example: groupsync log --limit 20
+    """
+    entries = ctx.system().audit(limit)
+    click.echo(render.audit_json(entries) if as_json else render.audit_text(entries), nl=False)
+
+
+@cli.command()
+@_common
+@_command
+def sandbox(ctx: Context) -> None:
+    """Sign up the file's provider accounts in a local store to try things on; idempotent.
+
+    Example: groupsync sandbox --store sandbox.db --env-file demo.env
+    """
+    desired = ctx.desired()
+    secrets = ctx.secrets()
+    passwords = {p.key: secrets.get(p.password_var, f"provider {p.key}'s login")
+                 for p in desired.providers.values()}
+    path = store_path(ctx.store)
+    system = open_system(ctx.store) if path.exists() else create_system(ctx.store)
+    state = system.read_state()
+    created = 0
+    for p in desired.providers.values():
+        account = state.accounts.get(p.account_id)
+        if account is not None:
+            if account.signup_username.casefold() != p.login.casefold():
+                raise RuleError(
+                    f"account {p.account_id} already exists in {ctx.store} with sign-up "
+                    f"username {account.signup_username}, not {p.login}"
+                )
+            continue
+        system.signup(p.name, p.login, passwords[p.key], account_id=p.account_id)
+        created += 1
+        click.echo(f"Signed up {p.key}: account {p.account_id}, login {p.login}")
+    click.echo(f"Sandbox store {ctx.store}: {len(desired.providers)} provider accounts "
+               f"({created} new).")
+
+
+def main() -> None:
+    """Console entry point: usage errors exit 1 (not click's 2, which means 'changes')."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted; nothing was changed.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing was changed.", err=True)
+        sys.exit(130)

@@ -1,0 +1,633 @@
+"""practice.yaml → Desired: the schema (pydantic), cross-checks, and ${VAR} secrets.
+
+Loading is three steps, each collecting every problem before failing:
+1. `yamlload` turns the text into plain data (every scalar as written) with marks;
+2. the pydantic models below check shape and types;
+3. `_resolve` checks what one field can't see alone (references, duplicates, the master's
+   rights) and builds the `Desired` the planner consumes.
+Every problem is reported as FILE:LINE:COL: message, all of them at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from groupsync import yamlload
+from groupsync.accounts.model import (
+    ACCOUNT_ID_RE,
+    AREAS,
+    CODE_FILE_NAMES,
+    CODE_FILES,
+    LEVELS,
+    USERNAME_RE,
+    Record,
+    normalize_record,
+    normalize_tin,
+    ukey,
+)
+from groupsync.errors import ConfigError, Problem, RuleError, SecretError
+
+SECRET_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+PROVIDER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+# YAML 1.2 core booleans only: `yes`, `no`, `on`, `off` are errors, never silently booleans.
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+
+
+def _bool(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+def _text(pattern: re.Pattern[str] | None, what: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and pattern is not None and not pattern.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _secret(value: Any) -> Any:
+    if isinstance(value, str) and not SECRET_RE.match(value):
+        raise ValueError(
+            "a password must be a ${VARIABLE} reference, never the password itself"
+        )
+    return value
+
+
+def _tin(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return normalize_tin(value)
+        except RuleError as exc:
+            raise ValueError(str(exc)) from exc
+    return value
+
+
+YamlBool = Annotated[bool, BeforeValidator(_bool)]
+SecretRef = Annotated[str, BeforeValidator(_secret), Field(pattern=SECRET_RE.pattern)]
+Username = Annotated[
+    str, _text(USERNAME_RE, "a username (3-64 letters, digits or . _ @ -)"),
+    Field(pattern=USERNAME_RE.pattern),
+]
+AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)")]
+Tin = Annotated[str, BeforeValidator(_tin), Field(description="9 digits, dash optional")]
+ProviderRef = Annotated[str, Field(description="a key under providers")]
+AllOr = Literal["all"] | list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Login(_Strict):
+    username: Username
+    password: SecretRef
+
+
+class Provider(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    account_id: AccountId
+    bills_electronically: YamlBool = False
+    login: Login
+
+
+class Practice(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    tin: Tin
+
+
+class Master(_Strict):
+    username: Username
+    password: SecretRef
+    home: ProviderRef
+
+
+class StaffUsername(_Strict):
+    password: SecretRef
+    home: ProviderRef
+    accounts: AllOr = Field(default_factory=list)
+
+
+class Codes(_Strict):
+    master: ProviderRef | None = None
+    copy_to: AllOr = "all"
+    files: list[Literal["diagnosis_codes", "billing_codes", "insurance_payers"]] | None = None
+    diagnosis_codes: list[dict[str, Any]] | None = None
+    billing_codes: list[dict[str, Any]] | None = None
+    insurance_payers: list[dict[str, Any]] | None = None
+
+
+class Prune(_Strict):
+    usernames: YamlBool = False
+    joins: YamlBool = False
+    codes: YamlBool = False
+
+
+Level = Literal["full", "view", "none"]
+AreaLevels = dict[str, Level]
+PrivilegeEntry = Level | dict[str, Level | AreaLevels]
+
+
+class PracticeFile(_Strict):
+    """practice.yaml, version 1."""
+
+    version: Literal["1"]
+    practice: Practice
+    providers: Annotated[dict[str, Provider], Field(min_length=1)]
+    master: Master
+    usernames: dict[str, StaffUsername] = Field(default_factory=dict)
+    privileges: dict[str, Any] = Field(default_factory=dict)
+    codes: Codes | None = None
+    prune: Prune = Field(default_factory=Prune)
+
+
+# -- Desired: what the planner consumes ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DesiredProvider:
+    key: str
+    name: str
+    account_id: str
+    bills_electronically: bool
+    login: str
+    password_var: str
+
+
+@dataclass(frozen=True)
+class DesiredUsername:
+    username: str
+    password_var: str
+    home: str  # account id
+    accounts: frozenset[str]  # account ids, home included
+    is_master: bool = False
+
+
+@dataclass(frozen=True)
+class PrivilegeSpec:
+    """A username's managed privileges: base level, then `all`, then per-account overrides."""
+
+    username: str
+    base: str  # "none" for least privilege, "full" for the master
+    all: dict[str, str]
+    per_account: dict[str, dict[str, str]]
+
+    def resolve(self, account_id: str) -> dict[str, str]:
+        merged = {area: self.base for area in AREAS}
+        merged.update(self.all)
+        merged.update(self.per_account.get(account_id, {}))
+        return merged
+
+
+@dataclass(frozen=True)
+class DesiredCodes:
+    master: str  # account id
+    copy_to: tuple[str, ...]  # account ids
+    files: tuple[str, ...]
+    inline: dict[str, dict[str, Record]]  # file -> key -> record, only for inline files
+
+
+@dataclass
+class Desired:
+    source: str
+    practice_name: str
+    tin: str
+    providers: dict[str, DesiredProvider]  # key -> provider, in file order
+    master: DesiredUsername
+    staff: dict[str, DesiredUsername]  # ukey -> staff username
+    privileges: dict[str, PrivilegeSpec]  # ukey -> spec
+    codes: DesiredCodes | None
+    prune_usernames: bool = False
+    prune_joins: bool = False
+    prune_codes: bool = False
+    by_account: dict[str, DesiredProvider] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_account = {p.account_id: p for p in self.providers.values()}
+
+    def provider_logins(self) -> dict[str, DesiredProvider]:
+        return {ukey(p.login): p for p in self.providers.values()}
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def load_file(path: str | Path) -> Desired:
+    """Read and validate a practice file; raise ConfigError listing every problem."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, 0, 0, "file not found")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(name, 0, 0, "is a directory, not a file")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(name, 0, 0, f"can't read: {exc.strerror}")]) from None
+    return load_text(raw, name)
+
+
+def load_text(raw: bytes, name: str) -> Desired:
+    doc, problems = yamlload.load(raw, name)
+    if doc is None:
+        raise ConfigError(problems)
+    if not isinstance(doc.data, dict):
+        top = Problem(name, 1, 1, "the file must be a mapping (version:, practice:, …)")
+        raise ConfigError([*problems, top])
+    try:
+        model = PracticeFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(problems + _pydantic_problems(exc, doc, name)) from None
+    try:
+        desired = _Resolver(model, doc, name).resolve()
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return desired
+
+
+_TYPE_WORDS = {
+    "dict_type": "must be a mapping",
+    "list_type": "must be a list",
+    "string_type": "must be text",
+    "model_type": "must be a mapping",
+    "bool_type": "must be true or false",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) -> list[Problem]:
+    problems: dict[tuple[Any, ...], Problem] = {}
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _is_union_tag(x)))
+        kind = err["type"]
+        where = ".".join(str(x) for x in loc[:-1]) or "the top level"
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            msg = f"unknown key {key!r} in {where}"
+            msg += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            line, col = doc.mark(loc, key=True)
+        elif kind == "missing":
+            msg = f"missing required key {loc[-1]!r} in {where}"
+            line, col = doc.mark(loc, key=True)
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            if kind in _TYPE_WORDS:
+                text = f"{_TYPE_WORDS[kind]}, not {_describe(err.get('input'))}"
+            elif kind == "literal_error" and "Input should be" in text:
+                text = text.replace("Input should be", "must be")
+                text += f", not {_describe(err.get('input'))}"
+            elif kind == "string_pattern_mismatch":
+                text = f"{err.get('input')!r} has the wrong form"
+            field_name = ".".join(str(x) for x in loc) or "value"
+            msg = f"{field_name}: {text}"
+            line, col = doc.mark(loc)
+        # Unions report one error per branch at the same place; keep the first.
+        problems.setdefault(loc[: len(loc)], Problem(name, line, col, msg))
+    return list(problems.values())
+
+
+def _is_union_tag(part: str) -> bool:
+    return part.startswith(("literal[", "list[", "dict[", "function-")) or part in ("str", "bool")
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = PracticeFile
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        fld = model.model_fields.get(part) if isinstance(part, str) else None
+        if fld is None:
+            # a key of a dict[str, Model] (provider key, username): stay on the value model
+            continue
+        model = _model_of(fld.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+class _Resolver:
+    """Cross-field checks and the build of Desired."""
+
+    def __init__(self, model: PracticeFile, doc: yamlload.Document, name: str) -> None:
+        self.m = model
+        self.doc = doc
+        self.name = name
+        self.problems: list[Problem] = []
+
+    def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
+        line, col = self.doc.mark(path, key=key)
+        self.problems.append(Problem(self.name, line, col, message))
+
+    def resolve(self) -> Desired:
+        m = self.m
+        providers: dict[str, DesiredProvider] = {}
+        ids: dict[str, str] = {}
+        names: dict[str, tuple[Any, ...]] = {}  # ukey -> path of first use
+
+        def claim(username: str, path: tuple[Any, ...]) -> None:
+            k = ukey(username)
+            if k in names:
+                first = ".".join(str(p) for p in names[k])
+                self.fail(path, f"username {username!r} is already used at {first} "
+                                "(usernames are unique ignoring case)")
+            else:
+                names[k] = path
+
+        for key, p in m.providers.items():
+            if not PROVIDER_KEY_RE.match(key) or key == "all":
+                why = "'all' is reserved" if key == "all" else "use a-z, 0-9, _ and -"
+                self.fail(("providers", key), f"bad provider key {key!r}: {why}", key=True)
+            if p.account_id in ids:
+                self.fail(("providers", key, "account_id"),
+                          f"Account ID {p.account_id} is also provider {ids[p.account_id]!r}'s")
+            ids[p.account_id] = key
+            claim(p.login.username, ("providers", key, "login", "username"))
+            providers[key] = DesiredProvider(
+                key=key, name=p.name, account_id=p.account_id,
+                bills_electronically=p.bills_electronically, login=p.login.username,
+                password_var=_var(p.login.password),
+            )
+
+        def account(ref: str, path: tuple[Any, ...]) -> str | None:
+            prov = providers.get(ref)
+            if prov is None:
+                hint = difflib.get_close_matches(ref, list(providers), n=1)
+                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                self.fail(path, f"unknown provider {ref!r}{extra}")
+                return None
+            return prov.account_id
+
+        all_ids = frozenset(p.account_id for p in providers.values())
+        claim(m.master.username, ("master", "username"))
+        master_home = account(m.master.home, ("master", "home")) or ""
+        master = DesiredUsername(
+            username=m.master.username, password_var=_var(m.master.password),
+            home=master_home, accounts=all_ids, is_master=True,
+        )
+
+        staff: dict[str, DesiredUsername] = {}
+        for username, s in m.usernames.items():
+            path = ("usernames", username)
+            if not USERNAME_RE.match(username):
+                self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
+                          key=True)
+            claim(username, path)
+            home = account(s.home, (*path, "home"))
+            if s.accounts == "all":
+                accts = set(all_ids)
+            else:
+                accts = set()
+                for i, ref in enumerate(s.accounts):
+                    a = account(ref, (*path, "accounts", i))
+                    if a:
+                        accts.add(a)
+            if home:
+                accts.add(home)
+            staff[ukey(username)] = DesiredUsername(
+                username=username, password_var=_var(s.password), home=home or "",
+                accounts=frozenset(accts),
+            )
+            if ukey(username) not in {ukey(k) for k in m.privileges}:
+                self.fail(path, f"staff username {username!r} needs an entry under privileges",
+                          key=True)
+
+        logins = {ukey(p.login): p for p in providers.values()}
+        privileges = self._privileges(master, staff, logins, providers)
+        codes = self._codes(providers, master_home, all_ids)
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Desired(
+            source=self.name, practice_name=m.practice.name, tin=m.practice.tin,
+            providers=providers, master=master, staff=staff, privileges=privileges,
+            codes=codes, prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
+            prune_codes=m.prune.codes,
+        )
+
+    def _levels(self, value: Any, path: tuple[Any, ...]) -> dict[str, str] | None:
+        """A level alone (every area) or an {area: level} mapping."""
+        if isinstance(value, str):
+            if value not in LEVELS:
+                self.fail(path, f"unknown level {value!r} (levels: {', '.join(LEVELS)})")
+                return None
+            return {area: value for area in AREAS}
+        if isinstance(value, dict):
+            out: dict[str, str] = {}
+            for area, level in value.items():
+                if area not in AREAS:
+                    hint = difflib.get_close_matches(str(area), AREAS, n=1)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    self.fail((*path, area), f"unknown area {area!r}{extra}", key=True)
+                elif level not in LEVELS:
+                    self.fail((*path, area), f"unknown level {level!r} for {area} "
+                                             f"(levels: {', '.join(LEVELS)})")
+                else:
+                    out[area] = level
+            return out
+        self.fail(path, "must be a level (full, view, none) or a mapping of area: level")
+        return None
+
+    def _privileges(
+        self,
+        master: DesiredUsername,
+        staff: dict[str, DesiredUsername],
+        logins: dict[str, DesiredProvider],
+        providers: dict[str, DesiredProvider],
+    ) -> dict[str, PrivilegeSpec]:
+        specs: dict[str, PrivilegeSpec] = {}
+        for username, entry in self.m.privileges.items():
+            path = ("privileges", username)
+            k = ukey(username)
+            if k == ukey(master.username):
+                can_access, base = set(master.accounts), "full"
+            elif k in staff:
+                can_access, base = set(staff[k].accounts), "none"
+            elif k in logins:
+                can_access, base = {logins[k].account_id}, "none"
+            else:
+                self.fail(path, f"privileges for {username!r}, which is not the master, a staff "
+                                "username or a provider login", key=True)
+                continue
+            if entry is None:
+                self.fail(path, "privileges entry is empty")
+                continue
+            everywhere: dict[str, str] = {}
+            per_account: dict[str, dict[str, str]] = {}
+            if isinstance(entry, str):
+                everywhere = self._levels(entry, path) or {}
+            elif isinstance(entry, dict):
+                for target, value in entry.items():
+                    tpath = (*path, target)
+                    levels = self._levels(value, tpath)
+                    if levels is None:
+                        continue
+                    if target == "all":
+                        everywhere = levels
+                        continue
+                    prov = providers.get(target)
+                    if prov is None:
+                        self.fail(tpath, f"unknown provider {target!r} (use 'all' or a provider "
+                                         "key)", key=True)
+                    elif prov.account_id not in can_access:
+                        self.fail(tpath, f"{username} can't access {target}'s account "
+                                         f"{prov.account_id}; add it to its accounts", key=True)
+                    else:
+                        per_account[prov.account_id] = levels
+            else:
+                self.fail(path, "must be a level or a mapping of all/provider keys")
+                continue
+            spec = PrivilegeSpec(username=username, base=base, all=everywhere,
+                                 per_account=per_account)
+            if k == ukey(master.username):
+                for acct in master.accounts:
+                    if spec.resolve(acct)["account_access"] != "full":
+                        self.fail(path, f"the master username {username} must keep full "
+                                        "account_access in every account")
+                        break
+            specs[k] = spec
+        if ukey(master.username) not in specs:
+            specs[ukey(master.username)] = PrivilegeSpec(master.username, "full", {}, {})
+        return specs
+
+    def _codes(
+        self, providers: dict[str, DesiredProvider], master_home: str, all_ids: frozenset[str]
+    ) -> DesiredCodes | None:
+        c = self.m.codes
+        if c is None:
+            return None
+        if c.master is None:
+            source = master_home
+        else:
+            prov = providers.get(c.master)
+            if prov is None:
+                self.fail(("codes", "master"), f"unknown provider {c.master!r}")
+            source = prov.account_id if prov else ""
+        if c.copy_to == "all":
+            targets = [p.account_id for p in providers.values() if p.account_id != source]
+        else:
+            targets = []
+            for i, ref in enumerate(c.copy_to):
+                prov = providers.get(ref)
+                if prov is None:
+                    self.fail(("codes", "copy_to", i), f"unknown provider {ref!r}")
+                elif prov.account_id == source:
+                    self.fail(("codes", "copy_to", i),
+                              f"{ref} is the Copy From account; it can't also be copied to")
+                elif prov.account_id not in targets:
+                    targets.append(prov.account_id)
+        files = tuple(c.files) if c.files is not None else CODE_FILE_NAMES
+        inline: dict[str, dict[str, Record]] = {}
+        for file in CODE_FILE_NAMES:
+            records = getattr(c, file)
+            if records is None:
+                continue
+            if file not in files:
+                self.fail(("codes", file), f"{file} records are given but {file} is not in "
+                                           "codes.files", key=True)
+                continue
+            key_field = CODE_FILES[file][0]
+            out: dict[str, Record] = {}
+            for i, raw in enumerate(records):
+                path = ("codes", file, i)
+                try:
+                    rec = normalize_record(file, raw)
+                except RuleError as exc:
+                    self.fail(path, str(exc))
+                    continue
+                key = rec[key_field]
+                if key in out:
+                    self.fail((*path, key_field), f"duplicate {file} record {key!r}")
+                out[key] = rec
+            inline[file] = out
+        return DesiredCodes(master=source, copy_to=tuple(targets), files=files, inline=inline)
+
+
+def _var(ref: str) -> str:
+    m = SECRET_RE.match(ref)
+    return m.group(1) if m else ""
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+def load_env_file(path: str | Path) -> dict[str, str]:
+    """KEY=value lines; `#` comments, `export ` prefixes and surrounding quotes allowed."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, 0, 0, "env file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, 0, 0, f"can't read env file: {exc}")]) from None
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        stripped = stripped.removeprefix("export ").lstrip()
+        key, sep, value = stripped.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            # Never echo the line: it may hold a password.
+            problems.append(Problem(name, lineno, 1, "expected NAME=value"))
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+class Secrets:
+    """${VAR} values: the environment wins over the env file. Values never leave this object
+    except to the account system's login and hashing calls."""
+
+    def __init__(self, env_file: dict[str, str] | None = None,
+                 environ: dict[str, str] | None = None) -> None:
+        self._file = env_file or {}
+        self._environ = dict(os.environ) if environ is None else environ
+
+    def get(self, var: str, needed_for: str) -> str:
+        value = self._environ.get(var) or self._file.get(var)
+        if not value:
+            raise SecretError(
+                f"${{{var}}} is not set ({needed_for}); set it in the environment or an --env-file"
+            )
+        return value

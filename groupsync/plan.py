@@ -1,0 +1,331 @@
+"""plan(desired, state) -> Plan: pure set arithmetic on stable keys, no I/O.
+
+A Plan is plain data: a list of Changes (what to add, change or remove, with before/after),
+the warnings an admin should read, and what applying it needs: the store it was computed from
+(lineage, revision, digest) and the *names* of the variables holding the passwords of every
+login the apply will use. Rendering (render.py) and applying (apply.py) are separate consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from groupsync.accounts.model import CODE_FILES, Record, State, state_digest, ukey
+from groupsync.config import Desired, DesiredUsername
+from groupsync.errors import PlanError
+
+FORMAT_VERSION = "1"
+TYPE_ORDER = ("practice_setup", "username", "join", "privileges", "code")
+ACTION_ORDER = ("add", "change", "remove")
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # add | change | remove
+    type: str  # practice_setup | username | join | privileges | code
+    account: str
+    username: str | None = None
+    file: str | None = None
+    key: str | None = None
+    before: Any = None
+    after: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action, "type": self.type, "account": self.account,
+            "username": self.username,
+        }
+        if self.type == "code":
+            out["file"] = self.file
+            out["key"] = self.key
+        out["before"] = self.before
+        out["after"] = self.after
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            action=data["action"], type=data["type"], account=data["account"],
+            username=data.get("username"), file=data.get("file"), key=data.get("key"),
+            before=data.get("before"), after=data.get("after"),
+        )
+
+
+@dataclass
+class Plan:
+    lineage: str
+    revision: int
+    digest: str
+    changes: list[Change]
+    warnings: list[str] = field(default_factory=list)
+    actor: str = ""  # who the apply logs in as first
+    master: str = ""  # who it acts as once the master exists
+    credentials: dict[str, str] = field(default_factory=dict)  # username -> variable name
+    code_master: str | None = None  # the Copy From account
+    accounts: dict[str, str] = field(default_factory=dict)  # account id -> provider key
+    logins: dict[str, str] = field(default_factory=dict)  # account id -> its provider login
+
+    def summary(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "remove": 0}
+        for c in self.changes:
+            counts[c.action] += 1
+        return counts
+
+    @property
+    def removals(self) -> int:
+        return self.summary()["remove"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `plan --json` contract, plus what a saved plan needs (no secret values)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "lineage": self.lineage,
+            "revision": self.revision,
+            "summary": self.summary(),
+            "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
+            "digest": self.digest,
+            "actor": self.actor,
+            "master": self.master,
+            "credentials": dict(self.credentials),
+            "code_master": self.code_master,
+            "accounts": dict(self.accounts),
+            "logins": dict(self.logins),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        if data.get("format_version") != FORMAT_VERSION:
+            raise PlanError(f"unsupported plan format {data.get('format_version')!r}")
+        return cls(
+            lineage=data["lineage"], revision=int(data["revision"]), digest=data["digest"],
+            changes=[Change.from_json(c) for c in data["changes"]],
+            warnings=list(data.get("warnings", [])), actor=data["actor"], master=data["master"],
+            credentials=dict(data["credentials"]), code_master=data.get("code_master"),
+            accounts=dict(data.get("accounts", {})),
+            logins=dict(data.get("logins", {})),
+        )
+
+
+def make_plan(desired: Desired, state: State) -> Plan:
+    """Compare the desired practice with the store's state; raise PlanError if it can't be
+    reached at all (an account that was never signed up, a username with another home)."""
+    return _Planner(desired, state).run()
+
+
+class _Planner:
+    def __init__(self, desired: Desired, state: State) -> None:
+        self.d = desired
+        self.s = state
+        self.changes: list[Change] = []
+        self.warnings: list[str] = []
+        self.credentials: dict[str, str] = {}
+        self.order = {p.account_id: i for i, p in enumerate(desired.providers.values())}
+        self.logins = desired.provider_logins()
+
+    def label(self, account_id: str) -> str:
+        prov = self.d.by_account.get(account_id)
+        return f"{account_id} ({prov.key})" if prov else account_id
+
+    def run(self) -> Plan:
+        self._check_accounts()
+        self._practice_setup()
+        deleted = self._prune_usernames()
+        self._usernames(deleted)
+        self._codes()
+        self.changes.sort(key=self._sort_key)
+        actor, master = self._actors()
+        return Plan(
+            lineage=self.s.lineage, revision=self.s.revision, digest=state_digest(self.s),
+            changes=self.changes, warnings=self.warnings, actor=actor, master=master,
+            credentials=dict(sorted(self.credentials.items())),
+            code_master=self.d.codes.master if self.d.codes else None,
+            accounts={p.account_id: p.key for p in self.d.providers.values()},
+            logins={p.account_id: p.login for p in self.d.providers.values()},
+        )
+
+    def _sort_key(self, c: Change) -> tuple[Any, ...]:
+        file_rank = list(CODE_FILES).index(c.file) if c.file else -1
+        return (
+            self.order.get(c.account, len(self.order)), c.account, TYPE_ORDER.index(c.type),
+            ukey(c.username or ""), file_rank, c.key or "", ACTION_ORDER.index(c.action),
+        )
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _check_accounts(self) -> None:
+        problems = []
+        for p in self.d.providers.values():
+            if p.account_id not in self.s.accounts:
+                problems.append(
+                    f"provider {p.key}'s account {p.account_id} does not exist in the store "
+                    "(accounts are created by Free Trial sign-up; try 'groupsync sandbox')"
+                )
+                continue
+            login = self.s.user(p.login)
+            if login is None:
+                problems.append(f"provider {p.key}'s login {p.login} does not exist")
+            elif login.home != p.account_id:
+                problems.append(
+                    f"provider {p.key}'s login {p.login} belongs to account {login.home}, "
+                    f"not {p.account_id}"
+                )
+        for u in (self.d.master, *self.d.staff.values()):
+            existing = self.s.user(u.username)
+            if existing is not None and existing.home != u.home:
+                problems.append(
+                    f"username {u.username} already exists with home account {existing.home}, "
+                    f"not {self.label(u.home)}; usernames are unique across the system"
+                )
+        if problems:
+            raise PlanError("; ".join(problems))
+
+    def _actors(self) -> tuple[str, str]:
+        master = self.d.master
+        self.credentials[master.username] = master.password_var
+        if self.s.user(master.username) is not None:
+            return master.username, master.username
+        home = self.d.by_account[master.home]
+        self.credentials[home.login] = home.password_var
+        return home.login, master.username
+
+    # -- Practice Set-up ---------------------------------------------------------------------
+
+    def _practice_setup(self) -> None:
+        for p in self.d.providers.values():
+            before = self.s.accounts[p.account_id].practice_setup()
+            after = {"practice_name": self.d.practice_name, "tin": self.d.tin,
+                     "bills_electronically": p.bills_electronically}
+            if before != after:
+                self.changes.append(Change("change", "practice_setup", p.account_id,
+                                           before=before, after=after))
+
+    # -- usernames, joins, privileges --------------------------------------------------------
+
+    def _desired_privs(self, username: str, account_id: str) -> dict[str, str] | None:
+        spec = self.d.privileges.get(ukey(username))
+        return spec.resolve(account_id) if spec else None
+
+    def _need_login(self, account_id: str) -> None:
+        prov = self.d.by_account[account_id]
+        self.credentials[prov.login] = prov.password_var
+
+    def _declared(self, username: str) -> DesiredUsername | None:
+        k = ukey(username)
+        if k == ukey(self.d.master.username):
+            return self.d.master
+        return self.d.staff.get(k)
+
+    def _usernames(self, deleted: set[str]) -> None:
+        for u in (self.d.master, *self.d.staff.values()):
+            k = ukey(u.username)
+            targets = sorted(u.accounts, key=lambda a: self.order[a])
+            if self.s.user(u.username) is None:
+                self.changes.append(Change(
+                    "add", "username", u.home, username=u.username,
+                    after={"home": u.home, "privileges": self._desired_privs(u.username, u.home)},
+                ))
+                if not u.is_master:
+                    self.credentials[u.username] = u.password_var
+            for acct in targets:
+                if acct == u.home or (k, acct) in self.s.access:
+                    continue
+                self.changes.append(Change("add", "join", acct, username=u.username,
+                                           after=self._desired_privs(u.username, acct)))
+                self._need_login(acct)
+        # Privileges of every declared account a managed username can already open.
+        for k, spec in self.d.privileges.items():
+            if k in deleted:
+                continue
+            for acct in sorted(self.s.by_user.get(k, ()), key=lambda a: self.order.get(a, -1)):
+                if acct not in self.d.by_account:
+                    continue
+                declared = self._declared(spec.username)
+                if (declared and acct not in declared.accounts and self.d.prune_joins):
+                    continue  # the join itself is removed below
+                before = self.s.access[(k, acct)]
+                after = spec.resolve(acct)
+                if before != after:
+                    self.changes.append(Change("change", "privileges", acct,
+                                               username=self.s.users[k].username,
+                                               before=before, after=after))
+        self._undeclared_joins(deleted)
+
+    def _undeclared_joins(self, deleted: set[str]) -> None:
+        logins = set(self.logins)
+        for acct in self.d.by_account:
+            for k in sorted(self.s.by_account.get(acct, ())):
+                user = self.s.users[k]
+                if user.home == acct or k in deleted or k in logins:
+                    continue
+                declared = self._declared(user.username)
+                if declared is not None and acct in declared.accounts:
+                    continue
+                if self.d.prune_joins:
+                    self.changes.append(Change("remove", "join", acct, username=user.username,
+                                               before=self.s.access[(k, acct)]))
+                elif declared is not None:
+                    self.warnings.append(
+                        f"{user.username} can also open account {self.label(acct)}, which its "
+                        "accounts don't list; it keeps that access because prune.joins is off"
+                    )
+                elif k not in self.d.privileges:
+                    self.warnings.append(
+                        f"{user.username} (home {user.home}) can open account "
+                        f"{self.label(acct)} but is not in {self.d.source}; it keeps that "
+                        "access because prune.joins is off"
+                    )
+
+    def _prune_usernames(self) -> set[str]:
+        keep = {ukey(self.d.master.username), *self.d.staff, *self.logins}
+        keep.update(ukey(a.signup_username) for a in self.s.accounts.values())
+        deleted: set[str] = set()
+        for k in sorted(self.s.users):
+            user = self.s.users[k]
+            if user.home not in self.d.by_account or k in keep:
+                continue
+            if self.d.prune_usernames:
+                access = {a: self.s.access[(k, a)] for a in sorted(self.s.by_user.get(k, ()))}
+                self.changes.append(Change("remove", "username", user.home,
+                                           username=user.username,
+                                           before={"home": user.home, "access": access}))
+                deleted.add(k)
+            elif k not in self.d.privileges:
+                self.warnings.append(
+                    f"username {user.username} (home {self.label(user.home)}) is not in "
+                    f"{self.d.source}; it keeps its access because prune.usernames is off"
+                )
+        return deleted
+
+    # -- code files --------------------------------------------------------------------------
+
+    def _codes(self) -> None:
+        codes = self.d.codes
+        if codes is None:
+            return
+        for file in codes.files:
+            actual_master = self.s.file(codes.master, file)
+            if file in codes.inline:
+                source = codes.inline[file]
+                self._sync_file(codes.master, file, source, actual_master)
+            else:
+                source = actual_master
+            for target in codes.copy_to:
+                self._sync_file(target, file, source, self.s.file(target, file))
+
+    def _sync_file(
+        self, account_id: str, file: str, want: dict[str, Record], have: dict[str, Record]
+    ) -> None:
+        for key, record in want.items():
+            current = have.get(key)
+            if current is None:
+                self.changes.append(Change("add", "code", account_id, file=file, key=key,
+                                           after=record))
+            elif current != record:
+                self.changes.append(Change("change", "code", account_id, file=file, key=key,
+                                           before=current, after=record))
+        if self.d.prune_codes:
+            for key in have.keys() - want.keys():
+                self.changes.append(Change("remove", "code", account_id, file=file, key=key,
+                                           before=have[key]))

@@ -1,0 +1,219 @@
+"""Plan / State / audit trail -> text or JSON. Pure functions: data in, string out.
+
+Text plans read like Terraform's: changes grouped by account, `+` add, `~` change, `-` remove,
+privileges shown area by area, overwrites showing only the fields that differ, then the
+summary line. Colour is ANSI, and only when the caller says the output is a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from groupsync.accounts.model import AREAS, CODE_FILES, State
+from groupsync.accounts.storage import AuditEntry
+from groupsync.plan import FORMAT_VERSION, Change, Plan
+
+_SYMBOL = {"add": "+", "change": "~", "remove": "-"}
+_COLOR = {"add": "32", "change": "33", "remove": "31", "warn": "33;1", "bold": "1"}
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, kind: str) -> str:
+        if not self.color:
+            return text
+        return f"\x1b[{_COLOR[kind]}m{text}\x1b[0m"
+
+
+def _q(value: Any) -> str:
+    """A value as the YAML author would recognise it."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes. The store matches the file."
+    s = plan.summary()
+    return f"Plan: {s['add']} to add, {s['change']} to change, {s['remove']} to remove."
+
+
+def privileges_text(privs: dict[str, str]) -> str:
+    """`full on scheduling; view on clients; none elsewhere` — short and exact."""
+    levels = [privs[a] for a in AREAS]
+    if len(set(levels)) == 1:
+        return f"{levels[0]} on every area"
+    parts = []
+    for level in ("full", "view"):
+        areas = [a for a in AREAS if privs[a] == level]
+        if areas:
+            parts.append(f"{level} on {', '.join(areas)}")
+    if "none" in levels:
+        parts.append("none elsewhere")
+    return "; ".join(parts)
+
+
+def _record_text(record: dict[str, str]) -> str:
+    return ", ".join(f"{k} {_q(v)}" for k, v in record.items() if v != "")
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Fields that differ, in the record's own order. Records are flat, so a key-by-key
+    comparison says exactly what changed."""
+    return [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+
+
+def _change_lines(c: Change, style: _Style) -> list[str]:
+    sym = style(_SYMBOL[c.action], c.action)
+    if c.type == "practice_setup":
+        lines = [f"  {sym} Practice Set-up"]
+        for k in _changed_fields(c.before, c.after):
+            lines.append(f"      {k}: {_q(c.before.get(k))} -> {_q(c.after.get(k))}")
+        return lines
+    if c.type == "username":
+        if c.action == "add":
+            privs = privileges_text(c.after["privileges"])
+            return [f"  {sym} username {c.username} (home; {privs})"]
+        accounts = ", ".join(sorted(c.before.get("access", {}))) or "none"
+        return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
+    if c.type == "join":
+        if c.action == "add":
+            return [f"  {sym} join {c.username} ({privileges_text(c.after)})"]
+        return [f"  {sym} join {c.username} (had {privileges_text(c.before)})"]
+    if c.type == "privileges":
+        lines = [f"  {sym} privileges {c.username}"]
+        for area in AREAS:
+            if c.before[area] != c.after[area]:
+                lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
+        return lines
+    # code records
+    label = f"{c.file} {c.key}"
+    if c.action == "add":
+        rest = {k: v for k, v in c.after.items() if k != CODE_FILES[c.file or ""][0]}
+        return [f"  {sym} {label} ({_record_text(rest)})"]
+    if c.action == "remove":
+        return [f"  {sym} {label}"]
+    lines = [f"  {sym} {label}"]
+    for k in _changed_fields(c.before, c.after):
+        lines.append(f"      {k}: {_q(c.before.get(k))} -> {_q(c.after.get(k))}")
+    return lines
+
+
+def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) -> str:
+    style = _Style(color)
+    out: list[str] = []
+    if plan.changes:
+        out.append("groupsync will make these changes:")
+        current = None
+        for c in plan.changes:
+            if c.account != current:
+                current = c.account
+                key = plan.accounts.get(c.account)
+                name = f"account {c.account}" + (f" ({key})" if key else "")
+                out.append("")
+                out.append(style(name, "bold"))
+            out.extend(_change_lines(c, style))
+        out.append("")
+    warnings = list(plan.warnings)
+    if max_removals is not None and plan.removals > max_removals:
+        warnings.append(
+            f"this plan removes {plan.removals} objects, more than --max-removals "
+            f"{max_removals}; apply will refuse it unless --max-removals is raised"
+        )
+    for w in warnings:
+        out.append(style("Warning: ", "warn") + w)
+    if warnings:
+        out.append("")
+    out.append(style(summary_line(plan), "bold"))
+    return "\n".join(out) + "\n"
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- show ---------------------------------------------------------------------------------
+
+
+def state_json_data(state: State) -> dict[str, Any]:
+    accounts: dict[str, Any] = {}
+    for acct in sorted(state.accounts):
+        a = state.accounts[acct]
+        access = {
+            state.users[u].username: dict(state.access[(u, acct)])
+            for u in sorted(state.by_account.get(acct, ()))
+        }
+        codes = {
+            file: dict(sorted(state.file(acct, file).items())) for file in CODE_FILES
+        }
+        accounts[acct] = {
+            "provider_name": a.provider_name, "practice_setup": a.practice_setup(),
+            "access": access, "codes": codes,
+        }
+    return {
+        "format_version": FORMAT_VERSION, "lineage": state.lineage, "revision": state.revision,
+        "usernames": {u.username: {"home": u.home} for _k, u in sorted(state.users.items())},
+        "accounts": accounts,
+    }
+
+
+def state_json(state: State) -> str:
+    return json.dumps(state_json_data(state), indent=2, ensure_ascii=False) + "\n"
+
+
+def state_text(state: State, color: bool = False) -> str:
+    style = _Style(color)
+    out = [f"store lineage {state.lineage}, revision {state.revision}, "
+           f"{len(state.accounts)} accounts, {len(state.users)} usernames"]
+    for acct in sorted(state.accounts):
+        a = state.accounts[acct]
+        out.append("")
+        out.append(style(f"account {acct}: {a.provider_name}", "bold"))
+        setup = a.practice_setup()
+        out.append(f"  practice: {_q(setup['practice_name'])}, TIN {_q(setup['tin'])}, "
+                   f"bills electronically: {_q(setup['bills_electronically'])}")
+        for u in sorted(state.by_account.get(acct, ())):
+            user = state.users[u]
+            home = " (home)" if user.home == acct else ""
+            out.append(f"  {user.username}{home}: {privileges_text(state.access[(u, acct)])}")
+        counts = ", ".join(f"{len(state.file(acct, f))} {f}" for f in CODE_FILES)
+        out.append(f"  codes: {counts}")
+    return "\n".join(out) + "\n"
+
+
+# -- log ----------------------------------------------------------------------------------
+
+
+def audit_json(entries: list[AuditEntry]) -> str:
+    data = {
+        "format_version": FORMAT_VERSION,
+        "entries": [
+            {"id": e.id, "revision": e.revision, "at": e.at, "actor": e.actor,
+             "action": e.action, "type": e.type, "account": e.account, "username": e.username,
+             **e.detail}
+            for e in entries
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def audit_text(entries: list[AuditEntry]) -> str:
+    if not entries:
+        return "The audit trail is empty.\n"
+    lines = []
+    for e in entries:
+        what = e.type
+        if e.type == "code":
+            what = f"{e.detail.get('file')} {e.detail.get('key')}"
+        elif e.username:
+            what = f"{e.type} {e.username}"
+        where = f" in {e.account}" if e.account else ""
+        lines.append(f"r{e.revision}  {e.at}  {e.actor}: {_SYMBOL.get(e.action, '*')} "
+                     f"{e.action} {what}{where}")
+    return "\n".join(lines) + "\n"
