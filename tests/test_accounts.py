@@ -1,0 +1,416 @@
+"""The account system's rules (DESIGN §2), each with its refusal, on a real SQLite store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from groupsync.accounts import AccountSystem, create_system, open_system
+from groupsync.accounts.model import AREAS, NONE
+from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
+from groupsync.errors import (
+    Conflict,
+    LockoutError,
+    LoginFailed,
+    NotFound,
+    PermissionDenied,
+    RuleError,
+    StaleError,
+    StoreError,
+    StoreNotFound,
+)
+
+FULL = {a: "full" for a in AREAS}
+
+
+# -- sign-up, lineage, revision ------------------------------------------------------------
+
+def test_signup_creates_account_and_provider_with_full_everywhere(system: AccountSystem) -> None:
+    account = system.signup("Alice Able, PhD", "alice", "pw-a", "100001")
+    state = system.read_state()
+    assert account == "100001"
+    assert state.accounts["100001"].provider_name == "Alice Able, PhD"
+    assert state.accounts["100001"].practice_setup() == {
+        "practice_name": None, "tin": None, "bills_electronically": False}
+    assert state.users["alice"].home == "100001"
+    assert state.access[("alice", "100001")] == FULL
+    assert state.revision == 1
+
+
+def test_signup_without_id_gives_digits(system: AccountSystem) -> None:
+    account = system.signup("Carol", "carol", "pw")
+    assert account.isdigit() and len(account) == 6
+
+
+def test_signup_refuses_taken_username_ignoring_case(two_accounts: AccountSystem) -> None:
+    with pytest.raises(Conflict, match="already taken"):
+        two_accounts.signup("Another", "ALICE", "pw", "100003")
+    with pytest.raises(Conflict, match="account 100001 already exists"):
+        two_accounts.signup("Another", "someone", "pw", "100001")
+    with pytest.raises(RuleError, match="must be digits"):
+        two_accounts.signup("Another", "someone", "pw", "10x")
+    assert two_accounts.read_state().revision == 2
+
+
+def test_lineage_is_random_per_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a = create_system(str(tmp_path / "a.db")).read_state().lineage
+    b = create_system(str(tmp_path / "b.db")).read_state().lineage
+    assert a != b and len(a) == 36
+
+
+def test_session_with_nothing_done_changes_no_revision(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a"):
+        pass
+    assert two_accounts.read_state().revision == 2
+    assert len(two_accounts.audit()) == 2
+
+
+# -- log in ----------------------------------------------------------------------------------
+
+def test_login_unknown_user_and_wrong_password_give_the_same_message(
+    two_accounts: AccountSystem,
+) -> None:
+    with pytest.raises(LoginFailed) as wrong:
+        with two_accounts.session("alice", "nope"):
+            pass
+    with pytest.raises(LoginFailed) as unknown:
+        with two_accounts.session("nobody", "nope"):
+            pass
+    assert str(wrong.value).replace("alice", "X") == str(unknown.value).replace("nobody", "X")
+
+
+def test_login_is_case_insensitive(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("ALICE", "pw-a") as s:
+        assert s.actor == "alice"
+
+
+def test_passwords_stored_as_argon2id_with_parameters(two_accounts: AccountSystem) -> None:
+    stored = two_accounts.read_state().users["alice"].password_hash
+    assert stored.startswith("$argon2id$")
+    assert f"m={MEMORY_KIB},t={TIME_COST},p={PARALLELISM}" in stored
+    assert MEMORY_KIB >= 19 * 1024 and TIME_COST >= 2 and PARALLELISM >= 1
+    assert "pw-a" not in stored
+
+
+# -- Practice Set-up -------------------------------------------------------------------------
+
+def test_practice_setup_normalizes_tin_and_needs_full(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.set_practice_setup("100001", "Riverside", "123456789", True)
+    assert two_accounts.read_state().accounts["100001"].practice_setup() == {
+        "practice_name": "Riverside", "tin": "12-3456789", "bills_electronically": True}
+    with pytest.raises(PermissionDenied, match="needs full on practice_setup in account 100002"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.set_practice_setup("100002", "Riverside", "12-3456789", True)
+    with pytest.raises(RuleError, match="not 9 digits"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.set_practice_setup("100001", "Riverside", "12-345", True)
+
+
+# -- Allow Account Access ----------------------------------------------------------------------
+
+def test_allow_access_creates_username_with_given_privileges(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.allow_access("100001", "desk", "pw-d", {"scheduling": "full"})
+    state = two_accounts.read_state()
+    assert state.users["desk"].home == "100001"
+    assert state.access[("desk", "100001")] == {**NONE, "scheduling": "full"}
+
+
+def test_allow_access_refusals(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.allow_access("100001", "desk", "pw-d", {"scheduling": "full"})
+    cases = [
+        (lambda s: s.allow_access("100002", "x-user", "pw", {}), PermissionDenied,
+         "needs full on account_access in account 100002"),
+        (lambda s: s.allow_access("100001", "DESK", "pw", {}), Conflict, "already taken"),
+        (lambda s: s.allow_access("100001", "a b", "pw", {}), RuleError, "3-64 letters"),
+        (lambda s: s.allow_access("100001", "xy", "pw", {}), RuleError, "3-64 letters"),
+        (lambda s: s.allow_access("100001", "new1", "pw", {"notes": "maybe"}), RuleError,
+         "unknown privilege level"),
+        (lambda s: s.allow_access("100001", "new1", "pw", {"payroll": "full"}), RuleError,
+         "unknown privilege area"),
+    ]
+    for op, error, message in cases:
+        with pytest.raises(error, match=message):
+            with two_accounts.session("alice", "pw-a") as s:
+                op(s)
+    # a username without full account_access can't add usernames either
+    with pytest.raises(PermissionDenied):
+        with two_accounts.session("desk", "pw-d") as s:
+            s.allow_access("100001", "other", "pw", {})
+    assert two_accounts.read_state().revision == 3
+
+
+# -- Access Other Accounts (join) ---------------------------------------------------------------
+
+def _desk(system: AccountSystem, privileges: dict[str, str] | None = None) -> None:
+    with system.session("alice", "pw-a") as s:
+        s.allow_access("100001", "desk", "pw-d", privileges or {"scheduling": "full"})
+
+
+def test_join_gets_exactly_the_logins_privileges(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts)
+    with two_accounts.session("bob", "pw-b") as s:
+        s.allow_access("100002", "bob-view", "pw-bv", {"clients": "view"})
+    with two_accounts.session("desk", "pw-d") as s:
+        s.join("desk", "100002", "bob-view", "pw-bv")
+    assert two_accounts.read_state().access[("desk", "100002")] == {**NONE, "clients": "view"}
+
+
+def test_join_by_admin_of_home_and_refusals(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts)
+    with two_accounts.session("alice", "pw-a") as s:  # full account_access in desk's home
+        s.join("desk", "100002", "bob", "pw-b")
+    assert two_accounts.read_state().access[("desk", "100002")] == FULL
+    cases = [
+        (lambda s: s.join("desk", "100002", "bob", "pw-b"), Conflict, "already has access"),
+        (lambda s: s.join("alice", "100002", "bob", "wrong"), LoginFailed, "login failed"),
+        (lambda s: s.join("alice", "100002", "desk", "pw-d"), RuleError,
+         "not a login of account 100002"),
+        (lambda s: s.join("alice", "999999", "bob", "pw-b"), NotFound, "does not exist"),
+    ]
+    for op, error, message in cases:
+        with pytest.raises(error, match=message):
+            with two_accounts.session("alice", "pw-a") as s:
+                op(s)
+    # bob has no rights in alice's account, so he can't join alice's usernames anywhere
+    with pytest.raises(PermissionDenied, match="to join desk"):
+        with two_accounts.session("bob", "pw-b") as s:
+            s.allow_access("100002", "bob2", "pw", {})
+            s.join("desk", "100002", "bob2", "pw")
+    assert "bob2" not in two_accounts.read_state().users  # the whole session rolled back
+
+
+# -- Username Privileges and the lockout guard ------------------------------------------------
+
+def test_set_privileges_needs_full_account_access(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts)
+    with two_accounts.session("alice", "pw-a") as s:
+        s.set_privileges("100001", "desk", {"notes": "view"})
+    assert two_accounts.read_state().access[("desk", "100001")]["notes"] == "view"
+    with pytest.raises(PermissionDenied):
+        with two_accounts.session("desk", "pw-d") as s:
+            s.set_privileges("100001", "desk", {"account_access": "full"})
+    with pytest.raises(NotFound, match="no access to account 100002"):
+        with two_accounts.session("bob", "pw-b") as s:
+            s.set_privileges("100002", "desk", {"notes": "view"})
+
+
+def test_lockout_guard_refuses_losing_the_last_full_account_access(
+    two_accounts: AccountSystem,
+) -> None:
+    with pytest.raises(LockoutError, match="without any username holding full account_access"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.set_privileges("100001", "alice", {"account_access": "view"})
+    # with a second admin in place the same change is fine
+    with two_accounts.session("alice", "pw-a") as s:
+        s.allow_access("100001", "admin2", "pw", FULL)
+        s.set_privileges("100001", "alice", {"account_access": "view"})
+    assert two_accounts.read_state().access[("alice", "100001")]["account_access"] == "view"
+
+
+# -- leave and delete ------------------------------------------------------------------------
+
+def test_leave_rules(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts)
+    with two_accounts.session("alice", "pw-a") as s:
+        s.join("desk", "100002", "bob", "pw-b")
+    with pytest.raises(RuleError, match="it is its home"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.leave("desk", "100001")
+    with pytest.raises(PermissionDenied, match="in account 100002"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.leave("desk", "100002")  # alice has no rights in bob's account
+    with two_accounts.session("bob", "pw-b") as s:
+        s.leave("desk", "100002")
+    assert ("desk", "100002") not in two_accounts.read_state().access
+
+
+def test_leave_refused_when_it_would_lock_the_account_out(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.join("alice", "100002", "bob", "pw-b")
+    with two_accounts.session("alice", "pw-a") as s:
+        s.set_privileges("100002", "bob", {"account_access": "view"})
+    with pytest.raises(LockoutError):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.leave("alice", "100002")
+
+
+def test_delete_rules(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts)
+    with two_accounts.session("alice", "pw-a") as s:
+        s.join("desk", "100002", "bob", "pw-b")
+    with two_accounts.session("alice", "pw-a") as s:
+        s.allow_access("100001", "admin2", "pw", FULL)
+    with pytest.raises(RuleError, match="sign-up username and can't be deleted"):
+        with two_accounts.session("admin2", "pw") as s:
+            s.delete_username("alice")
+    with pytest.raises(RuleError, match="can't delete itself"):
+        with two_accounts.session("admin2", "pw") as s:
+            s.delete_username("admin2")
+    with pytest.raises(PermissionDenied, match="in account 100001"):
+        with two_accounts.session("bob", "pw-b") as s:
+            s.delete_username("desk")
+    # bob keeps full account_access in 100002, so deleting desk locks nobody out
+    with two_accounts.session("alice", "pw-a") as s:
+        s.delete_username("desk")
+    state = two_accounts.read_state()
+    assert "desk" not in state.users
+    assert not [k for k in state.access if k[0] == "desk"]
+
+
+def test_delete_refused_when_it_would_lock_an_account_out(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts, FULL)
+    with two_accounts.session("alice", "pw-a") as s:
+        s.join("desk", "100002", "bob", "pw-b")
+    with two_accounts.session("desk", "pw-d") as s:
+        s.set_privileges("100002", "bob", {"account_access": "view"})
+    with pytest.raises(LockoutError, match="account 100002"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.delete_username("desk")
+
+
+# -- code files ------------------------------------------------------------------------------
+
+def test_code_records_validated_and_normalized(two_accounts: AccountSystem) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.put_codes("100001", "billing_codes", [{"code": "90837", "fee": "150"}])
+        s.put_codes("100001", "diagnosis_codes", [{"code": "F41.1", "description": "GAD"}])
+        s.put_codes("100001", "insurance_payers", [{"name": "Aetna", "payer_id": "60054",
+                                                    "claims": "electronic"}])
+    codes = two_accounts.read_state().codes["100001"]
+    assert codes["billing_codes"]["90837"] == {"code": "90837", "description": "", "fee": "150.00"}
+    assert codes["insurance_payers"]["Aetna"]["claims"] == "electronic"
+    bad = [
+        ("billing_codes", {"code": "9083"}, "not a 5-character code"),
+        ("billing_codes", {"code": "90837", "fee": "-1"}, "not an amount of money"),
+        ("billing_codes", {"code": "90837", "fee": "1.234"}, "not an amount of money"),
+        ("diagnosis_codes", {"code": "f41.1"}, "not an ICD-10-CM code"),
+        ("diagnosis_codes", {"code": "F41.12345"}, "not an ICD-10-CM code"),
+        ("insurance_payers", {"name": "Cigna", "claims": "electronic"}, "needs a payer_id"),
+        ("insurance_payers", {"name": "Cigna", "claims": "fax"}, "electronic or paper"),
+        ("insurance_payers", {"name": "Cigna", "color": "red"}, "unknown field"),
+    ]
+    for file, record, message in bad:
+        with pytest.raises(RuleError, match=message):
+            with two_accounts.session("alice", "pw-a") as s:
+                s.put_codes("100001", file, [record])
+
+
+def test_codes_need_full_on_codes(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts, {"codes": "view"})
+    with pytest.raises(PermissionDenied, match="needs full on codes"):
+        with two_accounts.session("desk", "pw-d") as s:
+            s.put_codes("100001", "diagnosis_codes", [{"code": "F41.1"}])
+    with two_accounts.session("alice", "pw-a") as s:
+        s.put_codes("100001", "diagnosis_codes", [{"code": "F41.1"}])
+    with pytest.raises(PermissionDenied, match="needs full on codes"):
+        with two_accounts.session("desk", "pw-d") as s:
+            s.remove_codes("100001", "diagnosis_codes", ["F41.1"])
+    with pytest.raises(NotFound):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.remove_codes("100001", "diagnosis_codes", ["F99"])
+    with two_accounts.session("alice", "pw-a") as s:
+        s.remove_codes("100001", "diagnosis_codes", ["F41.1"])
+    assert two_accounts.read_state().file("100001", "diagnosis_codes") == {}
+
+
+def test_copy_codes_adds_or_overwrites_and_touches_nothing_else(
+    two_accounts: AccountSystem,
+) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.join("alice", "100002", "bob", "pw-b")
+        s.put_codes("100001", "billing_codes", [
+            {"code": "90834", "fee": "120"}, {"code": "90837", "fee": "150"}])
+        s.put_codes("100002", "billing_codes", [
+            {"code": "90837", "fee": "99"}, {"code": "90853", "fee": "60"}])
+        s.copy_codes("100001", "100002", "billing_codes")
+    target = two_accounts.read_state().file("100002", "billing_codes")
+    assert {k: v["fee"] for k, v in target.items()} == {
+        "90834": "120.00", "90837": "150.00", "90853": "60.00"}
+
+
+def test_copy_codes_privileges(two_accounts: AccountSystem) -> None:
+    _desk(two_accounts, {"codes": "view"})
+    with two_accounts.session("alice", "pw-a") as s:
+        s.put_codes("100001", "diagnosis_codes", [{"code": "F41.1"}])
+        s.join("desk", "100002", "bob", "pw-b")  # full in 100002, via bob's login
+    with two_accounts.session("desk", "pw-d") as s:  # view in From, full in To: allowed
+        s.copy_codes("100001", "100002", "diagnosis_codes")
+    with pytest.raises(PermissionDenied, match="needs full on codes in account 100001"):
+        with two_accounts.session("desk", "pw-d") as s:  # view in To: refused
+            s.copy_codes("100002", "100001", "diagnosis_codes")
+    with pytest.raises(RuleError, match="different accounts"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.copy_codes("100001", "100001", "diagnosis_codes")
+
+
+# -- audit trail, transactions, the store file ------------------------------------------------
+
+def test_every_change_is_audited_without_secrets(two_accounts: AccountSystem, store: str) -> None:
+    with two_accounts.session("alice", "pw-a") as s:
+        s.allow_access("100001", "desk", "secret-desk-pw", {"scheduling": "full"})
+        s.set_privileges("100001", "desk", {"clients": "view"})
+    entries = two_accounts.audit()
+    assert [(e.revision, e.actor, e.action, e.type) for e in entries[:2]] == [
+        (3, "alice", "change", "privileges"), (3, "alice", "add", "username")]
+    assert entries[0].detail["before"]["clients"] == "none"
+    assert entries[0].detail["after"]["clients"] == "view"
+    assert b"secret-desk-pw" not in open(store, "rb").read()
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(two_accounts: AccountSystem, store: str) -> None:
+    conn = sqlite3.connect(store)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE audit SET actor = 'mallory'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit")
+    conn.close()
+    assert len(two_accounts.audit()) == 2
+
+
+def test_a_failed_operation_rolls_back_the_whole_session(two_accounts: AccountSystem) -> None:
+    before = two_accounts.read_state()
+    with pytest.raises(PermissionDenied):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.allow_access("100001", "desk", "pw", {})
+            s.set_practice_setup("100001", "X", "12-3456789", True)
+            s.set_practice_setup("100002", "X", "12-3456789", True)  # refused
+    after = two_accounts.read_state()
+    assert after.revision == before.revision
+    assert after.users.keys() == before.users.keys()
+    assert after.accounts["100001"].practice_name is None
+
+
+def test_expect_refuses_a_changed_store(two_accounts: AccountSystem) -> None:
+    state = two_accounts.read_state()
+    with two_accounts.session("alice", "pw-a") as s:
+        s.expect(state.lineage, state.revision)
+    with pytest.raises(StaleError, match="plan at revision 1, store at 2"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.expect(state.lineage, 1)
+    with pytest.raises(StaleError, match="another store"):
+        with two_accounts.session("alice", "pw-a") as s:
+            s.expect("other-lineage", state.revision)
+
+
+def test_new_store_is_private_and_others_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.db"
+    create_system(str(path))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(StoreError, match="already exists"):
+        create_system(str(path))
+    with pytest.raises(StoreNotFound, match="groupsync sandbox"):
+        open_system(str(tmp_path / "missing.db"))
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StoreError, match="is not a groupsync store"):
+        open_system(str(other))
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="not a groupsync store"):
+        open_system(str(text))
