@@ -248,7 +248,7 @@ def load_text(raw: bytes, name: str) -> Desired:
     if doc is None:
         raise ConfigError(problems)
     if not isinstance(doc.data, dict):
-        top = Problem(name, 1, 1, "the file must be a mapping (version:, practice:, …)")
+        top = Problem(name, 1, 1, "the file must be a mapping (version:, practice:, providers:, …)")
         raise ConfigError([*problems, top])
     try:
         model = PracticeFile.model_validate(doc.data)

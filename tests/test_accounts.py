@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_signup_refuses_taken_username_ignoring_case(two_accounts: AccountSystem
     assert two_accounts.read_state().revision == 2
 
 
-def test_lineage_is_random_per_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_lineage_is_random_per_store(tmp_path: Path) -> None:
     a = create_system(str(tmp_path / "a.db")).read_state().lineage
     b = create_system(str(tmp_path / "b.db")).read_state().lineage
     assert a != b and len(a) == 36
@@ -360,7 +361,7 @@ def test_every_change_is_audited_without_secrets(two_accounts: AccountSystem, st
         (3, "alice", "change", "privileges"), (3, "alice", "add", "username")]
     assert entries[0].detail["before"]["clients"] == "none"
     assert entries[0].detail["after"]["clients"] == "view"
-    assert b"secret-desk-pw" not in open(store, "rb").read()
+    assert b"secret-desk-pw" not in Path(store).read_bytes()
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(two_accounts: AccountSystem, store: str) -> None:
@@ -398,7 +399,7 @@ def test_expect_refuses_a_changed_store(two_accounts: AccountSystem) -> None:
             s.expect("other-lineage", state.revision)
 
 
-def test_new_store_is_private_and_others_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_new_store_is_private_and_others_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     create_system(str(path))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
