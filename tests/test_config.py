@@ -125,8 +125,8 @@ def test_cross_reference_errors() -> None:
         "p.yaml:19:61: unknown provider 'nobody'",
         "p.yaml:22:3: privileges for 'ghost', which is not the master, a staff username or a "
         "provider login",
-        "p.yaml:23:9: desk can't access jones's account 100517; add it to its accounts",
-        "p.yaml:23:27: unknown area 'payroll'",
+        "p.yaml:23:10: desk can't access jones's account 100517; add it to its accounts",
+        "p.yaml:23:29: unknown area 'payroll'",
         "p.yaml:27:7: billing code '9083' is not a 5-character code (like 90837)",
         "p.yaml:28:7: fee '-1' is not an amount of money (digits, at most two decimals, not "
         "negative)",
