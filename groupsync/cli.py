@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 import click
 
 from groupsync import render
-from groupsync.accounts import AccountSystem, create_system, open_system, store_path
+from groupsync.accounts import AccountSystem, open_system
 from groupsync.apply import apply_plan, login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
-from groupsync.errors import ConfigError, GroupsyncError, PlanError, RuleError
-from groupsync.plan import Plan, make_plan
+from groupsync.engine import prepare
+from groupsync.engine import sandbox as sandbox_accounts
+from groupsync.errors import ConfigError, GroupsyncError, PlanError
+from groupsync.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,15 +114,9 @@ def validate(ctx: Context) -> None:
 
 
 def _plan(ctx: Context) -> tuple[AccountSystem, Plan, dict[str, str]]:
-    """Compute the plan and log in with every credential the apply will need."""
-    desired = ctx.desired()
     system = ctx.system()
-    state = system.read_state()
-    plan = make_plan(desired, state)
-    passwords = login_secrets(plan, ctx.secrets())
-    existing = {u: pw for u, pw in passwords.items() if state.user(u) is not None}
-    system.verify_logins(state, existing)
-    return system, plan, passwords
+    prepared = prepare(system, ctx.desired(), ctx.secrets())
+    return system, prepared.plan, prepared.passwords
 
 
 def _write_private(path: str, text: str) -> None:
@@ -256,27 +252,12 @@ def sandbox(ctx: Context) -> None:
     Example: groupsync sandbox --store sandbox.db --env-file demo.env
     """
     desired = ctx.desired()
-    secrets = ctx.secrets()
-    passwords = {p.key: secrets.get(p.password_var, f"provider {p.key}'s login")
-                 for p in desired.providers.values()}
-    path = store_path(ctx.store)
-    system = open_system(ctx.store) if path.exists() else create_system(ctx.store)
-    state = system.read_state()
-    created = 0
-    for p in desired.providers.values():
-        account = state.accounts.get(p.account_id)
-        if account is not None:
-            if account.signup_username.casefold() != p.login.casefold():
-                raise RuleError(
-                    f"account {p.account_id} already exists in {ctx.store} with sign-up "
-                    f"username {account.signup_username}, not {p.login}"
-                )
-            continue
-        system.signup(p.name, p.login, passwords[p.key], account_id=p.account_id)
-        created += 1
-        click.echo(f"Signed up {p.key}: account {p.account_id}, login {p.login}")
+    _system, created = sandbox_accounts(ctx.store, desired, ctx.secrets())
+    for key in created:
+        p = desired.providers[key]
+        click.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
     click.echo(f"Sandbox store {ctx.store}: {len(desired.providers)} provider accounts "
-               f"({created} new).")
+               f"({len(created)} new).")
 
 
 def main() -> None:

@@ -1,0 +1,54 @@
+"""The library's front door: what the commands do, without any printing.
+
+`prepare` reads the store, computes the plan and logs in with every credential the apply will
+need, so a wrong or missing password fails at plan time. `sandbox` signs up the file's provider
+accounts in a local store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from groupsync.accounts import AccountSystem, create_system, open_system, store_path
+from groupsync.apply import login_secrets
+from groupsync.config import Desired, Secrets
+from groupsync.errors import RuleError
+from groupsync.plan import Plan, make_plan
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    passwords: dict[str, str]  # username -> password, in memory only
+
+
+def prepare(system: AccountSystem, desired: Desired, secrets: Secrets) -> Prepared:
+    state = system.read_state()
+    plan = make_plan(desired, state)
+    passwords = login_secrets(plan, secrets)
+    # Usernames the apply will create have nothing to log in with yet; every other login is
+    # checked now, once, so `plan` fails where `apply` would.
+    system.verify_logins(state, {u: pw for u, pw in passwords.items() if state.user(u)})
+    return Prepared(plan, passwords)
+
+
+def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
+    """Sign up every provider account the file declares, with its id and login; idempotent.
+    Returns the system and the provider keys signed up now."""
+    passwords = {p.key: secrets.get(p.password_var, f"provider {p.key}'s login")
+                 for p in desired.providers.values()}
+    system = open_system(store) if store_path(store).exists() else create_system(store)
+    state = system.read_state()
+    created = []
+    for p in desired.providers.values():
+        account = state.accounts.get(p.account_id)
+        if account is not None:
+            if account.signup_username.casefold() != p.login.casefold():
+                raise RuleError(
+                    f"account {p.account_id} already exists in {store} with sign-up "
+                    f"username {account.signup_username}, not {p.login}"
+                )
+            continue
+        system.signup(p.name, p.login, passwords[p.key], account_id=p.account_id)
+        created.append(p.key)
+    return system, created

@@ -1,0 +1,50 @@
+"""Building practices and stores for engine tests: the real example, edited as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from groupsync.accounts import AccountSystem
+from groupsync.apply import apply_plan
+from groupsync.config import Desired, Secrets, load_file
+from groupsync.engine import prepare, sandbox
+from groupsync.plan import Plan
+
+from .conftest import EXAMPLE, demo_env
+
+MASTER_PW = demo_env()["MASTER_PASSWORD"]
+
+
+def practice(tmp_path: Path, *edits: tuple[str, str], extra: str = "") -> Desired:
+    """The example practice with text replacements (each must apply) and extra YAML."""
+    text = EXAMPLE.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "practice.yaml"
+    path.write_text(text + extra)
+    return load_file(path)
+
+
+def secrets() -> Secrets:
+    return Secrets(demo_env(), environ={})
+
+
+def sandboxed(tmp_path: Path, desired: Desired | None = None) -> tuple[AccountSystem, Desired]:
+    desired = desired or practice(tmp_path)
+    system, _ = sandbox(str(tmp_path / "store.db"), desired, secrets())
+    return system, desired
+
+
+def plan_for(system: AccountSystem, desired: Desired) -> Plan:
+    return prepare(system, desired, secrets()).plan
+
+
+def converge(system: AccountSystem, desired: Desired) -> Plan:
+    prepared = prepare(system, desired, secrets())
+    apply_plan(system, prepared.plan, prepared.passwords)
+    return prepared.plan
+
+
+def kinds(plan: Plan) -> list[tuple[str, str, str, str | None]]:
+    return [(c.action, c.type, c.account, c.username or c.key) for c in plan.changes]
