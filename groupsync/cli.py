@@ -263,7 +263,7 @@ def sandbox(ctx: Context) -> None:
 def main() -> None:
     """Console entry point: usage errors exit 1 (not click's 2, which means 'changes')."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="groupsync", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)

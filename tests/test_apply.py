@@ -1,0 +1,98 @@
+"""apply: one transaction, stale plans refused, nothing changed on any failure."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from groupsync.accounts import state_digest
+from groupsync.apply import apply_plan
+from groupsync.engine import prepare
+from groupsync.errors import LoginFailed, StaleError
+from groupsync.plan import Plan
+
+from .helpers import MASTER_PW, converge, plan_for, practice, sandboxed, secrets
+
+
+def test_apply_is_one_revision_and_converges(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    assert system.read_state().revision == 4  # four sign-ups
+    plan = converge(system, desired)
+    state = system.read_state()
+    assert state.revision == 5
+    entries = system.audit()
+    new = [e for e in entries if e.revision == 5]
+    assert len(new) >= len(plan.changes)
+    assert {e.actor for e in new} == {"jsmith", "riverside-admin"}
+    assert plan_for(system, desired).changes == []
+    converge(system, desired)  # an apply with nothing to do changes nothing
+    assert system.read_state().revision == 5
+
+
+def test_any_failure_leaves_the_store_exactly_as_it_was(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    prepared = prepare(system, desired, secrets())
+    before = system.read_state()
+    wrong = dict(prepared.passwords, mgarcia="not-garcias-password")
+    with pytest.raises(LoginFailed):  # garcia's account comes third: work was done before
+        apply_plan(system, prepared.plan, wrong)
+    after = system.read_state()
+    assert (after.revision, state_digest(after)) == (before.revision, state_digest(before))
+    assert len(system.audit()) == 4
+
+
+def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    prepared = prepare(system, desired, secrets())
+    with system.session("rjones", "demo-only-jones-2b9c") as s:
+        s.set_practice_setup("100517", "Jones Therapy", None, False)
+    with pytest.raises(StaleError, match="plan at revision 4, store at 5"):
+        apply_plan(system, prepared.plan, prepared.passwords)
+    assert system.read_state().revision == 5
+
+
+def test_a_change_behind_groupsyncs_back_makes_a_plan_stale(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    converge(system, desired)
+    changed = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
+    prepared = prepare(system, changed, secrets())
+    conn = sqlite3.connect(tmp_path / "store.db")
+    conn.execute("UPDATE codes SET fee = '1.00' WHERE key = '90834'")  # no revision bump
+    conn.commit()
+    conn.close()
+    with pytest.raises(StaleError, match="changed outside groupsync"):
+        apply_plan(system, prepared.plan, prepared.passwords)
+
+
+def test_saved_plan_round_trips_without_secrets(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    plan = plan_for(system, desired)
+    data = plan.to_json()
+    assert Plan.from_json(data) == plan
+    text = repr(data)
+    for value in secrets()._file.values():
+        assert value not in text
+
+
+def test_master_keeps_its_rights_until_its_own_reductions_come_last(tmp_path: Path) -> None:
+    # The master will have only view on codes in the master account, yet the same apply
+    # enters and copies every record: its reduction is applied after the work.
+    text = (tmp_path / "practice.yaml")
+    desired = practice(tmp_path)
+    text.write_text(text.read_text().replace(
+        "privileges:\n", "privileges:\n  riverside-admin: {all: {codes: view, notes: none}}\n", 1))
+    from groupsync.config import load_file
+
+    desired = load_file(text)
+    system, _ = sandboxed(tmp_path, desired)
+    converge(system, desired)
+    state = system.read_state()
+    assert state.access[("riverside-admin", "100482")]["codes"] == "view"
+    assert len(state.file("100561", "billing_codes")) == 7
+    assert plan_for(system, desired).changes == []
+    # and the master can still manage access, so the next change goes through
+    with system.session("riverside-admin", MASTER_PW) as s:
+        s.set_privileges("100517", "frontdesk", {"reports": "view"})
+    assert [c.type for c in plan_for(system, desired).changes] == ["privileges"]
