@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 DEMO   := .demo
 EXAMPLE := $(CURDIR)/examples/practice.yaml
 DEMOENV := $(CURDIR)/examples/demo.env
-GS     := $(CURDIR)/$(BIN)/groupsync -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
+GS     := $(CURDIR)/$(BIN)/groupsync
+# Options go after the command name: `groupsync plan -f ...`.
+OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
 .PHONY: install demo test lint typecheck unit bench clean
 
@@ -22,15 +24,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== groupsync sandbox: sign up the four provider accounts (demo only)"
-	$(GS) sandbox
+	$(GS) sandbox $(OPTS)
 	@echo "== groupsync plan: what the file asks for"
-	$(GS) plan
+	$(GS) plan $(OPTS)
 	@echo "== groupsync apply: all of it, in one transaction"
-	$(GS) apply --auto-approve
+	$(GS) apply --auto-approve $(OPTS)
 	@echo "== groupsync plan again: nothing left to do"
-	$(GS) plan
+	$(GS) plan $(OPTS)
 	@echo "== groupsync show: the practice as it now stands"
-	$(GS) show
+	$(GS) show $(OPTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check groupsync tests benchmarks
