@@ -35,7 +35,7 @@ demo: $(STAMP)
 	$(GS) show $(OPTS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check groupsync tests benchmarks
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy groupsync
