@@ -65,7 +65,7 @@ class Context:
         return Secrets(load_env_file(self.env_file) if self.env_file else None)
 
     def system(self) -> AccountSystem:
-        return open_system(self.store)
+        return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:

@@ -9,6 +9,7 @@
     │   └── StaleError             the store changed since the plan was made
     ├── RuleError                  the account system refused an operation (its rules)
     │   ├── LoginFailed            unknown username or wrong password: one message for both
+    │   │   └── LoginLocked        too many failures in a row; said alike for unknown names
     │   ├── PermissionDenied       the acting username lacks the privilege the rule asks for
     │   ├── LockoutError           the change would leave an account without full account_access
     │   └── NotFound / Conflict    the object named does not exist / already exists
@@ -76,6 +77,14 @@ class RuleError(GroupsyncError):
 
 class LoginFailed(RuleError):
     """Unknown username or wrong password (deliberately indistinguishable)."""
+
+    def __init__(self, message: str, username: str = "") -> None:
+        super().__init__(message)
+        self.username = username
+
+
+class LoginLocked(LoginFailed):
+    """Too many failed log-ins in a row for that name (said the same for unknown names)."""
 
 
 class PermissionDenied(RuleError):

@@ -12,10 +12,12 @@ import pytest
 from groupsync.accounts import AccountSystem, create_system, open_system
 from groupsync.accounts.model import AREAS, NONE
 from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
+from groupsync.accounts.storage import SqliteStorage
 from groupsync.errors import (
     Conflict,
     LockoutError,
     LoginFailed,
+    LoginLocked,
     NotFound,
     PermissionDenied,
     RuleError,
@@ -415,3 +417,68 @@ def test_new_store_is_private_and_others_are_refused(tmp_path: Path) -> None:
     text.write_text("hello, this is not a database at all" * 100)
     with pytest.raises(StoreError, match="not a groupsync store"):
         open_system(str(text))
+
+
+# -- log-in throttling -----------------------------------------------------------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fail(system: AccountSystem, username: str, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(LoginFailed):
+            with system.session(username, "wrong-password-xyzzy"):
+                pass
+
+
+def test_failed_logins_lock_a_name_for_a_while_known_or_not(store: str) -> None:
+    clock = FakeClock()
+    system = AccountSystem(SqliteStorage.create(Path(store)), clock=clock)
+    system.signup("Alice", "alice", "pw-a", "100001")
+    _fail(system, "alice", 4)
+    with system.session("alice", "pw-a"):  # a success in between resets the count
+        pass
+    _fail(system, "alice", 5)
+    _fail(system, "nobody", 5)
+    with pytest.raises(LoginLocked) as known:
+        with system.session("alice", "pw-a"):  # even the right password is refused now
+            pass
+    with pytest.raises(LoginLocked) as unknown:
+        with system.session("nobody", "pw"):
+            pass
+    assert str(known.value) == ("login for alice is locked after 5 failed attempts in a row; "
+                                "try again in 5 minutes")
+    assert str(unknown.value) == str(known.value).replace("alice", "nobody")
+    with pytest.raises(LoginLocked):  # plan's read-only log-in check honours the lock too
+        system.verify_logins(system.read_state(), {"alice": "pw-a"})
+    failures = [e for e in system.audit() if e.action == "login_failed"]
+    assert len(failures) == 14
+    assert failures[0].actor == "(unknown name)" and failures[0].detail["locked"] is True
+    assert [e.detail["failures_in_a_row"] for e in failures if e.actor == "alice"][:5] == [
+        5, 4, 3, 2, 1]
+    assert all("wrong-password" not in repr(e) for e in system.audit())
+    clock.now += 301
+    with system.session("alice", "pw-a") as s:
+        assert s.actor == "alice"
+    assert system.read_state().revision == 1  # log-ins are not changes
+
+
+def test_hashes_made_with_stronger_parameters_still_verify(two_accounts: AccountSystem,
+                                                         store: str) -> None:
+    from argon2 import PasswordHasher
+
+    stronger = PasswordHasher(time_cost=3, memory_cost=32 * 1024, parallelism=2).hash("pw-new")
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE usernames SET password_hash = ? WHERE ukey = 'bob'", (stronger,))
+    conn.commit()
+    conn.close()
+    with two_accounts.session("bob", "pw-new") as s:
+        assert s.actor == "bob"
+    with pytest.raises(LoginFailed):
+        with two_accounts.session("bob", "pw-b"):
+            pass

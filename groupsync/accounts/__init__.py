@@ -7,6 +7,7 @@ Public surface: `open_system(store)` / `create_system(store)` give an `AccountSy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from groupsync.accounts.model import AREAS, CODE_FILE_NAMES, LEVELS, State, state_digest
@@ -32,8 +33,9 @@ def store_path(store: str) -> Path:
     return Path(store)
 
 
-def open_system(store: str) -> AccountSystem:
-    return AccountSystem(SqliteStorage.open(store_path(store)))
+def open_system(store: str, on_wait: Callable[[str], None] | None = None) -> AccountSystem:
+    """Open an existing store; `on_wait` is told once if a write must wait for a lock."""
+    return AccountSystem(SqliteStorage.open(store_path(store), on_wait))
 
 
 def create_system(store: str) -> AccountSystem:

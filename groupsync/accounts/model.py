@@ -181,6 +181,8 @@ class State:
     # account_id -> file -> key -> record
     codes: dict[str, dict[str, dict[str, Record]]] = field(default_factory=dict)
 
+    # ukey -> (failed log-ins in a row, locked until epoch seconds); any name tried
+    login_failures: dict[str, tuple[int, float]] = field(default_factory=dict)
     # Indexes over `access`, kept in step by set_access/drop_access, so rule checks and the
     # planner never scan every access row for one account or one username.
     by_account: dict[str, set[str]] = field(default_factory=dict)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import secrets
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from groupsync.accounts.model import (
@@ -38,6 +39,7 @@ from groupsync.errors import (
     Conflict,
     LockoutError,
     LoginFailed,
+    LoginLocked,
     NotFound,
     PermissionDenied,
     RuleError,
@@ -45,20 +47,33 @@ from groupsync.errors import (
 )
 
 LOGIN_FAILED = "login failed: unknown username or wrong password"
+# Throttling: after MAX_FAILURES failed log-ins in a row a name is locked for LOCK_SECONDS.
+# Every name tried is counted, known or not, so a lock says nothing about existence.
+MAX_FAILURES = 5
+LOCK_SECONDS = 300
 
 
-def _check_login(state: State, username: str, password: str) -> User:
+def _check_login(state: State, username: str, password: str, now: float) -> User:
+    _failures, locked_until = state.login_failures.get(ukey(username), (0, 0.0))
+    if locked_until > now:
+        minutes = max(1, round((locked_until - now) / 60))
+        raise LoginLocked(
+            f"login for {username} is locked after {MAX_FAILURES} failed attempts in a row; "
+            f"try again in {minutes} minute{'s' if minutes > 1 else ''}",
+            username,
+        )
     user = state.user(username)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise LoginFailed(f"{LOGIN_FAILED} ({username})")
+        raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
     return user
 
 
 class AccountSystem:
     """Entry point: sign-ups, read-only views, and logged-in sessions over one store."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
+        self.clock = clock  # injectable so tests can step past a lock without sleeping
 
     def read_state(self) -> State:
         return self.storage.read_state()
@@ -67,9 +82,31 @@ class AccountSystem:
         return self.storage.read_audit(limit)
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
-        """Check several logins against a state without changing anything (for `plan`)."""
+        """Check several logins against a state (for `plan`); only failures are written."""
+        now = self.clock()
+        cleared = []
         for username, password in credentials.items():
-            _check_login(state, username, password)
+            try:
+                _check_login(state, username, password, now)
+            except LoginFailed as exc:
+                self._login_failed(exc, state)
+                raise
+            if ukey(username) in state.login_failures:
+                cleared.append(ukey(username))
+        if cleared:
+            self.storage.clear_login_failures(cleared)
+
+    def _login_failed(self, exc: LoginFailed, state: State) -> None:
+        """Count and audit a failed log-in; never the password, never whether it exists."""
+        if isinstance(exc, LoginLocked):
+            return  # attempts while locked don't extend the lock
+        known = state.user(exc.username)
+        entry = AuditEntry(
+            "login_failed", "login", actor=known.username if known else "(unknown name)",
+            username=known.username if known else None,
+        )
+        self.storage.record_login_failure(ukey(exc.username), entry, MAX_FAILURES,
+                                          self.clock() + LOCK_SECONDS)
 
     def signup(
         self, provider_name: str, username: str, password: str, account_id: str | None = None
@@ -109,11 +146,18 @@ class AccountSystem:
     @contextlib.contextmanager
     def session(self, username: str, password: str) -> Iterator[Session]:
         """Log in and open one write transaction; committed when the block ends cleanly."""
-        with self.storage.write() as tx:
-            state = tx.load_state()
-            session = Session(tx, state, username, password)
-            yield session
-            session._commit()
+        state: State | None = None
+        try:
+            with self.storage.write() as tx:
+                state = tx.load_state()
+                session = Session(tx, state, username, password, self.clock())
+                yield session
+                session._commit()
+        except LoginFailed as exc:
+            # The session rolled back; the failure itself is recorded on its own.
+            if state is not None:
+                self._login_failed(exc, state)
+            raise
 
 
 def _new_account_id(state: State) -> str:
@@ -135,9 +179,12 @@ def _check_new_username(state: State, username: str) -> None:
 class Session:
     """One logged-in username inside one write transaction."""
 
-    def __init__(self, tx: WriteTransaction, state: State, username: str, password: str) -> None:
+    def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
+                 now: float) -> None:
         self._tx = tx
         self.state = state
+        self._now = now
+        self._logins_ok: set[str] = set()  # failure counters to clear on commit
         self._dirty = Dirty()
         self._audit: list[AuditEntry] = []
         self._verified: dict[str, str] = {}  # ukey -> password that verified in this session
@@ -153,8 +200,10 @@ class Session:
             user = self.state.users.get(k)
             if user is not None:
                 return user
-        user = _check_login(self.state, username, password)
+        user = _check_login(self.state, username, password, self._now)
         self._verified[k] = password
+        if k in self.state.login_failures:
+            self._logins_ok.add(k)
         return user
 
     def act_as(self, username: str, password: str) -> None:
@@ -402,6 +451,8 @@ class Session:
     # -- commit ----------------------------------------------------------------------------
 
     def _commit(self) -> None:
+        if self._logins_ok:
+            self._tx.clear_login_failures(sorted(self._logins_ok))
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1

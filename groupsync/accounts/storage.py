@@ -11,8 +11,9 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,9 +78,16 @@ class Storage(Protocol):
 
     def read_audit(self, limit: int | None) -> list[AuditEntry]: ...
 
+    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
+                             lock_until: float) -> bool: ...
+
+    def clear_login_failures(self, ukeys: list[str]) -> None: ...
+
 
 class WriteTransaction(Protocol):
     def load_state(self) -> State: ...
+
+    def clear_login_failures(self, ukeys: list[str]) -> None: ...
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None: ...
 
@@ -118,6 +126,11 @@ CREATE TABLE codes (
     claims TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (account_id, file, key)
 ) WITHOUT ROWID;
+CREATE TABLE login_failures (
+    ukey TEXT PRIMARY KEY,              -- any name tried, known or not: a lock tells nothing
+    failures INTEGER NOT NULL,          -- failed log-ins in a row
+    locked_until REAL NOT NULL          -- epoch seconds; 0 when not locked
+);
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     revision INTEGER NOT NULL,
@@ -155,12 +168,18 @@ def _store_error(location: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"store {location}: {text}")
 
 
+WaitCallback = Callable[[str], None]
+
+
 class SqliteStorage:
     """A groupsync store in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_wait: WaitCallback | None = None) -> None:
         self.path = path
         self.location = str(path)
+        # Told once when a write has to wait for another process's lock, so a user sees why
+        # groupsync is idle instead of a silent hang.
+        self.on_wait = on_wait
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -197,7 +216,7 @@ class SqliteStorage:
         return store
 
     @classmethod
-    def open(cls, path: Path) -> SqliteStorage:
+    def open(cls, path: Path, on_wait: WaitCallback | None = None) -> SqliteStorage:
         """Open an existing store, refusing files that are not one or are from a newer version."""
         path = Path(path)
         if not path.exists():
@@ -207,7 +226,7 @@ class SqliteStorage:
             )
         if path.is_dir():
             raise StoreError(f"{path} is a directory, not a groupsync store")
-        store = cls(path)
+        store = cls(path, on_wait)
         store._check()
         return store
 
@@ -280,8 +299,7 @@ class SqliteStorage:
         conn = None
         try:
             conn = self._connect()
-            # IMMEDIATE takes the write lock now, so the state we load can't change under us.
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(conn)
             tx = SqliteWrite(conn)
             try:
                 yield tx
@@ -299,6 +317,53 @@ class SqliteStorage:
                 conn.close()
 
 
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock now (so the state we load can't change under us), waiting a
+        bounded time for another writer and saying so."""
+        conn.execute("PRAGMA busy_timeout = 0")
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.02
+        told = False
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"waiting for another groupsync process to finish writing "
+                                 f"{self.location} (up to {BUSY_TIMEOUT_S:.0f}s)")
+                    told = True
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
+                             lock_until: float) -> bool:
+        """Count a failed log-in in its own short transaction (the one that tried it is rolled
+        back), audit it, and lock the name after `max_failures` in a row. True if now locked."""
+        with self.write() as tx:
+            c = tx.conn
+            row = c.execute("SELECT failures FROM login_failures WHERE ukey = ?",
+                            (ukey,)).fetchone()
+            failures = (row[0] if row else 0) + 1
+            locked = failures >= max_failures
+            c.execute("INSERT OR REPLACE INTO login_failures VALUES (?, ?, ?)",
+                      (ukey, 0 if locked else failures, lock_until if locked else 0.0))
+            entry.detail = {**entry.detail, "failures_in_a_row": failures, "locked": locked}
+            revision = int(c.execute(
+                "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+            _insert_audit(c, [entry], revision)
+        return locked
+
+    def clear_login_failures(self, ukeys: list[str]) -> None:
+        with self.write() as tx:
+            tx.clear_login_failures(ukeys)
+
+
 class SqliteWrite:
     """The inside of one write transaction."""
 
@@ -307,6 +372,10 @@ class SqliteWrite:
 
     def load_state(self) -> State:
         return _load(self.conn)
+
+    def clear_login_failures(self, ukeys: list[str]) -> None:
+        self.conn.executemany("DELETE FROM login_failures WHERE ukey = ?",
+                              [(k,) for k in ukeys])
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
         c = self.conn
@@ -354,17 +423,21 @@ class SqliteWrite:
         c.executemany("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,?,?,?)", codes_up)
         gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
         c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
-        now = utcnow()
-        c.executemany(
-            "INSERT INTO audit(revision, at, actor, action, type, account, username, detail) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (revision, now, e.actor, e.action, e.type, e.account, e.username,
-                 json.dumps(e.detail, sort_keys=True))
-                for e in audit
-            ],
-        )
+        _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
+
+
+def _insert_audit(c: sqlite3.Connection, audit: list[AuditEntry], revision: int) -> None:
+    now = utcnow()
+    c.executemany(
+        "INSERT INTO audit(revision, at, actor, action, type, account, username, detail) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (revision, now, e.actor, e.action, e.type, e.account, e.username,
+             json.dumps(e.detail, sort_keys=True))
+            for e in audit
+        ],
+    )
 
 
 def _load(conn: sqlite3.Connection) -> State:
@@ -397,4 +470,8 @@ def _load(conn: sqlite3.Connection) -> State:
         key_field = CODE_FILES[file][0]
         rec: Record = {f: (key if f == key_field else values[f]) for f in fields_of[file]}
         codes.setdefault(acct, {}).setdefault(file, {})[key] = rec
+    for k, failures, locked_until in conn.execute(
+        "SELECT ukey, failures, locked_until FROM login_failures"
+    ):
+        state.login_failures[k] = (failures, locked_until)
     return state
