@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from groupsync.accounts import AccountSystem, Session
 from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
-from groupsync.config import Secrets
-from groupsync.plan import Change, Plan
+from groupsync.config import Desired, Secrets
+from groupsync.errors import StaleError
+from groupsync.plan import Change, Plan, make_plan
 
 Progress = Callable[[int, int], None]
 
@@ -34,11 +35,26 @@ def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
 
 def apply_plan(
     system: AccountSystem, plan: Plan, passwords: dict[str, str],
-    progress: Progress | None = None,
+    desired: Desired | None = None, progress: Progress | None = None,
 ) -> int:
-    """Apply every change of `plan` in one transaction; return the store's new revision."""
+    """Apply every change of `plan` in one transaction; return the store's new revision.
+
+    With `desired` (a plan just made from the file and shown), the plan is made again inside
+    the write transaction and must come out the same: other practices' applies in a shared
+    store don't make it stale, any change to what it would do does. Without it (a saved plan)
+    the store must be exactly the one the plan was made from: lineage, revision and digest.
+    """
     with system.session(plan.actor, passwords[plan.actor]) as session:
-        session.expect(plan.lineage, plan.revision, plan.digest)
+        if desired is None:
+            session.expect(plan.lineage, plan.revision, plan.digest)
+        else:
+            session.expect(plan.lineage, session.state.revision)  # same store, any revision
+            again = make_plan(desired, session.state)
+            if again.changes != plan.changes:
+                raise StaleError(
+                    "the store changed since the plan was made, and the plan would now be "
+                    "different; run plan again. Nothing was changed"
+                )
         _Applier(session, plan, passwords, progress).run()
     return session.state.revision  # raised by the commit when anything changed
 

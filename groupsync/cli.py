@@ -113,10 +113,11 @@ def validate(ctx: Context) -> None:
                f"{len(d.staff)} staff usernames, {records} inline code records.")
 
 
-def _plan(ctx: Context) -> tuple[AccountSystem, Plan, dict[str, str]]:
+def _plan(ctx: Context) -> tuple[AccountSystem, Plan, dict[str, str], Desired]:
     system = ctx.system()
-    prepared = prepare(system, ctx.desired(), ctx.secrets())
-    return system, prepared.plan, prepared.passwords
+    desired = ctx.desired()
+    prepared = prepare(system, desired, ctx.secrets())
+    return system, prepared.plan, prepared.passwords, desired
 
 
 def _write_private(path: str, text: str) -> None:
@@ -144,7 +145,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, detailed_exitcode: bool,
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
     """
-    _system, p, _passwords = _plan(ctx)
+    _system, p, _passwords, _desired = _plan(ctx)
     if as_json:
         click.echo(render.plan_json(p), nl=False)
     else:
@@ -183,13 +184,14 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
 
     Example: groupsync apply --auto-approve riverside.plan
     """
+    desired: Desired | None = None
     if planfile:
         p = _read_plan(planfile)
         system = ctx.system()
         passwords = login_secrets(p, ctx.secrets())
         click.echo(render.plan_text(p, color=ctx.color), nl=False)
     else:
-        system, p, passwords = _plan(ctx)
+        system, p, passwords, desired = _plan(ctx)
         click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
     if not p.changes:
         return
@@ -207,7 +209,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if answer.strip() != "yes":
             click.echo("Apply cancelled; nothing was changed.")
             return
-    revision = apply_plan(system, p, passwords)
+    revision = apply_plan(system, p, passwords, desired)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {ctx.store} is at revision {revision}.")

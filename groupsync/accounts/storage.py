@@ -197,19 +197,19 @@ class SqliteStorage:
             raise StoreError(f"can't create store {path}: {exc.strerror}") from exc
         store = cls(path)
         try:
-            with store._connect() as conn:
+            with contextlib.closing(store._connect()) as conn:
+                # Schema, marks and meta rows in one transaction: a crash leaves an empty file
+                # (refused as "not a groupsync store"), never a store without a lineage.
+                lineage, now = str(uuid.uuid4()), utcnow()
                 conn.executescript(
                     "BEGIN;"
                     + _SCHEMA
                     + f"PRAGMA application_id = {APPLICATION_ID};"
                     + f"PRAGMA user_version = {SCHEMA_VERSION};"
+                    + "INSERT INTO meta(key, value) VALUES "
+                    + f"('lineage', '{lineage}'), ('revision', '0'), ('created_at', '{now}');"
                     + "COMMIT;"
                 )
-                conn.executemany(
-                    "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [("lineage", str(uuid.uuid4())), ("revision", "0"), ("created_at", utcnow())],
-                )
-                conn.commit()
         except sqlite3.Error as exc:
             path.unlink(missing_ok=True)
             raise _store_error(str(path), exc) from exc
@@ -304,7 +304,11 @@ class SqliteStorage:
             try:
                 yield tx
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors):
+                # never let a failing ROLLBACK hide the error that caused it.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
