@@ -20,11 +20,13 @@ from groupsync.plan import Change, Plan, make_plan
 Progress = Callable[[int, int], None]
 
 
-def login_secrets(plan: Plan, secrets: Secrets) -> dict[str, str]:
+def login_secrets(plan: Plan, secrets: Secrets,
+                  where: dict[str, str] | None = None) -> dict[str, str]:
     """Every password the apply will use, by username; raises SecretError naming the first
-    variable that is missing."""
+    variable that is missing (and where the file references it, when known)."""
+    where = where or {}
     return {
-        user: secrets.get(var, f"the password of {user}")
+        user: secrets.get(var, f"the password of {user}", where.get(var))
         for user, var in plan.credentials.items()
     }
 

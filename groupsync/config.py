@@ -217,6 +217,8 @@ class Desired:
     prune_usernames: bool = False
     prune_joins: bool = False
     prune_codes: bool = False
+    # variable name -> FILE:LINE:COL of its first ${VAR} reference, for "is not set" errors
+    var_where: dict[str, str] = field(default_factory=dict)
     by_account: dict[str, DesiredProvider] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -282,9 +284,20 @@ def _describe(value: Any) -> str:
 
 def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) -> list[Problem]:
     problems: dict[tuple[Any, ...], Problem] = {}
+    kinds_at: dict[tuple[Any, ...], set[str]] = {}
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _is_union_tag(x)))
+        kinds_at.setdefault(loc, set()).add(err["type"])
     for err in exc.errors():
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _is_union_tag(x)))
         kind = err["type"]
+        if {"literal_error", "list_type"} <= kinds_at[loc]:
+            # `accounts` / `copy_to`: one message for both branches of `all | [keys]`
+            line, col = doc.mark(loc)
+            problems.setdefault(loc, Problem(
+                name, line, col, f"{'.'.join(str(x) for x in loc)}: must be 'all' or a list of "
+                                 f"provider keys, not {_describe(err.get('input'))}"))
+            continue
         where = ".".join(str(x) for x in loc[:-1]) or "the top level"
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -349,6 +362,10 @@ class _Resolver:
         self.name = name
         self.problems: list[Problem] = []
 
+    def where(self, path: tuple[Any, ...]) -> str:
+        line, col = self.doc.mark(path)
+        return f"{self.name}:{line}:{col}"
+
     def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         line, col = self.doc.mark(path, key=key)
         self.problems.append(Problem(self.name, line, col, message))
@@ -374,7 +391,8 @@ class _Resolver:
                 self.fail(("providers", key), f"bad provider key {key!r}: {why}", key=True)
             if p.account_id in ids:
                 self.fail(("providers", key, "account_id"),
-                          f"Account ID {p.account_id} is also provider {ids[p.account_id]!r}'s")
+                          f"Account ID {p.account_id} is already provider "
+                          f"{ids[p.account_id]}'s account")
             ids[p.account_id] = key
             claim(p.login.username, ("providers", key, "login", "username"))
             providers[key] = DesiredProvider(
@@ -435,8 +453,21 @@ class _Resolver:
             source=self.name, practice_name=m.practice.name, tin=m.practice.tin,
             providers=providers, master=master, staff=staff, privileges=privileges,
             codes=codes, prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
-            prune_codes=m.prune.codes,
+            prune_codes=m.prune.codes, var_where=self._var_where(),
         )
+
+    def _var_where(self) -> dict[str, str]:
+        m = self.m
+        refs: list[tuple[str, tuple[Any, ...]]] = [
+            (p.login.password, ("providers", k, "login", "password"))
+            for k, p in m.providers.items()
+        ]
+        refs.append((m.master.password, ("master", "password")))
+        refs += [(s.password, ("usernames", u, "password")) for u, s in m.usernames.items()]
+        out: dict[str, str] = {}
+        for ref, path in refs:
+            out.setdefault(_var(ref), self.where(path))
+        return out
 
     def _levels(self, value: Any, path: tuple[Any, ...]) -> dict[str, str] | None:
         """A level alone (every area) or an {area: level} mapping."""
@@ -624,10 +655,12 @@ class Secrets:
         self._file = env_file or {}
         self._environ = dict(os.environ) if environ is None else environ
 
-    def get(self, var: str, needed_for: str) -> str:
+    def get(self, var: str, needed_for: str, where: str | None = None) -> str:
         value = self._environ.get(var) or self._file.get(var)
         if not value:
+            place = f"{where}: " if where else ""
             raise SecretError(
-                f"${{{var}}} is not set ({needed_for}); set it in the environment or an --env-file"
+                f"{place}${{{var}}} is not set ({needed_for}); set it in the environment or an "
+                "--env-file"
             )
         return value

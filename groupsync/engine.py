@@ -25,7 +25,7 @@ class Prepared:
 def prepare(system: AccountSystem, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state()
     plan = make_plan(desired, state)
-    passwords = login_secrets(plan, secrets)
+    passwords = login_secrets(plan, secrets, desired.var_where)
     # Usernames the apply will create have nothing to log in with yet; every other login is
     # checked now, once, so `plan` fails where `apply` would.
     system.verify_logins(state, {u: pw for u, pw in passwords.items() if state.user(u)})
@@ -35,8 +35,11 @@ def prepare(system: AccountSystem, desired: Desired, secrets: Secrets) -> Prepar
 def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
     """Sign up every provider account the file declares, with its id and login; idempotent.
     Returns the system and the provider keys signed up now."""
-    passwords = {p.key: secrets.get(p.password_var, f"provider {p.key}'s login")
-                 for p in desired.providers.values()}
+    passwords = {
+        p.key: secrets.get(p.password_var, f"provider {p.key}'s login",
+                           desired.var_where.get(p.password_var))
+        for p in desired.providers.values()
+    }
     system = open_system(store) if store_path(store).exists() else create_system(store)
     state = system.read_state()
     created = []

@@ -28,7 +28,7 @@ try:  # the C composer is ~10x faster; the pure-Python one behaves the same
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a 1,000-provider practice is under 1 MiB
 MAX_ALIAS_NODES = 10_000
 MAX_DEPTH = 64
 

@@ -98,3 +98,22 @@ def test_master_keeps_its_rights_until_its_own_reductions_come_last(tmp_path: Pa
     with system.session("riverside-admin", MASTER_PW) as s:
         s.set_privileges("100517", "frontdesk", {"reports": "view"})
     assert [c.type for c in plan_for(system, desired).changes] == ["privileges"]
+
+
+def test_a_shown_plan_survives_unrelated_applies_but_not_relevant_ones(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    converge(system, desired)
+    changed = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
+    prepared = prepare(system, changed, secrets())
+    with system.session("riverside-admin", MASTER_PW) as s:  # not something the plan touches
+        s.allow_access("100517", "temp-helper", "pw", {"clients": "view"})
+    revision = apply_plan(system, prepared.plan, prepared.passwords, changed)
+    assert revision == 7
+    prepared = prepare(system, practice(tmp_path, ('fee: "150.00"', 'fee: "160.00"')),
+                       secrets())
+    with system.session("riverside-admin", MASTER_PW) as s:  # something the plan touches
+        s.put_codes("100482", "billing_codes", [{"code": "90837", "fee": "1"}])
+    with pytest.raises(StaleError, match="the plan would now be different"):
+        apply_plan(system, prepared.plan, prepared.passwords,
+                   practice(tmp_path, ('fee: "150.00"', 'fee: "160.00"')))
+    assert system.read_state().revision == 8

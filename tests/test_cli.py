@@ -202,8 +202,8 @@ def test_missing_and_wrong_passwords_fail_at_plan_time(run: Run) -> None:
     env.pop("MASTER_PASSWORD")
     r = run("plan", "-f", str(EXAMPLE), env=env)
     assert r.code == 1
-    assert r.err == ("Error: ${MASTER_PASSWORD} is not set (the password of riverside-admin); "
-                     "set it in the environment or an --env-file\n")
+    assert r.err == (f"Error: {EXAMPLE}:47:13: ${{MASTER_PASSWORD}} is not set (the password "
+                     "of riverside-admin); set it in the environment or an --env-file\n")
     r = run("plan", *FILES, env={"JONES_PASSWORD": "wrong-password"})
     assert r.code == 1
     assert r.err == ("Error: login failed: unknown username or wrong password (rjones)\n")

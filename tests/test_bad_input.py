@@ -1,0 +1,95 @@
+"""A corpus of broken practice files: each fails with exit 1, FILE:LINE pointers, no traceback,
+and the store untouched. Plus a bounded fuzz run of the loader."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from groupsync.config import load_text
+from groupsync.errors import ConfigError
+
+from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
+
+BAD = Path(__file__).parent / "data" / "bad"
+CORPUS = sorted(BAD.glob("*.yaml"))
+Run = Callable[..., Result]
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 40
+
+
+@pytest.fixture
+def store(run: Run, tmp_path: Path) -> Path:
+    assert run("sandbox", "-f", str(EXAMPLE), "--env-file", str(DEMO_ENV)).code == 0
+    return tmp_path / "groupsync.db"
+
+
+def _check_refused(run: Run, store: Path, path: Path, env: dict[str, str] | None = None) -> str:
+    before = store.read_bytes()
+    r = run("apply", "--auto-approve", "-f", str(path), env=env if env is not None
+            else {**demo_env(), "FRONTDESK_PASSWORD": "x"})
+    assert r.code == 1, (path.name, r.out, r.err)
+    assert r.out == ""
+    assert "Traceback" not in r.err
+    lines = r.err.splitlines()
+    assert lines, path.name
+    pointer = re.compile(rf"^Error: {re.escape(str(path))}:\d+:\d+: \S")
+    for line in lines:
+        assert pointer.match(line), (path.name, line)
+    assert store.read_bytes() == before, path.name
+    return r.err
+
+
+def test_every_broken_file_is_refused_with_a_pointer(run: Run, store: Path) -> None:
+    for path in CORPUS:
+        _check_refused(run, store, path)
+
+
+def test_an_enormous_file_is_refused(run: Run, store: Path, tmp_path: Path) -> None:
+    big = tmp_path / "enormous.yaml"
+    with big.open("w") as fh:
+        fh.write("version: 1\nx:\n")
+        line = "  - " + "a" * 1000 + "\n"
+        for _ in range(17 * 1024):
+            fh.write(line)
+    err = _check_refused(run, store, big)
+    assert err == f"Error: {big}:1:1: file is larger than 16 MiB\n"
+
+
+def test_an_unset_variable_names_where_it_is_used(run: Run, store: Path) -> None:
+    env = demo_env()
+    del env["FRONTDESK_PASSWORD"]
+    err = _check_refused(run, store, EXAMPLE, env=env)
+    assert err == (f"Error: {EXAMPLE}:54:15: ${{FRONTDESK_PASSWORD}} is not set (the password of "
+                   "frontdesk); set it in the environment or an --env-file\n")
+
+
+# -- a bounded fuzz of the loader: nothing but ConfigError may come out ------------------------
+
+VALID = EXAMPLE.read_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    try:
+        load_text(data, "fuzz.yaml")
+    except ConfigError as exc:
+        assert exc.problems and all(str(p).startswith("fuzz.yaml") for p in exc.problems)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(VALID) - 1), st.integers(0, 40), st.text(max_size=12))
+def test_fuzz_mutations_of_a_valid_file(at: int, cut: int, insert: str) -> None:
+    text = VALID[:at] + insert.encode() + VALID[at + cut:]
+    try:
+        load_text(text, "fuzz.yaml")
+    except ConfigError as exc:
+        assert exc.problems and all(str(p).startswith("fuzz.yaml") for p in exc.problems)
