@@ -482,3 +482,20 @@ def test_hashes_made_with_stronger_parameters_still_verify(two_accounts: Account
     with pytest.raises(LoginFailed):
         with two_accounts.session("bob", "pw-b"):
             pass
+
+
+def test_an_unknown_username_still_pays_for_one_hash_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from groupsync.accounts import passwords
+
+    calls: list[str] = []
+    real = passwords._hasher.verify
+
+    def counting(hash_: str, password: str) -> bool:
+        calls.append(hash_)
+        return real(hash_, password)
+
+    monkeypatch.setattr(passwords._hasher, "verify", counting)
+    assert passwords.verify_password(None, "guess") is False
+    known = passwords.hash_password("right")
+    assert passwords.verify_password(known, "wrong") is False
+    assert len(calls) == 2 and calls[0].startswith("$argon2id$")  # same work either way
