@@ -53,8 +53,13 @@ MAX_FAILURES = 5
 LOCK_SECONDS = 300
 
 
-def _check_login(state: State, username: str, password: str, now: float) -> User:
-    _failures, locked_until = state.login_failures.get(ukey(username), (0, 0.0))
+def _check_login(state: State, username: str, password: str, now: float,
+                 verified: dict[str, tuple[str, str]]) -> User:
+    """Log-in check against `state`. `verified` remembers (hash, password) pairs that already
+    verified in this process: the same password against the same stored hash can't give a
+    different answer, so each login costs one argon2 verification per run, not one per use."""
+    k = ukey(username)
+    _failures, locked_until = state.login_failures.get(k, (0, 0.0))
     if locked_until > now:
         minutes = max(1, round((locked_until - now) / 60))
         raise LoginLocked(
@@ -63,8 +68,14 @@ def _check_login(state: State, username: str, password: str, now: float) -> User
             username,
         )
     user = state.user(username)
+    if user is not None and k in verified:
+        known_hash, known_password = verified[k]
+        if known_hash == user.password_hash and hmac.compare_digest(
+                known_password.encode(), password.encode()):
+            return user
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
+    verified[k] = (user.password_hash, password)
     return user
 
 
@@ -74,6 +85,7 @@ class AccountSystem:
     def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.clock = clock  # injectable so tests can step past a lock without sleeping
+        self._verified: dict[str, tuple[str, str]] = {}  # in memory only, for this process
 
     def read_state(self) -> State:
         return self.storage.read_state()
@@ -87,7 +99,7 @@ class AccountSystem:
         cleared = []
         for username, password in credentials.items():
             try:
-                _check_login(state, username, password, now)
+                _check_login(state, username, password, now, self._verified)
             except LoginFailed as exc:
                 self._login_failed(exc, state)
                 raise
@@ -150,7 +162,7 @@ class AccountSystem:
         try:
             with self.storage.write() as tx:
                 state = tx.load_state()
-                session = Session(tx, state, username, password, self.clock())
+                session = Session(tx, state, username, password, self.clock(), self._verified)
                 yield session
                 session._commit()
         except LoginFailed as exc:
@@ -180,28 +192,22 @@ class Session:
     """One logged-in username inside one write transaction."""
 
     def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
-                 now: float) -> None:
+                 now: float, verified: dict[str, tuple[str, str]]) -> None:
         self._tx = tx
         self.state = state
         self._now = now
+        self._verified = verified
         self._logins_ok: set[str] = set()  # failure counters to clear on commit
         self._dirty = Dirty()
         self._audit: list[AuditEntry] = []
-        self._verified: dict[str, str] = {}  # ukey -> password that verified in this session
         self.actor = self.verify_login(username, password).username
 
     # -- logins ----------------------------------------------------------------------------
 
     def verify_login(self, username: str, password: str) -> User:
-        """Verify a login once per session; repeated checks of the same pair are free."""
+        """Check a login against the state inside this transaction."""
         k = ukey(username)
-        known = self._verified.get(k)
-        if known is not None and hmac.compare_digest(known.encode(), password.encode()):
-            user = self.state.users.get(k)
-            if user is not None:
-                return user
-        user = _check_login(self.state, username, password, self._now)
-        self._verified[k] = password
+        user = _check_login(self.state, username, password, self._now, self._verified)
         if k in self.state.login_failures:
             self._logins_ok.add(k)
         return user
