@@ -44,11 +44,11 @@ def apply_plan(
     With `desired` (a plan just made from the file and shown), the plan is made again inside
     the write transaction and must come out the same: other practices' applies in a shared
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
-    the store must be exactly the one the plan was made from: lineage, revision and digest.
+    the store must be exactly the one the plan was made from: lineage, revision and write count.
     """
     with system.session(plan.actor, passwords[plan.actor]) as session:
         if desired is None:
-            session.expect(plan.lineage, plan.revision, plan.digest)
+            session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
             session.expect(plan.lineage, session.state.revision)  # same store, any revision
             again = make_plan(desired, session.state)

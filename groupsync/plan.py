@@ -2,7 +2,7 @@
 
 A Plan is plain data: a list of Changes (what to add, change or remove, with before/after),
 the warnings an admin should read, and what applying it needs: the store it was computed from
-(lineage, revision, digest) and the *names* of the variables holding the passwords of every
+(lineage, revision, write count) and the *names* of the variables holding the passwords of every
 login the apply will use. Rendering (render.py) and applying (apply.py) are separate consumers.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from groupsync.accounts.model import CODE_FILES, Record, State, state_digest, ukey
+from groupsync.accounts.model import CODE_FILES, Record, State, ukey
 from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
 
@@ -56,7 +56,7 @@ class Change:
 class Plan:
     lineage: str
     revision: int
-    digest: str
+    write_count: int  # the store's row-write counter when the plan was made
     changes: list[Change]
     warnings: list[str] = field(default_factory=list)
     actor: str = ""  # who the apply logs in as first
@@ -85,7 +85,7 @@ class Plan:
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],
             "warnings": list(self.warnings),
-            "digest": self.digest,
+            "write_count": self.write_count,
             "actor": self.actor,
             "master": self.master,
             "credentials": dict(self.credentials),
@@ -99,7 +99,8 @@ class Plan:
         if data.get("format_version") != FORMAT_VERSION:
             raise PlanError(f"unsupported plan format {data.get('format_version')!r}")
         return cls(
-            lineage=data["lineage"], revision=int(data["revision"]), digest=data["digest"],
+            lineage=data["lineage"], revision=int(data["revision"]),
+            write_count=int(data["write_count"]),
             changes=[Change.from_json(c) for c in data["changes"]],
             warnings=list(data.get("warnings", [])), actor=data["actor"], master=data["master"],
             credentials=dict(data["credentials"]), code_master=data.get("code_master"),
@@ -137,7 +138,7 @@ class _Planner:
         self.changes.sort(key=self._sort_key)
         actor, master = self._actors()
         return Plan(
-            lineage=self.s.lineage, revision=self.s.revision, digest=state_digest(self.s),
+            lineage=self.s.lineage, revision=self.s.revision, write_count=self.s.write_count,
             changes=self.changes, warnings=self.warnings, actor=actor, master=master,
             credentials=dict(sorted(self.credentials.items())),
             code_master=self.d.codes.master if self.d.codes else None,

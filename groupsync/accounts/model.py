@@ -174,6 +174,7 @@ class State:
 
     lineage: str
     revision: int
+    write_count: int = 0  # rows ever written to the state tables; moved by any writer
     accounts: dict[str, Account] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)  # ukey -> User
     # (ukey, account_id) -> privileges; the home account is an access row like any other
@@ -223,11 +224,9 @@ class State:
 
 
 def state_digest(state: State) -> str:
-    """A fingerprint of everything a plan reads (not hashes, not the audit trail).
-
-    Apply compares it inside its write transaction, so even a change made behind groupsync's
-    back (one that did not raise the revision) makes a saved plan stale.
-    """
+    """A fingerprint of the state's content (not hashes, not the audit trail): equal digests
+    mean equal accounts, usernames, access and codes. For checks and tests; staleness uses the
+    store's write count, which costs nothing to read."""
     import hashlib
 
     h = hashlib.sha256()

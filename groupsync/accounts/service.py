@@ -30,7 +30,6 @@ from groupsync.accounts.model import (
     normalize_privileges,
     normalize_record,
     normalize_tin,
-    state_digest,
     ukey,
 )
 from groupsync.accounts.passwords import hash_password, verify_password
@@ -216,7 +215,7 @@ class Session:
         """Switch the acting username (e.g. to a master username created in this session)."""
         self.actor = self.verify_login(username, password).username
 
-    def expect(self, lineage: str, revision: int, digest: str | None = None) -> None:
+    def expect(self, lineage: str, revision: int, write_count: int | None = None) -> None:
         """Refuse unless the store is exactly the one a plan was computed from."""
         if self.state.lineage != lineage:
             raise StaleError(
@@ -228,7 +227,7 @@ class Session:
                 f"the store changed since the plan was made (plan at revision {revision}, "
                 f"store at {self.state.revision}); run plan again. Nothing was changed"
             )
-        if digest is not None and state_digest(self.state) != digest:
+        if write_count is not None and self.state.write_count != write_count:
             raise StaleError(
                 "the store was changed outside groupsync since the plan was made; "
                 "run plan again. Nothing was changed"

@@ -92,6 +92,15 @@ class WriteTransaction(Protocol):
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None: ...
 
 
+# Every row written to the state tables moves meta.write_count, whoever writes it (groupsync or
+# a hand-made UPDATE), so a saved plan can tell in O(1) that the store is not what it saw.
+_WRITE_COUNT_TRIGGERS = "\n".join(
+    f"CREATE TRIGGER {table}_{event.lower()}_counts AFTER {event} ON {table} BEGIN "
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'write_count'; END;"
+    for table in ("accounts", "usernames", "access", "codes")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
@@ -143,6 +152,7 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 -- The audit trail is append-only in the store itself, whoever writes to it.
+{_WRITE_COUNT_TRIGGERS}
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
@@ -207,7 +217,8 @@ class SqliteStorage:
                     + f"PRAGMA application_id = {APPLICATION_ID};"
                     + f"PRAGMA user_version = {SCHEMA_VERSION};"
                     + "INSERT INTO meta(key, value) VALUES "
-                    + f"('lineage', '{lineage}'), ('revision', '0'), ('created_at', '{now}');"
+                    + f"('lineage', '{lineage}'), ('revision', '0'), ('write_count', '0'), "
+                    + f"('created_at', '{now}');"
                     + "COMMIT;"
                 )
         except sqlite3.Error as exc:
@@ -446,7 +457,8 @@ def _insert_audit(c: sqlite3.Connection, audit: list[AuditEntry], revision: int)
 
 def _load(conn: sqlite3.Connection) -> State:
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    state = State(lineage=meta["lineage"], revision=int(meta["revision"]))
+    state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
+                  write_count=int(meta["write_count"]))
     for row in conn.execute(
         "SELECT account_id, provider_name, signup_username, practice_name, tin, "
         "bills_electronically, created_at FROM accounts"
