@@ -74,9 +74,10 @@ def inputs(size: str, seed: int) -> dict[str, Path]:
 
 
 def _code_version() -> str:
-    """Cached stores are rebuilt whenever the store format code changes."""
-    storage = ROOT / "groupsync" / "accounts" / "storage.py"
-    return hashlib.sha256(storage.read_bytes()).hexdigest()
+    """Cached stores are rebuilt whenever the store's schema changes."""
+    from groupsync.accounts import storage
+
+    return hashlib.sha256(f"{storage.SCHEMA_VERSION}{storage._SCHEMA}".encode()).hexdigest()
 
 
 # -- one operation, in a child process --------------------------------------------------------

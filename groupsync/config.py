@@ -419,6 +419,7 @@ class _Resolver:
         )
 
         staff: dict[str, DesiredUsername] = {}
+        with_privileges = {ukey(k) for k in m.privileges}
         for username, s in m.usernames.items():
             path = ("usernames", username)
             if not USERNAME_RE.match(username):
@@ -440,7 +441,7 @@ class _Resolver:
                 username=username, password_var=_var(s.password), home=home or "",
                 accounts=frozenset(accts),
             )
-            if ukey(username) not in {ukey(k) for k in m.privileges}:
+            if ukey(username) not in with_privileges:
                 self.fail(path, f"staff username {username!r} needs an entry under privileges",
                           key=True)
 
