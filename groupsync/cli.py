@@ -133,21 +133,27 @@ def _write_private(path: str, text: str) -> None:
 @cli.command()
 @_common
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (= --format json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True,
+              help="text for people, json for machines, markdown for a pull-request comment.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
               show_default=True, help="Warn when the plan removes more than this.")
 @_command
-def plan(ctx: Context, out: str | None, as_json: bool, detailed_exitcode: bool,
+def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
          max_removals: int) -> int:
     """Show what apply would change; changes nothing.
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
     """
     _system, p, _passwords, _desired = _plan(ctx)
-    if as_json:
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
         click.echo(render.plan_json(p), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.plan_markdown(p, max_removals=max_removals), nl=False)
     else:
         click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
     if out:
@@ -155,7 +161,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, detailed_exitcode: bool,
             _write_private(out, render.plan_json(p))
         except OSError as exc:
             raise PlanError(f"can't write plan to {out}: {exc.strerror}") from exc
-        if not as_json:
+        if fmt == "text":
             click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}")
     return 2 if detailed_exitcode and p.changes else 0
 
@@ -277,3 +283,12 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing was changed.", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # A bug, not something the user did: still one line (the store is safe, every write
+        # is transactional), and the traceback when asked for.
+        if os.environ.get("GROUPSYNC_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); nothing was "
+                   "changed. Set GROUPSYNC_DEBUG=1 for the traceback and please report it.",
+                   err=True)
+        sys.exit(1)

@@ -138,6 +138,72 @@ def plan_json(plan: Plan) -> str:
     return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_detail(c: Change) -> str:
+    """One change as a short line for a Markdown table cell."""
+    lines = _change_lines(c, _Style(False))
+    head = lines[0].strip()[2:]  # drop the symbol: the table has its own column
+    rest = [line.strip() for line in lines[1:]]
+    return _cell(head + (": " + "; ".join(rest) if rest else ""))
+
+
+def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
+    """For a pull-request comment: summary first, each account in a collapsible section,
+    privilege changes as a table."""
+    s = plan.summary()
+    out = [f"### groupsync plan: {s['add']} to add, {s['change']} to change, "
+           f"{s['remove']} to remove" if plan.changes else "### groupsync plan: no changes"]
+    out.append("")
+    out.append(f"Store `{plan.lineage}` at revision {plan.revision}.")
+    warnings = list(plan.warnings)
+    if max_removals is not None and plan.removals > max_removals:
+        warnings.append(f"this plan removes {plan.removals} objects, more than --max-removals "
+                        f"{max_removals}; apply will refuse it")
+    if warnings:
+        out += ["", "**Warnings**", ""] + [f"- :warning: {_cell(w)}" for w in warnings]
+    privileges = [c for c in plan.changes if c.type in ("privileges", "join")
+                  or (c.type == "username" and c.action == "add")]
+    rows: list[str] = []
+    if privileges:
+        for c in privileges:
+            before = c.before if c.type == "privileges" else (
+                c.before if c.action == "remove" else None)
+            after = c.after["privileges"] if c.type == "username" else c.after
+            for area in AREAS:
+                # a new or removed access row shows only the areas it grants
+                b = before[area] if before else "none"
+                a = after[area] if after else "none"
+                if b != a:
+                    b, a = (b if before else "—"), (a if after else "—")
+                    rows.append(f"| {c.account} | {_cell(c.username or '')} | {area} | {b} | {a} |")
+    if rows:
+        header = ["| account | username | area | before | after |", "|---|---|---|---|---|"]
+        if len(rows) > 20:
+            out += ["", f"<details><summary><b>Privilege changes</b> ({len(rows)})</summary>",
+                    "", *header, *rows, "", "</details>"]
+        else:
+            out += ["", "**Privilege changes**", "", *header, *rows]
+    by_account: dict[str, list[Change]] = {}
+    for c in plan.changes:
+        by_account.setdefault(c.account, []).append(c)
+    for account, changes in by_account.items():
+        counts = {"add": 0, "change": 0, "remove": 0}
+        for c in changes:
+            counts[c.action] += 1
+        key = plan.accounts.get(account)
+        title = f"account {account}" + (f" ({key})" if key else "")
+        out += ["", f"<details><summary>{title}: {counts['add']} to add, {counts['change']} to "
+                    f"change, {counts['remove']} to remove</summary>", "",
+                "| | change |", "|---|---|"]
+        out += [f"| `{_SYMBOL[c.action]}` | {_md_detail(c)} |" for c in changes]
+        out += ["", "</details>"]
+    out += ["", f"_{summary_line(plan)}_"]
+    return "\n".join(out) + "\n"
+
+
 # -- show ---------------------------------------------------------------------------------
 
 

@@ -456,6 +456,9 @@ def _insert_audit(c: sqlite3.Connection, audit: list[AuditEntry], revision: int)
 
 def _load(conn: sqlite3.Connection) -> State:
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    missing = {"lineage", "revision", "write_count"} - meta.keys()
+    if missing:
+        raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
     state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
                   write_count=int(meta["write_count"]))
     for row in conn.execute(
