@@ -7,11 +7,12 @@ problem for an invalid file), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from groupsync.plan import Plan
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_REMOVALS = 10
+PROGRESS_MIN_CHANGES = 50
 
 
 def _common(func: F) -> F:
@@ -215,7 +217,8 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if answer.strip() != "yes":
             click.echo("Apply cancelled; nothing was changed.")
             return
-    revision = apply_plan(system, p, passwords, desired)
+    with _progress(len(p.changes), ctx) as progress:
+        revision = apply_plan(system, p, passwords, desired, progress=progress)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {ctx.store} is at revision {revision}.")
@@ -255,7 +258,9 @@ def log(ctx: Context, as_json: bool, limit: int | None) -> None:
 @_common
 @_command
 def sandbox(ctx: Context) -> None:
-    """Sign up the file's provider accounts in a local store to try things on; idempotent.
+    """Sign up the file's provider accounts in a local sandbox store.
+
+    Idempotent: accounts already signed up are left alone.
 
     Example: groupsync sandbox --store sandbox.db --env-file demo.env
     """
@@ -266,6 +271,126 @@ def sandbox(ctx: Context) -> None:
         click.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
     click.echo(f"Sandbox store {ctx.store}: {len(desired.providers)} provider accounts "
                f"({len(created)} new).")
+
+
+@contextlib.contextmanager
+def _progress(total: int, ctx: Context) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long applies, only when stderr is a terminal."""
+    if total < PROGRESS_MIN_CHANGES or not sys.stderr.isatty():
+        yield None
+        return
+    step = max(1, total // 100)  # redraw at most ~100 times
+    with click.progressbar(length=total, label="Applying", file=sys.stderr,
+                           color=ctx.color) as bar:
+        def update(done: int, _total: int) -> None:
+            if done - bar.pos >= step or done == total:
+                bar.update(done - bar.pos)
+
+        yield update
+    click.echo("Writing to the store...", err=True)
+
+
+@cli.command()
+@_common
+@_command
+def schema(ctx: Context) -> None:
+    """Print the JSON Schema of practice.yaml, for editors and linters.
+
+    Example: groupsync schema > practice.schema.json
+    """
+    from groupsync.schema import practice_schema
+
+    click.echo(json.dumps(practice_schema(), indent=2))
+
+
+@cli.command()
+@_common
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "html"]), default="table",
+              show_default=True, help="table for a terminal, csv for a spreadsheet, html for a "
+                                      "filterable page.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option("--all-accounts", is_flag=True,
+              help="Every account in the store, not only those the practice file declares.")
+@_command
+def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
+    """Review who can do what: usernames x accounts x areas, risky grants flagged.
+
+    Example: groupsync access --format html --out access-review.html
+    """
+    from groupsync import access as review
+
+    state = ctx.system().read_state()
+    accounts = None if all_accounts else set(ctx.desired().by_account)
+    items = review.rows(state, accounts)
+    if fmt == "csv":
+        text = review.to_csv(items)
+    elif fmt == "html":
+        text = review.to_html(items, "groupsync access review")
+    else:
+        text = review.table(items)
+    if out:
+        _write_private(out, text)
+        click.echo(f"Wrote the access review ({len(items)} rows) to {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@_common
+@click.option("--master", "master", metavar="USERNAME",
+              help="Export the accounts this master username can open.")
+@click.option("--login", "logins", metavar="USERNAME", multiple=True,
+              help="Export this provider login's account (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the file here.")
+@_command
+def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str | None) -> None:
+    """Write a practice.yaml describing the store, to adopt an existing group.
+
+    Example: groupsync export --master riverside-admin --out practice.yaml
+    """
+    from groupsync.export import export as build
+
+    result = build(ctx.system().read_state(), master=master, logins=list(logins))
+    if out:
+        _write_private(out, result.text)
+        click.echo(f"Wrote {out}. It needs these variables: {', '.join(result.variables)}")
+        for note in result.notes:
+            click.echo(f"Note: {note}", err=True)
+    else:
+        click.echo(result.text, nl=False)
+
+
+@cli.command()
+@_common
+@click.option("--mark-sent", is_flag=True,
+              help="Record this notice as sent (logs in as the master username).")
+@click.option("--json", "as_json", is_flag=True, help="Print the notice as JSON.")
+@_command
+def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
+    """Print the group-rate notice for the vendor: practice, TIN and providers.
+
+    Providers added or cancelled since the last notice recorded as sent are marked.
+
+    Example: groupsync notice --mark-sent
+    """
+    from datetime import UTC, datetime
+
+    from groupsync import notice as notices
+
+    desired = ctx.desired()
+    system = ctx.system()
+    draft = notices.draft(desired, system.read_state())
+    today = datetime.now(UTC).date()
+    text = notices.notice_json(draft, today) if as_json else notices.notice_text(draft, today)
+    click.echo(text, nl=False)
+    if mark_sent:
+        master = desired.master
+        password = ctx.secrets().get(master.password_var, f"the password of {master.username}",
+                                     desired.var_where.get(master.password_var))
+        system.record_notice(master.username, password, draft.practice_name, draft.tin,
+                             draft.providers())
+        if not as_json:
+            click.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")
 
 
 def main() -> None:

@@ -80,15 +80,23 @@ def _tin(value: Any) -> Any:
     return value
 
 
+def _pattern(regex: re.Pattern[str], description: str) -> Any:
+    """The pattern for `groupsync schema` only: the BeforeValidators above do the checking,
+    with messages a person can act on."""
+    return Field(json_schema_extra={"pattern": regex.pattern}, description=description)
+
+
 YamlBool = Annotated[bool, BeforeValidator(_bool)]
-SecretRef = Annotated[str, BeforeValidator(_secret), Field(pattern=SECRET_RE.pattern)]
-Username = Annotated[
-    str, _text(USERNAME_RE, "a username (3-64 letters, digits or . _ @ -)"),
-    Field(pattern=USERNAME_RE.pattern),
-]
-AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)")]
-Tin = Annotated[str, BeforeValidator(_tin), Field(description="9 digits, dash optional")]
-ProviderRef = Annotated[str, Field(description="a key under providers")]
+SecretRef = Annotated[str, BeforeValidator(_secret),
+                      _pattern(SECRET_RE, "a ${VARIABLE} reference, never the password")]
+Username = Annotated[str, _text(USERNAME_RE, "a username (3-64 letters, digits or . _ @ -)"),
+                     _pattern(USERNAME_RE, "3-64 letters, digits or . _ @ -")]
+AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)"),
+                      _pattern(ACCOUNT_ID_RE, "the Account ID: digits")]
+Tin = Annotated[str, BeforeValidator(_tin),
+                Field(json_schema_extra={"pattern": r"^[0-9]{2}-?[0-9]{7}$"},
+                      description="9 digits, dash optional")]
+ProviderRef = Annotated[str, _pattern(PROVIDER_KEY_RE, "a key under providers")]
 AllOr = Literal["all"] | list[str]
 
 

@@ -8,6 +8,7 @@ accounts in a local store.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_path
 from groupsync.apply import login_secrets
@@ -24,7 +25,7 @@ class Prepared:
 
 def prepare(system: AccountSystem, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state()
-    plan = make_plan(desired, state)
+    plan = make_plan(desired, state, today=datetime.now(UTC).date())
     passwords = login_secrets(plan, secrets, desired.var_where)
     # Usernames the apply will create have nothing to log in with yet; every other login is
     # checked now, once, so `plan` fails where `apply` would.

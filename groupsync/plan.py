@@ -9,6 +9,7 @@ login the apply will use. Rendering (render.py) and applying (apply.py) are sepa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from groupsync.accounts.model import CODE_FILES, Record, State, ukey
@@ -109,10 +110,18 @@ class Plan:
         )
 
 
-def make_plan(desired: Desired, state: State) -> Plan:
+def make_plan(desired: Desired, state: State, today: date | None = None) -> Plan:
     """Compare the desired practice with the store's state; raise PlanError if it can't be
-    reached at all (an account that was never signed up, a username with another home)."""
-    return _Planner(desired, state).run()
+    reached at all (an account that was never signed up, a username with another home).
+
+    With `today`, the plan also warns about free trials ending without a sent notice (the
+    date is a parameter so the same inputs always give the same plan)."""
+    plan = _Planner(desired, state).run()
+    if today is not None:
+        from groupsync.notice import trial_warnings
+
+        plan.warnings += trial_warnings(desired, state, today)
+    return plan
 
 
 class _Planner:

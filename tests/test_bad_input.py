@@ -67,7 +67,7 @@ def test_an_unset_variable_names_where_it_is_used(run: Run, store: Path) -> None
     env = demo_env()
     del env["FRONTDESK_PASSWORD"]
     err = _check_refused(run, store, EXAMPLE, env=env)
-    assert err == (f"Error: {EXAMPLE}:54:15: ${{FRONTDESK_PASSWORD}} is not set (the password of "
+    assert err == (f"Error: {EXAMPLE}:55:15: ${{FRONTDESK_PASSWORD}} is not set (the password of "
                    "frontdesk); set it in the environment or an --env-file\n")
 
 

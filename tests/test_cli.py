@@ -31,8 +31,8 @@ def test_validate(run: Run, tmp_path: Path) -> None:
     bad.write_text(EXAMPLE.read_text().replace("  tin: \"12-3456789\"", "  tin: 12-34\n  tim: 1"))
     r = run("validate", "-f", str(bad))
     assert r.code == 1 and r.out == ""
-    assert r.err == (f"Error: {bad}:15:8: practice.tin: TIN '12-34' is not 9 digits (NN-NNNNNNN)\n"
-                     f"Error: {bad}:16:3: unknown key 'tim' in practice (did you mean 'tin'?)\n")
+    assert r.err == (f"Error: {bad}:16:8: practice.tin: TIN '12-34' is not 9 digits (NN-NNNNNNN)\n"
+                     f"Error: {bad}:17:3: unknown key 'tim' in practice (did you mean 'tin'?)\n")
 
 
 def test_file_from_environment_and_missing_file(run: Run) -> None:
@@ -202,7 +202,7 @@ def test_missing_and_wrong_passwords_fail_at_plan_time(run: Run) -> None:
     env.pop("MASTER_PASSWORD")
     r = run("plan", "-f", str(EXAMPLE), env=env)
     assert r.code == 1
-    assert r.err == (f"Error: {EXAMPLE}:47:13: ${{MASTER_PASSWORD}} is not set (the password "
+    assert r.err == (f"Error: {EXAMPLE}:48:13: ${{MASTER_PASSWORD}} is not set (the password "
                      "of riverside-admin); set it in the environment or an --env-file\n")
     r = run("plan", *FILES, env={"JONES_PASSWORD": "wrong-password"})
     assert r.code == 1

@@ -146,6 +146,7 @@ class Account:
     tin: str | None = None
     bills_electronically: bool = False
     created_at: str = ""
+    trial_ends: str | None = None  # ISO date; None means 30 days after created_at
 
     def practice_setup(self) -> dict[str, object]:
         return {
@@ -153,6 +154,17 @@ class Account:
             "tin": self.tin,
             "bills_electronically": self.bills_electronically,
         }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A group-rate notice recorded as sent: the providers it listed."""
+
+    id: int
+    sent_at: str
+    practice_name: str
+    tin: str
+    providers: list[dict[str, object]]
 
 
 @dataclass
@@ -182,6 +194,7 @@ class State:
     # account_id -> file -> key -> record
     codes: dict[str, dict[str, dict[str, Record]]] = field(default_factory=dict)
 
+    notices: list[Notice] = field(default_factory=list)  # sent group-rate notices, oldest first
     # ukey -> (failed log-ins in a row, locked until epoch seconds); any name tried
     login_failures: dict[str, tuple[int, float]] = field(default_factory=dict)
     # Indexes over `access`, kept in step by set_access/drop_access, so rule checks and the

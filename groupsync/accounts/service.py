@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from groupsync.accounts.model import (
@@ -50,6 +51,7 @@ LOGIN_FAILED = "login failed: unknown username or wrong password"
 # Every name tried is counted, known or not, so a lock says nothing about existence.
 MAX_FAILURES = 5
 LOCK_SECONDS = 300
+TRIAL_DAYS = 30  # a Free Trial sign-up's length
 
 
 def _check_login(state: State, username: str, password: str, now: float,
@@ -135,9 +137,10 @@ class AccountSystem:
             if not provider_name.strip():
                 raise RuleError("a sign-up needs the provider's name")
             now = utcnow()
+            trial_ends = (datetime.now(UTC).date() + timedelta(days=TRIAL_DAYS)).isoformat()
             state.accounts[account_id] = Account(
                 account_id=account_id, provider_name=provider_name.strip(),
-                signup_username=username, created_at=now,
+                signup_username=username, created_at=now, trial_ends=trial_ends,
             )
             state.users[ukey(username)] = User(
                 username=username, home=account_id, password_hash=hash_password(password),
@@ -153,6 +156,20 @@ class AccountSystem:
             )
             tx.flush(state, dirty, [entry], state.revision + 1)
         return account_id
+
+    def record_notice(self, username: str, password: str, practice_name: str, tin: str,
+                      providers: list[dict[str, object]]) -> None:
+        """Record a group-rate notice as sent, as a logged-in username (audited)."""
+        state = self.read_state()
+        try:
+            user = _check_login(state, username, password, self.clock(), self._verified)
+        except LoginFailed as exc:
+            self._login_failed(exc, state)
+            raise
+        entry = AuditEntry("add", "notice", actor=user.username,
+                           detail={"after": {"practice_name": practice_name, "tin": tin,
+                                             "providers": providers}})
+        self.storage.record_notice(practice_name, tin, providers, entry)
 
     @contextlib.contextmanager
     def session(self, username: str, password: str) -> Iterator[Session]:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from groupsync.accounts.model import (
     AREAS,
     Account,
+    Notice,
     Privileges,
     Record,
     State,
@@ -82,6 +83,9 @@ class Storage(Protocol):
 
     def clear_login_failures(self, ukeys: list[str]) -> None: ...
 
+    def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
+                      entry: AuditEntry) -> None: ...
+
 
 class WriteTransaction(Protocol):
     def load_state(self) -> State: ...
@@ -109,7 +113,8 @@ CREATE TABLE accounts (
     practice_name TEXT,
     tin TEXT,
     bills_electronically INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    trial_ends TEXT                     -- free trial's last day; NULL = 30 days after created
 );
 CREATE TABLE usernames (
     ukey TEXT PRIMARY KEY,              -- casefolded: usernames are unique ignoring case
@@ -134,6 +139,17 @@ CREATE TABLE codes (
     claims TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (account_id, file, key)
 ) WITHOUT ROWID;
+CREATE TABLE notices (                  -- group-rate notices recorded as sent
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sent_at TEXT NOT NULL,
+    practice_name TEXT NOT NULL,
+    tin TEXT NOT NULL,
+    providers TEXT NOT NULL             -- JSON list of account_id, name, bills_electronically
+);
+CREATE TRIGGER notices_no_update BEFORE UPDATE ON notices
+BEGIN SELECT RAISE(ABORT, 'sent notices are append-only'); END;
+CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices
+BEGIN SELECT RAISE(ABORT, 'sent notices are append-only'); END;
 CREATE TABLE login_failures (
     ukey TEXT PRIMARY KEY,              -- any name tried, known or not: a lock tells nothing
     failures INTEGER NOT NULL,          -- failed log-ins in a row
@@ -377,6 +393,19 @@ class SqliteStorage:
         with self.write() as tx:
             tx.clear_login_failures(ukeys)
 
+    def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
+                      entry: AuditEntry) -> None:
+        """Record a notice as sent, with its audit entry; not a change of the accounts, so
+        neither the revision nor the write count moves."""
+        with self.write() as tx:
+            c = tx.conn
+            c.execute("INSERT INTO notices(sent_at, practice_name, tin, providers) "
+                      "VALUES (?, ?, ?, ?)",
+                      (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
+            revision = int(c.execute(
+                "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+            _insert_audit(c, [entry], revision)
+
 
 class SqliteWrite:
     """The inside of one write transaction."""
@@ -395,11 +424,11 @@ class SqliteWrite:
         c = self.conn
         acct_rows = [
             (a.account_id, a.provider_name, a.signup_username, a.practice_name, a.tin,
-             int(a.bills_electronically), a.created_at)
+             int(a.bills_electronically), a.created_at, a.trial_ends)
             for acct in sorted(dirty.accounts) if (a := state.accounts.get(acct))
         ]
         c.executemany(
-            "INSERT INTO accounts VALUES (?,?,?,?,?,?,?) ON CONFLICT(account_id) DO UPDATE SET "
+            "INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(account_id) DO UPDATE SET "
             "provider_name=excluded.provider_name, practice_name=excluded.practice_name, "
             "tin=excluded.tin, bills_electronically=excluded.bills_electronically",
             acct_rows,
@@ -463,13 +492,18 @@ def _load(conn: sqlite3.Connection) -> State:
                   write_count=int(meta["write_count"]))
     for row in conn.execute(
         "SELECT account_id, provider_name, signup_username, practice_name, tin, "
-        "bills_electronically, created_at FROM accounts"
+        "bills_electronically, created_at, trial_ends FROM accounts"
     ):
         state.accounts[row[0]] = Account(
             account_id=row[0], provider_name=row[1], signup_username=row[2],
             practice_name=row[3], tin=row[4], bills_electronically=bool(row[5]),
-            created_at=row[6],
+            created_at=row[6], trial_ends=row[7],
         )
+    state.notices = [
+        Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
+        for r in conn.execute(
+            "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
+    ]
     for k, name, home, pw_hash, created in conn.execute(
         "SELECT ukey, username, home, password_hash, created_at FROM usernames"
     ):

@@ -1,0 +1,181 @@
+"""Adopt an existing group: write a practice.yaml that describes what the store holds now.
+
+Scope: the accounts a master username can open, or the home accounts of a list of provider
+logins. Every password is a ${VARIABLE} named predictably (MASTER_PASSWORD, <KEY>_PASSWORD,
+<USERNAME>_PASSWORD), listed at the end; no value is ever read or written. The file is built
+so that `plan` on it says `No changes.` where the store allows (the notes in the file say
+where it can't, e.g. accounts whose Practice Set-up disagree).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from groupsync.accounts.model import AREAS, CODE_FILES, State, ukey
+from groupsync.errors import PlanError
+
+
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML scalar
+
+
+def _var(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() + "_PASSWORD"
+
+
+def _key(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_") or "provider"
+    if not base[0].isalnum():
+        base = "p" + base
+    if base == "all":
+        base = "all-provider"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+def _levels(levels: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{a}: {lvl}" for a, lvl in levels.items()) + "}"
+
+
+def _compress(by_account: dict[str, dict[str, str]], base: str, first: str
+              ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """`all` from the first account, overrides for the areas other accounts differ in, so
+    that base + all + override gives each account's privileges exactly."""
+    everywhere = {a: lvl for a, lvl in by_account[first].items() if lvl != base}
+    expected = {a: everywhere.get(a, base) for a in AREAS}
+    overrides = {}
+    for acct, privs in by_account.items():
+        diff = {a: privs[a] for a in AREAS if privs[a] != expected[a]}
+        if diff:
+            overrides[acct] = diff
+    return everywhere, overrides
+
+
+@dataclass
+class Export:
+    text: str
+    variables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def export(state: State, master: str | None = None, logins: list[str] | None = None) -> Export:
+    if master is None and not logins:
+        raise PlanError("export needs --master USERNAME or at least one --login USERNAME")
+    notes: list[str] = []
+    if master is not None:
+        m = state.user(master)
+        if m is None:
+            raise PlanError(f"username {master} does not exist in the store")
+        accounts = state.accounts_of(m.username)
+        master_name, master_home = m.username, m.home
+    else:
+        accounts = []
+        for login in logins or []:
+            u = state.user(login)
+            if u is None:
+                raise PlanError(f"username {login} does not exist in the store")
+            accounts.append(u.home)
+        accounts = sorted(set(accounts))
+        master_name, master_home = "groupsync-admin", accounts[0]
+        notes.append("no master username was given: groupsync-admin will be created in "
+                     f"account {master_home} and joined everywhere on the first apply")
+    taken: set[str] = set()
+    keys = {acct: _key(state.accounts[acct].signup_username, taken) for acct in accounts}
+    variables: list[str] = []
+
+    def var(name: str) -> str:
+        variables.append(name)
+        return f'"${{{name}}}"'
+
+    home = state.accounts[master_home]
+    names = {(state.accounts[a].practice_name, state.accounts[a].tin) for a in accounts}
+    if len(names) > 1:
+        notes.append("the accounts' Practice Set-ups disagree on name or TIN; this file uses "
+                     f"account {master_home}'s, and plan will change the others")
+    out = ["# Exported by groupsync from the store: review it, then keep it in git.",
+           "version: 1", "practice:",
+           f"  name: {_q(home.practice_name or 'CHANGE ME: practice name')}",
+           f"  tin: {_q(home.tin or '00-0000000')}", "providers:"]
+    if not home.practice_name or not home.tin:
+        notes.append(f"account {master_home} has no practice name or TIN yet: fill them in")
+    for acct in accounts:
+        a = state.accounts[acct]
+        out += [f"  {keys[acct]}:", f"    name: {_q(a.provider_name)}",
+                f"    account_id: {_q(acct)}",
+                f"    bills_electronically: {'true' if a.bills_electronically else 'false'}",
+                f"    login: {{username: {_q(a.signup_username)}, "
+                f"password: {var(_var(keys[acct]))}}}"]
+    out += ["master:", f"  username: {_q(master_name)}", f"  password: {var('MASTER_PASSWORD')}",
+            f"  home: {keys[master_home]}"]
+
+    signups = {ukey(state.accounts[a].signup_username) for a in state.accounts}
+    exported = set(accounts)
+    staff = sorted(
+        (u for k, u in state.users.items()
+         if u.home in exported and k not in signups and k != ukey(master_name)),
+        key=lambda u: u.username.casefold(),
+    )
+    privileges: list[str] = []
+    if staff:
+        out.append("usernames:")
+    for u in staff:
+        k = ukey(u.username)
+        opens = [a for a in state.accounts_of(u.username) if a in exported]
+        listed = "all" if set(opens) == exported else (
+            "[" + ", ".join(keys[a] for a in opens) + "]")
+        out.append(f"  {_q(u.username)}: {{password: {var(_var(u.username))}, "
+                   f"home: {keys[u.home]}, accounts: {listed}}}")
+        by_account = {a: state.access[(k, a)] for a in opens}
+        privileges.append(_privileges_entry(u.username, by_account, "none", u.home, keys))
+    if master is not None:
+        k = ukey(master_name)
+        by_account = {a: state.access[(k, a)] for a in accounts}
+        if any(p != {a: "full" for a in AREAS} for p in by_account.values()):
+            privileges.insert(0, _privileges_entry(master_name, by_account, "full", master_home,
+                                                   keys))
+    if privileges:
+        out += ["privileges:", *privileges]
+    out += _codes(state, master_home, accounts, keys)
+    out += ["prune:", "  usernames: false", "  joins: false", "  codes: false"]
+    out += ["", "# Variables this file needs (set them in the environment or an --env-file):"]
+    out += [f"#   {name}" for name in variables]
+    for note in notes:
+        out.append(f"# NOTE: {note}")
+    return Export(text="\n".join(out) + "\n", variables=variables, notes=notes)
+
+
+def _privileges_entry(username: str, by_account: dict[str, dict[str, str]], base: str,
+                      home: str, keys: dict[str, str]) -> str:
+    first = home if home in by_account else sorted(by_account)[0]
+    everywhere, overrides = _compress(by_account, base, first)
+    parts = [f"all: {_levels(everywhere)}"]
+    parts += [f"{keys[a]}: {_levels(levels)}" for a, levels in sorted(overrides.items())]
+    return f"  {_q(username)}: {{{', '.join(parts)}}}"
+
+
+def _codes(state: State, master: str, accounts: list[str], keys: dict[str, str]) -> list[str]:
+    source = state.codes.get(master, {})
+    if not any(source.get(f) for f in CODE_FILES):
+        return []
+    # Copy only to accounts that already hold every master record, so the file changes
+    # nothing; the others can be added to copy_to by hand when the admin wants them synced.
+    def holds_all(account: str) -> bool:
+        return all(state.file(account, f).get(k) == rec
+                   for f in CODE_FILES for k, rec in source.get(f, {}).items())
+
+    targets = [a for a in accounts if a != master and holds_all(a)]
+    out = ["codes:", f"  master: {keys[master]}",
+           "  copy_to: [" + ", ".join(keys[a] for a in targets) + "]"]
+    for file, (_key_field, fields) in CODE_FILES.items():
+        records = source.get(file, {})
+        out.append(f"  {file}:" + ("" if records else " []"))
+        for key in sorted(records):
+            rec = records[key]
+            items = ", ".join(f"{f}: {_q(rec[f])}" for f in fields if rec.get(f) != "")
+            out.append(f"    - {{{items}}}")
+    return out

@@ -1,0 +1,307 @@
+"""Export, schema, access review, Markdown plans, progress and help: the tools around plan/apply."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from benchmarks.generate import SIZES, generate
+from groupsync.config import load_file, load_text
+from groupsync.errors import ConfigError
+from groupsync.schema import practice_schema
+
+from .conftest import DEMO_ENV, EXAMPLE, ROOT, Result, demo_env
+from .test_cli import _on_terminal
+
+Run = Callable[..., Result]
+FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+def applied(run: Run) -> None:
+    assert run("sandbox", *FILES).code == 0
+    assert run("apply", *FILES, "--auto-approve").code == 0
+
+
+# -- export ---------------------------------------------------------------------------------
+
+def test_export_then_plan_says_no_changes(run: Run, tmp_path: Path) -> None:
+    applied(run)
+    r = run("export", "--master", "riverside-admin", "--out", "exported.yaml")
+    assert r.code == 0, r.err
+    assert r.out == ("Wrote exported.yaml. It needs these variables: JSMITH_PASSWORD, "
+                     "RJONES_PASSWORD, MGARCIA_PASSWORD, DCHEN_PASSWORD, MASTER_PASSWORD, "
+                     "BILLING_PASSWORD, FRONTDESK_PASSWORD\n")
+    text = (tmp_path / "exported.yaml").read_text()
+    for secret in demo_env().values():
+        assert secret not in text
+    assert "#   MASTER_PASSWORD" in text  # the variables are listed at the end
+    demo = demo_env()
+    env = {"JSMITH_PASSWORD": demo["SMITH_PASSWORD"], "RJONES_PASSWORD": demo["JONES_PASSWORD"],
+           "MGARCIA_PASSWORD": demo["GARCIA_PASSWORD"], "DCHEN_PASSWORD": demo["CHEN_PASSWORD"],
+           "MASTER_PASSWORD": demo["MASTER_PASSWORD"],
+           "BILLING_PASSWORD": demo["BILLING_PASSWORD"],
+           "FRONTDESK_PASSWORD": demo["FRONTDESK_PASSWORD"]}
+    r = run("plan", "-f", "exported.yaml", "--detailed-exitcode", env=env)
+    assert (r.code, r.out, r.err) == (0, "No changes. The store matches the file.\n", "")
+
+
+def test_export_keeps_per_account_privileges_and_drifted_copies(run: Run, tmp_path: Path) -> None:
+    applied(run)
+    from groupsync.accounts import open_system
+    from groupsync.export import export
+
+    system = open_system(str(tmp_path / "groupsync.db"))
+    with system.session("riverside-admin", demo_env()["MASTER_PASSWORD"]) as s:
+        s.set_privileges("100533", "frontdesk", {"reports": "view", "scheduling": "view"})
+        s.set_privileges("100517", "riverside-admin", {"notes": "none"})
+        s.put_codes("100561", "billing_codes", [{"code": "90837", "fee": "1"}])
+    result = export(system.read_state(), master="riverside-admin")
+    path = tmp_path / "again.yaml"
+    path.write_text(result.text)
+    desired = load_file(path)
+    assert desired.privileges["frontdesk"].resolve("100533")["reports"] == "view"
+    assert desired.privileges["riverside-admin"].resolve("100517")["notes"] == "none"
+    assert desired.codes is not None and "100561" not in desired.codes.copy_to
+    from groupsync.plan import make_plan
+
+    assert make_plan(desired, system.read_state()).changes == []
+
+
+def test_export_needs_a_scope(run: Run) -> None:
+    applied(run)
+    r = run("export")
+    assert (r.code, r.err) == (1, "Error: export needs --master USERNAME or at least one --login "
+                                  "USERNAME\n")
+    r = run("export", "--login", "nobody")
+    assert (r.code, r.err) == (1, "Error: username nobody does not exist in the store\n")
+    r = run("export", "--login", "jsmith", "--login", "rjones")
+    assert r.code == 0 and "groupsync-admin will be created" in r.out
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+def _schema_accepts(schema: dict[str, object], path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_bytes())
+    except yaml.YAMLError:
+        return False
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError:
+        return False
+    return True
+
+
+def test_schema_command_and_the_example(run: Run, tmp_path: Path) -> None:
+    r = run("schema")
+    assert r.code == 0
+    schema = json.loads(r.out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == practice_schema()
+    first = EXAMPLE.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./practice.schema.json"
+    assert json.loads((ROOT / "examples" / "practice.schema.json").read_text()) == schema
+    assert _schema_accepts(schema, EXAMPLE)
+    for size in ("S", "M"):
+        generated = tmp_path / f"{size}.yaml"
+        generated.write_text(generate(SIZES[size])[0])
+        assert _schema_accepts(schema, generated), size
+
+
+# Files the schema can judge on its own (shape, types, patterns): schema and loader must agree.
+# (Not `bills_electronically: yes`: PyYAML, used here to feed the schema, reads YAML 1.1 and
+# makes it true; editors read YAML 1.2, where it is the string "yes", which the schema refuses.)
+STRUCTURAL = [
+    "unknown_top_key", "unknown_provider_field", "unknown_master_field", "unknown_prune_switch",
+    "unknown_login_field", "wrong_type_practice_scalar", "wrong_type_accounts_scalar",
+    "wrong_type_files_scalar", "missing_master", "missing_version",
+    "version_2", "literal_password_master", "literal_password_staff", "literal_password_login",
+    "bad_account_id", "privileges_bad_level", "privileges_unknown_area",
+    "privileges_level_alone_bad", "code_record_unknown_field", "payer_bad_claims",
+    "payer_electronic_without_id", "bad_username_chars", "username_too_short", "top_level_list",
+    "bad_billing_code", "bad_icd_code", "bad_icd_lowercase", "negative_fee", "fee_not_money",
+    "syntax_unclosed_bracket", "syntax_tab_indent", "empty",
+]
+
+
+@pytest.mark.parametrize("name", STRUCTURAL)
+def test_schema_and_loader_agree_on_bad_files(name: str) -> None:
+    path = BAD / f"{name}.yaml"
+    assert not _schema_accepts(practice_schema(), path), name
+    with pytest.raises(ConfigError):
+        load_text(path.read_bytes(), str(path))
+
+
+# -- access review ----------------------------------------------------------------------------
+
+def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> None:
+    applied(run)
+    from groupsync.accounts import open_system
+
+    system = open_system(str(tmp_path / "groupsync.db"))
+    with system.session("riverside-admin", demo_env()["MASTER_PASSWORD"]) as s:
+        s.set_privileges("100533", "billing", {"notes": "full"})
+    r = run("access", "-f", str(EXAMPLE))
+    assert r.code == 0
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["username", "account", "client", "schedu", "notes", "billin",
+                                "claims", "codes", "report", "practi", "accoun", "flags"]
+    assert any(line.startswith("billing ") and "100533" in line
+               and line.endswith("full notes outside home") for line in lines)
+    assert lines[-1] == "F full, V view, . none. 16 access rows, 4 flagged."
+    rows = list(csv.DictReader(io.StringIO(run("access", "-f", str(EXAMPLE), "--format",
+                                               "csv").out)))
+    assert len(rows) == 16
+    flagged = {(r["username"], r["account"]): r["flags"] for r in rows if r["flags"]}
+    assert flagged == {("billing", "100533"): "notes",
+                       ("riverside-admin", "100517"): "notes;account_access",
+                       ("riverside-admin", "100533"): "notes;account_access",
+                       ("riverside-admin", "100561"): "notes;account_access"}
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    applied(run)
+    r = run("access", "-f", str(EXAMPLE), "--format", "html", "--out", "review.html")
+    assert r.code == 0
+    page = tmp_path / "review.html"
+    assert "<script src" not in page.read_text() and "<link" not in page.read_text()
+
+    def rendered(query: str) -> list[list[str]]:
+        done = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+             f"file://{page}{query}"],
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        visible = []
+        for row in re.findall(r"<tr( [^>]*)>(.*?)</tr>", done.stdout, re.S):
+            attrs, body = row
+            if "data-username" not in attrs or " hidden" in attrs:
+                continue
+            visible.append(re.findall(r"<td[^>]*>(.*?)</td>", body))
+        return visible
+
+    everyone = rendered("")
+    assert len(everyone) == 16
+    desk = rendered("?username=frontdesk")
+    assert [row[1] for row in desk] == ["100482", "100517", "100533", "100561"]
+    assert desk[0][4:13] == ["view", "full", "none", "none", "none", "none", "none", "none",
+                             "none"]
+    garcia = rendered("?account=garcia")
+    assert {row[1] for row in garcia} == {"100533"} and len(garcia) == 4
+
+
+# -- progress, help ------------------------------------------------------------------------------
+
+def test_progress_bar_only_on_a_terminal(run: Run, tmp_path: Path) -> None:
+    assert run("sandbox", *FILES).code == 0
+    shown = _on_terminal(tmp_path, "apply", *FILES, "--auto-approve")
+    assert "Applying" in shown and "Apply complete" in shown
+    run("sandbox", *FILES, "--store", "other.db")
+    piped = run("apply", *FILES, "--auto-approve", "--store", "other.db")
+    assert piped.code == 0 and "Applying" not in piped.out + piped.err
+
+
+COMMANDS = ["validate", "plan", "apply", "show", "log", "sandbox", "schema", "access", "export",
+            "notice"]
+
+
+def test_every_command_has_a_summary_an_example_and_a_readme_entry(run: Run) -> None:
+    listing = run("--help").out
+    readme = (ROOT / "README.md").read_text()
+    listed = re.findall(r"^  (\w+)\s", listing.split("Commands:")[1], re.M)
+    assert sorted(listed) == sorted(COMMANDS)
+    for command in COMMANDS:
+        r = run(command, "--help")
+        assert r.code == 0
+        summary = r.out.split("\n\n")[1].strip()
+        assert summary and "\n" not in summary, command
+        assert re.search(rf"Example: groupsync {command}\b", r.out), command
+        assert f"groupsync {command}" in readme, command
+
+
+# -- group-rate notices -----------------------------------------------------------------------
+
+def test_notice_marks_added_and_cancelled_providers(run: Run, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    applied(run)
+    today = datetime.now(UTC).date().isoformat()
+    r = run("notice", *FILES)
+    assert r.code == 0
+    assert r.out == f"""GROUP PRACTICE NOTICE
+
+Date: {today}
+Practice: Riverside Counseling Group
+TIN: 12-3456789
+
+The following providers bill under this TIN as one group practice:
+
+  Provider            Account ID  Bills electronically  Status
+  Jane Smith, PhD     100482      yes
+  Robert Jones, LCSW  100517      yes
+  Maria Garcia, LMFT  100533      no
+  David Chen, LPC     100561      yes
+
+This is the practice's first notice.
+"""
+    r = run("notice", *FILES, "--mark-sent")
+    assert r.code == 0 and r.out.endswith("Recorded this notice as sent (4 providers).\n")
+    # Chen leaves, a new provider joins
+    text = EXAMPLE.read_text()
+    start = text.index("  chen:")
+    end = text.index("# The master username")
+    newer = text[:start] + """  patel:
+    name: Priya Patel, PsyD
+    account_id: "100588"
+    login: {username: ppatel, password: "${PATEL_PASSWORD}"}
+
+""" + text[end:]
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(newer)
+    r = run("notice", "-f", str(changed), "--env-file", str(DEMO_ENV), "--json")
+    data = json.loads(r.out)
+    assert [(p["account_id"], p["status"]) for p in data["providers"]] == [
+        ("100482", ""), ("100517", ""), ("100533", ""), ("100588", "added"),
+        ("100561", "cancelled")]
+    entries = json.loads(run("log", "--json", "--limit", "1").out)["entries"]
+    assert entries[0]["type"] == "notice" and entries[0]["actor"] == "riverside-admin"
+
+
+def test_plan_warns_about_trials_ending_without_a_sent_notice(run: Run, tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    applied(run)
+    soon = (datetime.now(UTC).date() + timedelta(days=5)).isoformat()
+    conn = sqlite3.connect(tmp_path / "groupsync.db")
+    conn.execute("UPDATE accounts SET trial_ends = ? WHERE account_id = '100517'", (soon,))
+    conn.commit()
+    conn.close()
+    r = run("plan", *FILES)
+    assert r.out == (
+        "Warning: provider jones's free trial ends on " + soon + " (in 5 days) and no sent "
+        "notice includes account 100517; print it with 'groupsync notice', send it, then "
+        "record it with 'groupsync notice --mark-sent'\n\nNo changes. The store matches the "
+        "file.\n")
+    assert run("notice", *FILES, "--mark-sent").code == 0
+    assert run("plan", *FILES).out == "No changes. The store matches the file.\n"
