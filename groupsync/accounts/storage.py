@@ -196,7 +196,94 @@ def _store_error(location: str, exc: sqlite3.Error) -> StoreError:
 WaitCallback = Callable[[str], None]
 
 
-class SqliteStorage:
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """The DB-API subset the shared SQL below uses; statements are written with `?`."""
+
+    def execute(self, sql: str, params: Any = ...) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Any) -> Any: ...
+
+
+class SqlStorage:
+    """What every SQL backend shares: the audit trail, log-in counters, notices. Backends
+    provide `write()` (an exclusive write transaction) and `_reader()` (a connection)."""
+
+    location: str
+
+    def write(self) -> contextlib.AbstractContextManager[SqlWrite]:
+        raise NotImplementedError
+
+    def _reader(self) -> contextlib.AbstractContextManager[Conn]:
+        raise NotImplementedError
+
+    def _error(self, exc: Exception) -> StoreError:
+        raise NotImplementedError
+
+    def read_audit(self, limit: int | None) -> list[AuditEntry]:
+        sql = (
+            "SELECT id, revision, at, actor, action, type, account, username, detail "
+            "FROM audit ORDER BY id DESC"
+        )
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        with self._reader() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            AuditEntry(
+                id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
+                account=r[6], username=r[7], detail=json.loads(r[8]),
+            )
+            for r in rows
+        ]
+
+    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
+                             lock_until: float) -> bool:
+        """Count a failed log-in in its own short transaction (the one that tried it is rolled
+        back), audit it, and lock the name after `max_failures` in a row. True if now locked."""
+        with self.write() as tx:
+            c = tx.conn
+            row = c.execute("SELECT failures FROM login_failures WHERE ukey = ?",
+                            (ukey,)).fetchone()
+            failures = (row[0] if row else 0) + 1
+            locked = failures >= max_failures
+            c.execute("INSERT INTO login_failures VALUES (?, ?, ?) ON CONFLICT (ukey) DO UPDATE "
+                      "SET failures = excluded.failures, locked_until = excluded.locked_until",
+                      (ukey, 0 if locked else failures, lock_until if locked else 0.0))
+            entry.detail = {**entry.detail, "failures_in_a_row": failures, "locked": locked}
+            _insert_audit(c, [entry], _revision(c))
+        return locked
+
+    def clear_login_failures(self, ukeys: list[str]) -> None:
+        with self.write() as tx:
+            tx.clear_login_failures(ukeys)
+
+    def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
+                      entry: AuditEntry) -> None:
+        """Record a notice as sent, with its audit entry; not a change of the accounts, so
+        neither the revision nor the write count moves."""
+        with self.write() as tx:
+            c = tx.conn
+            c.execute("INSERT INTO notices(sent_at, practice_name, tin, providers) "
+                      "VALUES (?, ?, ?, ?)",
+                      (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
+            _insert_audit(c, [entry], _revision(c))
+
+
+def _revision(c: Conn) -> int:
+    return int(c.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+
+
+class SqliteStorage(SqlStorage):
     """A groupsync store in one SQLite file."""
 
     def __init__(self, path: Path, on_wait: WaitCallback | None = None) -> None:
@@ -295,38 +382,24 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise _store_error(self.location, exc) from exc
 
-    def read_audit(self, limit: int | None) -> list[AuditEntry]:
-        sql = (
-            "SELECT id, revision, at, actor, action, type, account, username, detail "
-            "FROM audit ORDER BY id DESC"
-        )
-        params: tuple[int, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Conn]:
         try:
             with contextlib.closing(self._connect()) as conn:
-                rows = conn.execute(sql, params).fetchall()
+                yield conn
         except sqlite3.Error as exc:
             raise _store_error(self.location, exc) from exc
-        return [
-            AuditEntry(
-                id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
-                account=r[6], username=r[7], detail=json.loads(r[8]),
-            )
-            for r in rows
-        ]
 
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[SqliteWrite]:
+    def write(self) -> Iterator[SqlWrite]:
         """One exclusive write transaction: committed on success, rolled back on any error."""
         conn = None
         try:
             conn = self._connect()
             self._begin_immediate(conn)
-            tx = SqliteWrite(conn)
+            tx = SqlWrite(conn)
             try:
                 yield tx
             except BaseException:
@@ -371,46 +444,11 @@ class SqliteStorage:
                 delay = min(delay * 2, 0.25)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
-    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
-                             lock_until: float) -> bool:
-        """Count a failed log-in in its own short transaction (the one that tried it is rolled
-        back), audit it, and lock the name after `max_failures` in a row. True if now locked."""
-        with self.write() as tx:
-            c = tx.conn
-            row = c.execute("SELECT failures FROM login_failures WHERE ukey = ?",
-                            (ukey,)).fetchone()
-            failures = (row[0] if row else 0) + 1
-            locked = failures >= max_failures
-            c.execute("INSERT OR REPLACE INTO login_failures VALUES (?, ?, ?)",
-                      (ukey, 0 if locked else failures, lock_until if locked else 0.0))
-            entry.detail = {**entry.detail, "failures_in_a_row": failures, "locked": locked}
-            revision = int(c.execute(
-                "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
-            _insert_audit(c, [entry], revision)
-        return locked
 
-    def clear_login_failures(self, ukeys: list[str]) -> None:
-        with self.write() as tx:
-            tx.clear_login_failures(ukeys)
+class SqlWrite:
+    """The inside of one write transaction, on any SQL backend."""
 
-    def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
-                      entry: AuditEntry) -> None:
-        """Record a notice as sent, with its audit entry; not a change of the accounts, so
-        neither the revision nor the write count moves."""
-        with self.write() as tx:
-            c = tx.conn
-            c.execute("INSERT INTO notices(sent_at, practice_name, tin, providers) "
-                      "VALUES (?, ?, ?, ?)",
-                      (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
-            revision = int(c.execute(
-                "SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
-            _insert_audit(c, [entry], revision)
-
-
-class SqliteWrite:
-    """The inside of one write transaction."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     def load_state(self) -> State:
@@ -452,7 +490,9 @@ class SqliteWrite:
                 access_up.append((*pair, *(privs[a] for a in AREAS)))
         c.executemany("DELETE FROM access WHERE ukey=? AND account_id=?", access_del)
         c.executemany(
-            f"INSERT OR REPLACE INTO access VALUES (?,?,{','.join('?' * len(AREAS))})",
+            f"INSERT INTO access VALUES (?,?,{','.join('?' * len(AREAS))}) "
+            "ON CONFLICT (ukey, account_id) DO UPDATE SET "
+            + ", ".join(f"{a} = excluded.{a}" for a in AREAS),
             access_up,
         )
         codes_up, codes_del = [], []
@@ -463,14 +503,19 @@ class SqliteWrite:
             else:
                 codes_up.append((acct, file, key, *(rec.get(col, "") for col in _CODE_COLUMNS)))
         c.executemany("DELETE FROM codes WHERE account_id=? AND file=? AND key=?", codes_del)
-        c.executemany("INSERT OR REPLACE INTO codes VALUES (?,?,?,?,?,?,?)", codes_up)
+        c.executemany(
+            "INSERT INTO codes VALUES (?,?,?,?,?,?,?) ON CONFLICT (account_id, file, key) "
+            "DO UPDATE SET description = excluded.description, fee = excluded.fee, "
+            "payer_id = excluded.payer_id, claims = excluded.claims",
+            codes_up,
+        )
         gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
         c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
         _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
 
 
-def _insert_audit(c: sqlite3.Connection, audit: list[AuditEntry], revision: int) -> None:
+def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
     now = utcnow()
     c.executemany(
         "INSERT INTO audit(revision, at, actor, action, type, account, username, detail) "
@@ -483,7 +528,7 @@ def _insert_audit(c: sqlite3.Connection, audit: list[AuditEntry], revision: int)
     )
 
 
-def _load(conn: sqlite3.Connection) -> State:
+def _load(conn: Conn) -> State:
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     missing = {"lineage", "revision", "write_count"} - meta.keys()
     if missing:
