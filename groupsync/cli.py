@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 import click
 
 from groupsync import render
-from groupsync.accounts import AccountSystem, open_system
+from groupsync.accounts import (
+    AccountSystem,
+    create_system,
+    migrate_store,
+    open_system,
+)
+from groupsync.accounts.storage import SCHEMA_VERSION
+from groupsync.accounts.urls import redact
 from groupsync.apply import apply_plan, login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.engine import prepare
@@ -221,7 +228,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         revision = apply_plan(system, p, passwords, desired, progress=progress)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
-               f"{s['remove']} removed. Store {ctx.store} is at revision {revision}.")
+               f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")
 
 
 @cli.command()
@@ -269,7 +276,7 @@ def sandbox(ctx: Context) -> None:
     for key in created:
         p = desired.providers[key]
         click.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
-    click.echo(f"Sandbox store {ctx.store}: {len(desired.providers)} provider accounts "
+    click.echo(f"Sandbox store {redact(ctx.store)}: {len(desired.providers)} provider accounts "
                f"({len(created)} new).")
 
 
@@ -391,6 +398,35 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
                              draft.providers())
         if not as_json:
             click.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")
+
+
+@cli.group()
+def store() -> None:
+    """Create or upgrade a store (SQLite file or PostgreSQL database)."""
+
+
+@store.command("init")
+@_common
+@_command
+def store_init(ctx: Context) -> None:
+    """Create an empty store: the SQLite file, or the tables in a PostgreSQL schema.
+
+    Example: groupsync store init --store postgresql://groupsync@db.internal/groupsync
+    """
+    state = create_system(ctx.store).read_state()
+    click.echo(f"Created store {redact(ctx.store)} (lineage {state.lineage}, schema version "
+               f"{SCHEMA_VERSION}).")
+
+
+@store.command("migrate")
+@_common
+@_command
+def store_migrate(ctx: Context) -> None:
+    """Move a store written by an older groupsync to this version's schema.
+
+    Example: groupsync store migrate --store groupsync.db
+    """
+    click.echo(migrate_store(ctx.store))
 
 
 def main() -> None:

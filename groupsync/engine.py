@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from groupsync.accounts import AccountSystem, create_system, open_system, store_path
+from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
 from groupsync.apply import login_secrets
 from groupsync.config import Desired, Secrets
 from groupsync.errors import RuleError
@@ -41,7 +41,7 @@ def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSyst
                            desired.var_where.get(p.password_var))
         for p in desired.providers.values()
     }
-    system = open_system(store) if store_path(store).exists() else create_system(store)
+    system = open_system(store) if store_exists(store) else create_system(store)
     state = system.read_state()
     created = []
     for p in desired.providers.values():

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from groupsync.accounts.model import AREAS, CODE_FILE_NAMES, LEVELS, State, state_digest
 from groupsync.accounts.service import AccountSystem, Session
-from groupsync.accounts.storage import AuditEntry, SqliteStorage
-from groupsync.errors import StoreError
+from groupsync.accounts.storage import SCHEMA_VERSION, AuditEntry, SqliteStorage, Storage
+from groupsync.accounts.urls import is_postgres_url, redact
+from groupsync.errors import StoreError, StoreNotFound
 
 
 def store_path(store: str) -> Path:
-    """Where a --store value points: a path, or a URL as SQLAlchemy reads it."""
+    """Where a SQLite --store value points: a path, or a URL as SQLAlchemy reads it."""
     if store.startswith("sqlite://"):
         rest = store[len("sqlite://"):]
         if not rest.startswith("/") or rest == "/":
@@ -27,19 +28,66 @@ def store_path(store: str) -> Path:
     if "://" in store:
         scheme = store.split("://", 1)[0]
         raise StoreError(
-            f"store {store!r}: {scheme} stores are not supported by this version of groupsync "
-            "(use a SQLite path or sqlite:/// URL)"
+            f"store {redact(store)}: {scheme} stores are not supported (use a SQLite path, "
+            "sqlite:///file.db or postgresql://user@host/database)"
         )
     return Path(store)
 
 
+def _storage(store: str, on_wait: Callable[[str], None] | None = None) -> Storage:
+    if is_postgres_url(store):
+        from groupsync.accounts.pgstore import PostgresStorage
+
+        return PostgresStorage.open(store, on_wait)
+    return SqliteStorage.open(store_path(store), on_wait)
+
+
 def open_system(store: str, on_wait: Callable[[str], None] | None = None) -> AccountSystem:
     """Open an existing store; `on_wait` is told once if a write must wait for a lock."""
-    return AccountSystem(SqliteStorage.open(store_path(store), on_wait))
+    return AccountSystem(_storage(store, on_wait))
+
+
+def store_exists(store: str) -> bool:
+    if is_postgres_url(store):
+        from groupsync.accounts.pgstore import PostgresStorage
+
+        return PostgresStorage(store).schema_version() is not None
+    return store_path(store).exists()
 
 
 def create_system(store: str) -> AccountSystem:
+    """Create the store (`groupsync store init`); refuses one that exists."""
+    if is_postgres_url(store):
+        from groupsync.accounts.pgstore import PostgresStorage
+
+        return AccountSystem(PostgresStorage.create(store))
     return AccountSystem(SqliteStorage.create(store_path(store)))
+
+
+def migrate_store(store: str) -> str:
+    """Move an older store's schema forward (`groupsync store migrate`); says what it did."""
+    if is_postgres_url(store):
+        from groupsync.accounts.pgstore import PostgresStorage
+
+        found = PostgresStorage(store).schema_version()
+        location = redact(store)
+        if found is None:
+            raise StoreNotFound(f"no groupsync store in {location}; create one with "
+                                "'groupsync store init'")
+    else:
+        path = store_path(store)
+        if not path.exists():
+            raise StoreNotFound(f"no store at {path}; create one with 'groupsync store init'")
+        found, location = SqliteStorage.version_of(path), str(path)
+    if found == SCHEMA_VERSION:
+        return f"store {location} is at schema version {found}, the current one; nothing to do"
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"store {location} has schema version {found}, newer than this "
+                         f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync")
+    # Schema 1 is the first released schema: there is no older one to move forward from yet.
+    # A later schema adds its step here, applied in one transaction with the version bump.
+    raise StoreError(f"store {location} has schema version {found}, which no released "
+                     f"groupsync wrote; there is no migration from it to {SCHEMA_VERSION}")
 
 
 __all__ = [
@@ -51,7 +99,9 @@ __all__ = [
     "Session",
     "State",
     "create_system",
+    "migrate_store",
     "open_system",
     "state_digest",
+    "store_exists",
     "store_path",
 ]

@@ -349,15 +349,22 @@ class SqliteStorage(SqlStorage):
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _check(self) -> None:
+    @classmethod
+    def version_of(cls, path: Path) -> int:
+        """The schema version of a groupsync store file; refuses any other file."""
+        location = str(path)
         try:
-            with contextlib.closing(self._connect()) as conn:
+            with contextlib.closing(cls(path)._connect()) as conn:
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as exc:
-            raise _store_error(self.location, exc) from exc
+            raise _store_error(location, exc) from exc
         if app_id != APPLICATION_ID:
-            raise StoreError(f"{self.location} is not a groupsync store")
+            raise StoreError(f"{location} is not a groupsync store")
+        return version
+
+    def _check(self) -> None:
+        version = self.version_of(self.path)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.location} has schema version {version}, newer than this "
@@ -365,8 +372,8 @@ class SqliteStorage(SqlStorage):
             )
         if version < SCHEMA_VERSION:
             raise StoreError(
-                f"store {self.location} has an older schema version {version}; "
-                "it can't be opened by this groupsync"
+                f"store {self.location} has schema version {version}, older than this "
+                f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'"
             )
 
     # -- reading ---------------------------------------------------------------------------

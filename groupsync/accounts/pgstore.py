@@ -1,0 +1,284 @@
+"""A groupsync store in PostgreSQL: the same tables, rules above it and guarantees as SQLite.
+
+- One transaction per apply, the state re-read inside it; writers serialize on a
+  transaction-level advisory lock (waiting a bounded time, and saying so), so no update is lost.
+- The audit trail and sent notices are append-only in the database itself (triggers refuse
+  UPDATE, DELETE and TRUNCATE).
+- Every row written to the state tables advances a sequence (`write_count_seq`), whoever
+  writes it; a saved plan compares it. A sequence, not a counter row, so a 340,000-row apply
+  doesn't leave 340,000 dead versions of one row; rolled-back writes advance it too, which can
+  only make a saved plan stale, never wrongly fresh.
+- Tables live in the connection's search_path: `?options=-csearch_path%3Dname` in the URL
+  keeps several stores (or test runs) apart in one database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from groupsync.accounts.model import AREAS, State
+from groupsync.accounts.storage import (
+    BUSY_TIMEOUT_S,
+    SCHEMA_VERSION,
+    Conn,
+    SqlStorage,
+    SqlWrite,
+    WaitCallback,
+    _load,
+    utcnow,
+)
+from groupsync.accounts.urls import redact
+from groupsync.errors import StoreBusy, StoreError, StoreNotFound
+
+LOCK_KEY = 0x47535943  # pg_advisory_xact_lock key: "GSYC"
+
+_TRIGGERS = "\n".join(
+    f"CREATE TRIGGER {t}_counts AFTER INSERT OR UPDATE OR DELETE ON {t} "
+    "FOR EACH ROW EXECUTE FUNCTION groupsync_count_write();"
+    for t in ("accounts", "usernames", "access", "codes")
+)
+
+SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY,
+    provider_name TEXT NOT NULL,
+    signup_username TEXT NOT NULL,
+    practice_name TEXT,
+    tin TEXT,
+    bills_electronically INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    trial_ends TEXT
+);
+CREATE TABLE usernames (
+    ukey TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    home TEXT NOT NULL REFERENCES accounts(account_id),
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE access (
+    ukey TEXT NOT NULL REFERENCES usernames(ukey),
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
+    PRIMARY KEY (ukey, account_id)
+);
+CREATE TABLE codes (
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    file TEXT NOT NULL,
+    key TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    fee TEXT NOT NULL DEFAULT '',
+    payer_id TEXT NOT NULL DEFAULT '',
+    claims TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (account_id, file, key)
+);
+CREATE TABLE notices (
+    id BIGSERIAL PRIMARY KEY,
+    sent_at TEXT NOT NULL,
+    practice_name TEXT NOT NULL,
+    tin TEXT NOT NULL,
+    providers TEXT NOT NULL
+);
+CREATE TABLE login_failures (
+    ukey TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE audit (
+    id BIGSERIAL PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    type TEXT NOT NULL,
+    account TEXT,
+    username TEXT,
+    detail TEXT NOT NULL
+);
+CREATE SEQUENCE write_count_seq;
+CREATE FUNCTION groupsync_count_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM nextval('write_count_seq'); RETURN NULL; END $$;
+{_TRIGGERS}
+CREATE FUNCTION groupsync_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION groupsync_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION groupsync_append_only();
+CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE ON notices
+    FOR EACH ROW EXECUTE FUNCTION groupsync_append_only();
+CREATE TRIGGER notices_no_truncate BEFORE TRUNCATE ON notices
+    FOR EACH STATEMENT EXECUTE FUNCTION groupsync_append_only();
+"""
+
+
+class _PgConn:
+    """psycopg behind the `?` placeholders the shared SQL is written with."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.raw.execute(sql.replace("?", "%s"), params or None)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        if not rows:
+            return None
+        with self.raw.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+        return None
+
+
+def _write_count(conn: Conn) -> int:
+    last, called = conn.execute("SELECT last_value, is_called FROM write_count_seq").fetchone()
+    return int(last) if called else 0
+
+
+class PgWrite(SqlWrite):
+    def load_state(self) -> State:
+        state = _load(self.conn)
+        state.write_count = _write_count(self.conn)
+        return state
+
+
+class PostgresStorage(SqlStorage):
+    def __init__(self, url: str, on_wait: WaitCallback | None = None) -> None:
+        self.url = url
+        self.location = redact(url)
+        self.on_wait = on_wait
+
+    def _error(self, exc: Exception) -> StoreError:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return StoreBusy(f"store {self.location} is locked by another groupsync process "
+                             f"(waited {BUSY_TIMEOUT_S:.0f}s); try again when it has finished")
+        read_only = (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege)
+        if isinstance(exc, read_only):
+            return StoreError(f"store {self.location} is read-only for this user ({text}); "
+                              "nothing was changed")
+        if isinstance(exc, psycopg.errors.DiskFull):
+            return StoreError(f"store {self.location}: the database's disk is full; "
+                              "nothing was changed")
+        return StoreError(f"store {self.location}: {redact(text)}")
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"can't connect to store {self.location}: "
+                             f"{redact(str(exc).strip().splitlines()[0])}") from exc
+
+    # -- creating and opening --------------------------------------------------------------
+
+    def schema_version(self) -> int | None:
+        """The store's schema version, or None when this database holds no groupsync store."""
+        with self._reader() as conn:
+            found = conn.execute("SELECT to_regclass('meta')").fetchone()[0]
+            if found is None:
+                return None
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("application") != "groupsync":
+            raise StoreError(f"{self.location} has a meta table that is not a groupsync store's")
+        return int(meta.get("schema_version", 0))
+
+    @classmethod
+    def create(cls, url: str) -> PostgresStorage:
+        store = cls(url)
+        if store.schema_version() is not None:
+            raise StoreError(f"{store.location} already holds a groupsync store")
+        try:
+            with contextlib.closing(store._connect()) as conn, conn.transaction():
+                conn.execute(SCHEMA)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('application', 'groupsync'), "
+                    "('schema_version', %s), ('lineage', %s), ('revision', '0'), "
+                    "('write_count', '0'), ('created_at', %s)",
+                    (str(SCHEMA_VERSION), str(uuid.uuid4()), utcnow()),
+                )
+        except psycopg.Error as exc:
+            raise store._error(exc) from exc
+        return store
+
+    @classmethod
+    def open(cls, url: str, on_wait: WaitCallback | None = None) -> PostgresStorage:
+        store = cls(url, on_wait)
+        version = store.schema_version()
+        if version is None:
+            raise StoreNotFound(
+                f"no groupsync store in {store.location}; create one with 'groupsync store "
+                "init' (or 'groupsync sandbox' to try things)"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {store.location} has schema version {version}, newer than this "
+                f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"store {store.location} has schema version {version}, older than this "
+                f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'"
+            )
+        return store
+
+    # -- reading and writing ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Conn]:
+        conn = self._connect()
+        try:
+            yield _PgConn(conn)
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    def read_state(self) -> State:
+        with self._reader() as conn:
+            # one snapshot for every table, as SQLite's read transaction gives
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                state = _load(conn)
+                state.write_count = _write_count(conn)
+            finally:
+                conn.execute("COMMIT")
+        return state
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[SqlWrite]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            self._lock(conn)
+            tx = PgWrite(_PgConn(conn))
+            try:
+                yield tx
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    def _lock(self, conn: psycopg.Connection[Any]) -> None:
+        """Serialize writers on one advisory lock held to the end of the transaction."""
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,)).fetchone()
+        if got and got[0]:
+            return
+        if self.on_wait is not None:
+            self.on_wait(f"waiting for another groupsync process to finish writing "
+                         f"{self.location} (up to {BUSY_TIMEOUT_S:.0f}s)")
+        conn.execute(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute("SET LOCAL lock_timeout = 0")
