@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
+from groupsync.accounts.urls import redact
 from groupsync.apply import login_secrets
 from groupsync.config import Desired, Secrets
 from groupsync.errors import RuleError
@@ -49,7 +50,7 @@ def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSyst
         if account is not None:
             if account.signup_username.casefold() != p.login.casefold():
                 raise RuleError(
-                    f"account {p.account_id} already exists in {store} with sign-up "
+                    f"account {p.account_id} already exists in {redact(store)} with sign-up "
                     f"username {account.signup_username}, not {p.login}"
                 )
             continue

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,60 @@ DEMO_ENV = ROOT / "examples" / "demo.env"
 FULL = {a: "full" for a in AREAS}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> str:
-    return str(tmp_path / "store.db")
+PG_BASE = os.environ.get("GROUPSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_missing() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_BASE, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure to connect means: no server for these tests
+        return f"no PostgreSQL at {PG_BASE} ({type(exc).__name__})"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL on each backend: a SQLite file, or a fresh PostgreSQL schema of its own.
+
+    Without a server the PostgreSQL half skips and says why; CI sets
+    GROUPSYNC_REQUIRE_POSTGRES=1 so that it fails instead."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    missing = _postgres_missing()
+    if missing:
+        if os.environ.get("GROUPSYNC_REQUIRE_POSTGRES"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    import psycopg
+
+    schema = f"gs_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def raw_sql(store: str, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Change a store behind the account system's back, on either backend (for tests of what
+    the store itself refuses or detects)."""
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as conn:
+            conn.execute(sql.replace("?", "%s"), params or None)
+        return
+    conn = sqlite3.connect(store)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
 
 
 @pytest.fixture

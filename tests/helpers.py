@@ -30,9 +30,11 @@ def secrets() -> Secrets:
     return Secrets(demo_env(), environ={})
 
 
-def sandboxed(tmp_path: Path, desired: Desired | None = None) -> tuple[AccountSystem, Desired]:
+def sandboxed(tmp_path: Path, desired: Desired | None = None,
+              store: str | None = None) -> tuple[AccountSystem, Desired]:
+    """The example's accounts signed up in `store` (a SQLite file in tmp_path by default)."""
     desired = desired or practice(tmp_path)
-    system, _ = sandbox(str(tmp_path / "store.db"), desired, secrets())
+    system, _ = sandbox(store or str(tmp_path / "store.db"), desired, secrets())
     return system, desired
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,12 @@ from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, StaleError
 from groupsync.plan import Plan
 
+from .conftest import raw_sql
 from .helpers import MASTER_PW, converge, plan_for, practice, sandboxed, secrets
 
 
-def test_apply_is_one_revision_and_converges(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_apply_is_one_revision_and_converges(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     assert system.read_state().revision == 4  # four sign-ups
     plan = converge(system, desired)
     state = system.read_state()
@@ -31,8 +31,8 @@ def test_apply_is_one_revision_and_converges(tmp_path: Path) -> None:
     assert system.read_state().revision == 5
 
 
-def test_any_failure_leaves_the_store_exactly_as_it_was(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_any_failure_leaves_the_store_exactly_as_it_was(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     prepared = prepare(system, desired, secrets())
     before = system.read_state()
     wrong = dict(prepared.passwords, mgarcia="not-garcias-password")
@@ -45,8 +45,8 @@ def test_any_failure_leaves_the_store_exactly_as_it_was(tmp_path: Path) -> None:
     assert len(entries) == 5  # four sign-ups and the failed log-in; nothing of the apply
 
 
-def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     prepared = prepare(system, desired, secrets())
     with system.session("rjones", "demo-only-jones-2b9c") as s:
         s.set_practice_setup("100517", "Jones Therapy", None, False)
@@ -55,21 +55,18 @@ def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path) -> None:
     assert system.read_state().revision == 5
 
 
-def test_a_change_behind_groupsyncs_back_makes_a_plan_stale(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_a_change_behind_groupsyncs_back_makes_a_plan_stale(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     changed = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
     prepared = prepare(system, changed, secrets())
-    conn = sqlite3.connect(tmp_path / "store.db")
-    conn.execute("UPDATE codes SET fee = '1.00' WHERE key = '90834'")  # no revision bump
-    conn.commit()
-    conn.close()
+    raw_sql(store, "UPDATE codes SET fee = '1.00' WHERE key = '90834'")  # no revision bump
     with pytest.raises(StaleError, match="changed outside groupsync"):
         apply_plan(system, prepared.plan, prepared.passwords)
 
 
-def test_saved_plan_round_trips_without_secrets(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_saved_plan_round_trips_without_secrets(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     plan = plan_for(system, desired)
     data = plan.to_json()
     assert Plan.from_json(data) == plan
@@ -78,7 +75,9 @@ def test_saved_plan_round_trips_without_secrets(tmp_path: Path) -> None:
         assert value not in text
 
 
-def test_master_keeps_its_rights_until_its_own_reductions_come_last(tmp_path: Path) -> None:
+def test_master_keeps_its_rights_until_its_own_reductions_come_last(
+    tmp_path: Path, store: str
+) -> None:
     # The master will have only view on codes in the master account, yet the same apply
     # enters and copies every record: its reduction is applied after the work.
     text = (tmp_path / "practice.yaml")
@@ -88,7 +87,7 @@ def test_master_keeps_its_rights_until_its_own_reductions_come_last(tmp_path: Pa
     from groupsync.config import load_file
 
     desired = load_file(text)
-    system, _ = sandboxed(tmp_path, desired)
+    system, _ = sandboxed(tmp_path, desired, store=store)
     converge(system, desired)
     state = system.read_state()
     assert state.access[("riverside-admin", "100482")]["codes"] == "view"
@@ -100,8 +99,10 @@ def test_master_keeps_its_rights_until_its_own_reductions_come_last(tmp_path: Pa
     assert [c.type for c in plan_for(system, desired).changes] == ["privileges"]
 
 
-def test_a_shown_plan_survives_unrelated_applies_but_not_relevant_ones(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_a_shown_plan_survives_unrelated_applies_but_not_relevant_ones(
+    tmp_path: Path, store: str
+) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     changed = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
     prepared = prepare(system, changed, secrets())

@@ -16,8 +16,8 @@ FULL = {a: "full" for a in AREAS}
 SMITH, JONES, GARCIA, CHEN = "100482", "100517", "100533", "100561"
 
 
-def test_first_plan_counts_every_change_once(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_first_plan_counts_every_change_once(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     plan = plan_for(system, desired)
     # 4 Practice Set-ups; 3 usernames (their home privileges inside the add); 3 x 3 joins
     # (privileges inside); 19 records x 4 accounts.
@@ -50,8 +50,8 @@ def test_first_plan_counts_every_change_once(tmp_path: Path) -> None:
     }
 
 
-def test_plan_after_apply_is_empty_and_plans_are_deterministic(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_plan_after_apply_is_empty_and_plans_are_deterministic(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     state = system.read_state()
     assert make_plan(desired, state).to_json() == make_plan(desired, state).to_json()
     converge(system, desired)
@@ -61,8 +61,8 @@ def test_plan_after_apply_is_empty_and_plans_are_deterministic(tmp_path: Path) -
     assert again.credentials == {"riverside-admin": "MASTER_PASSWORD"}  # nothing else needed
 
 
-def test_drift_in_privileges_shows_area_by_area(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_drift_in_privileges_shows_area_by_area(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.set_privileges(JONES, "frontdesk", {"notes": "full", "billing": "view"})
@@ -73,8 +73,8 @@ def test_drift_in_privileges_shows_area_by_area(tmp_path: Path) -> None:
     assert c.after["notes"] == "none"
 
 
-def test_fee_change_is_one_change_per_account(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_fee_change_is_one_change_per_account(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     desired = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
     plan = plan_for(system, desired)
@@ -83,8 +83,8 @@ def test_fee_change_is_one_change_per_account(tmp_path: Path) -> None:
     assert plan.changes[0].after["fee"] == "155.00"
 
 
-def test_master_file_is_the_source_without_inline_records(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_master_file_is_the_source_without_inline_records(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.put_codes(SMITH, "diagnosis_codes", [{"code": "F40.10", "description": "Social phobia"}])
@@ -98,8 +98,10 @@ def test_master_file_is_the_source_without_inline_records(tmp_path: Path) -> Non
     assert kinds(plan) == [("add", "code", a, "F40.10") for a in (JONES, GARCIA, CHEN)]
 
 
-def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
+    tmp_path: Path, store: str
+) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.allow_access(JONES, "temp-helper", "pw", {"clients": "view"})
@@ -115,8 +117,8 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(tmp_path: Pa
     ]
 
 
-def test_prune_switches_remove_what_the_file_does_not_declare(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_prune_switches_remove_what_the_file_does_not_declare(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.allow_access(JONES, "temp-helper", "pw", {"clients": "view"})
@@ -145,8 +147,8 @@ def test_prune_switches_remove_what_the_file_does_not_declare(tmp_path: Path) ->
     ]
 
 
-def test_a_provider_login_joined_elsewhere_is_never_pruned(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_a_provider_login_joined_elsewhere_is_never_pruned(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.join("dchen", SMITH, "jsmith", "demo-only-smith-7f3a")
@@ -155,10 +157,10 @@ def test_a_provider_login_joined_elsewhere_is_never_pruned(tmp_path: Path) -> No
     assert plan_for(system, pruned).changes == []
 
 
-def test_staff_with_an_extra_join_keeps_it_with_a_warning(tmp_path: Path) -> None:
+def test_staff_with_an_extra_join_keeps_it_with_a_warning(tmp_path: Path, store: str) -> None:
     desired = practice(tmp_path, ("    home: smith\n    accounts: all\n  billing:",
                                   "    home: smith\n    accounts: [jones]\n  billing:"))
-    system, _ = sandboxed(tmp_path, desired)
+    system, _ = sandboxed(tmp_path, desired, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
         s.join("frontdesk", CHEN, "dchen", "demo-only-chen-8a4f")  # full, via dchen
@@ -172,8 +174,8 @@ def test_staff_with_an_extra_join_keeps_it_with_a_warning(tmp_path: Path) -> Non
     ]
 
 
-def test_plan_refuses_what_it_cannot_reach(tmp_path: Path) -> None:
-    system, desired = sandboxed(tmp_path)
+def test_plan_refuses_what_it_cannot_reach(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
     other = practice(tmp_path, ('account_id: "100561"', 'account_id: "100999"'))
     with pytest.raises(PlanError, match="provider chen's account 100999 does not exist"):
         plan_for(system, other)
@@ -184,7 +186,7 @@ def test_plan_refuses_what_it_cannot_reach(tmp_path: Path) -> None:
         plan_for(system, desired)
 
 
-def test_master_privilege_overrides(tmp_path: Path) -> None:
+def test_master_privilege_overrides(tmp_path: Path, store: str) -> None:
     desired = practice(tmp_path, extra="")
     text = (tmp_path / "practice.yaml").read_text().replace(
         "privileges:\n", "privileges:\n  riverside-admin: {garcia: {notes: none}}\n", 1)
@@ -192,7 +194,7 @@ def test_master_privilege_overrides(tmp_path: Path) -> None:
     from groupsync.config import load_file
 
     desired = load_file(tmp_path / "practice.yaml")
-    system, _ = sandboxed(tmp_path, desired)
+    system, _ = sandboxed(tmp_path, desired, store=store)
     plan = plan_for(system, desired)
     join = next(c for c in plan.changes if c.type == "join" and c.account == GARCIA
                 and c.username == "riverside-admin")
