@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
 
 Run = Callable[..., Result]
@@ -237,8 +239,8 @@ def test_store_urls_and_environment(run: Run, tmp_path: Path) -> None:
     assert absolute.exists()
     r = run("show", env={"GROUPSYNC_STORE": str(absolute)})
     assert r.code == 0 and "4 accounts" in r.out.splitlines()[0]
-    r = run("show", "--store", "postgresql://db/x")
-    assert r.code == 1 and "postgresql stores are not supported" in r.err
+    r = run("show", "--store", "mysql://db/x")
+    assert r.code == 1 and "mysql stores are not supported" in r.err
 
 
 def test_usage_errors_exit_1_without_traceback(run: Run) -> None:
@@ -265,3 +267,37 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(run: Run, tmp_path: P
     assert "\x1b[32m+\x1b[0m join frontdesk" in coloured
     assert "\x1b[" not in _on_terminal(tmp_path, "plan", *FILES)  # NO_COLOR=1
     assert "\x1b[" not in _on_terminal(tmp_path, "plan", *FILES, "--no-color", color=True)
+
+
+def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
+    r = run("store", "init", "--store", "new.db")
+    assert r.code == 0 and r.out.startswith("Created store new.db (lineage ")
+    assert run("store", "init", "--store", "new.db").err == "Error: new.db already exists\n"
+    r = run("store", "migrate", "--store", "new.db")
+    assert r.out == "store new.db is at schema version 1, the current one; nothing to do\n"
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "new.db")
+    conn.execute("PRAGMA user_version = 0")
+    conn.commit()
+    conn.close()
+    r = run("show", "--store", "new.db")
+    assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
+                                  "groupsync's (1); run 'groupsync store migrate'\n")
+    r = run("store", "migrate", "--store", "new.db")
+    assert r.code == 1 and "no migration from it to 1" in r.err
+
+
+def test_postgres_store_from_the_command_line(run: Run, store: str) -> None:
+    if not store.startswith("postgresql://"):
+        pytest.skip("the SQLite half of this is test_the_main_job_end_to_end")
+    with_password = store.replace("postgres@", "postgres:not-a-real-password@")
+    r = run("show", "--store", with_password)
+    assert r.code == 1 and "not-a-real-password" not in r.err and "***" in r.err
+    assert "create one with 'groupsync store init'" in r.err
+    assert run("store", "init", "--store", store).code == 0
+    assert run("sandbox", *FILES, "--store", store).code == 0
+    r = run("apply", *FILES, "--store", store, "--auto-approve")
+    assert r.code == 0, r.err
+    assert run("plan", *FILES, "--store", store, "--detailed-exitcode").code == 0
+    assert json.loads(run("show", "--store", store, "--json").out)["revision"] == 5
