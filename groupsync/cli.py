@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import click
 
@@ -26,15 +26,25 @@ from groupsync.accounts import (
     open_system,
 )
 from groupsync.accounts.storage import SCHEMA_VERSION
-from groupsync.accounts.urls import redact
+from groupsync.accounts.urls import is_http_url, redact
 from groupsync.apply import apply_plan, login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.engine import prepare
 from groupsync.engine import sandbox as sandbox_accounts
-from groupsync.errors import ConfigError, GroupsyncError, PlanError
+from groupsync.errors import (
+    ConfigError,
+    GroupsyncError,
+    PlanError,
+    SecretError,
+    StoreError,
+)
 from groupsync.plan import Plan
 
+if TYPE_CHECKING:  # httpx loads only when a store is a service URL
+    from groupsync.remote import RemoteSystem
+
 F = TypeVar("F", bound=Callable[..., Any])
+System = Union[AccountSystem, "RemoteSystem"]
 
 DEFAULT_MAX_REMOVALS = 10
 PROGRESS_MIN_CHANGES = 50
@@ -73,8 +83,33 @@ class Context:
     def secrets(self) -> Secrets:
         return Secrets(load_env_file(self.env_file) if self.env_file else None)
 
-    def system(self) -> AccountSystem:
+    def system(self) -> System:
+        if is_http_url(self.store):
+            return self.remote()
         return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+
+    def local(self, doing: str) -> AccountSystem:
+        if is_http_url(self.store):
+            raise StoreError(f"{doing} works on a local store (a SQLite file or PostgreSQL), "
+                             f"not through a groupsync service")
+        return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+
+    def remote(self) -> RemoteSystem:
+        """A service store is read as the file's provider logins (each sees the accounts it
+        can open); the plan then logs in as whoever it acts as."""
+        from groupsync.remote import RemoteSystem
+
+        desired, secrets = self.desired(), self.secrets()
+        logins = {}
+        for p in desired.providers.values():
+            with contextlib.suppress(SecretError):
+                logins[p.login] = secrets.get(p.password_var, "")
+        if not logins:
+            raise SecretError("reading a remote store needs at least one provider login's "
+                              "password (none of the providers' variables is set)")
+        system = RemoteSystem(self.store)
+        system.authenticate(logins)
+        return system
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:
@@ -122,7 +157,7 @@ def validate(ctx: Context) -> None:
                f"{len(d.staff)} staff usernames, {records} inline code records.")
 
 
-def _plan(ctx: Context) -> tuple[AccountSystem, Plan, dict[str, str], Desired]:
+def _plan(ctx: Context) -> tuple[System, Plan, dict[str, str], Desired]:
     system = ctx.system()
     desired = ctx.desired()
     prepared = prepare(system, desired, ctx.secrets())
@@ -225,7 +260,10 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
             click.echo("Apply cancelled; nothing was changed.")
             return
     with _progress(len(p.changes), ctx) as progress:
-        revision = apply_plan(system, p, passwords, desired, progress=progress)
+        if isinstance(system, AccountSystem):
+            revision = apply_plan(system, p, passwords, desired, progress=progress)
+        else:  # one request, one transaction on the service, saved-plan staleness rules
+            revision = system.apply(p, passwords)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")
@@ -272,6 +310,8 @@ def sandbox(ctx: Context) -> None:
     Example: groupsync sandbox --store sandbox.db --env-file demo.env
     """
     desired = ctx.desired()
+    if is_http_url(ctx.store):
+        raise StoreError("sandbox creates a local store; it does not work through a service")
     _system, created = sandbox_accounts(ctx.store, desired, ctx.secrets())
     for key in created:
         p = desired.providers[key]
@@ -385,7 +425,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     from groupsync import notice as notices
 
     desired = ctx.desired()
-    system = ctx.system()
+    system = ctx.local("notice")
     draft = notices.draft(desired, system.read_state())
     today = datetime.now(UTC).date()
     text = notices.notice_json(draft, today) if as_json else notices.notice_text(draft, today)
@@ -398,6 +438,28 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
                              draft.providers())
         if not as_json:
             click.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")
+
+
+@cli.command()
+@_common
+@click.option("--listen", default="127.0.0.1:8750", show_default=True, metavar="HOST:PORT",
+              help="Where to listen; loopback by default (put TLS in a reverse proxy).")
+@_command
+def serve(ctx: Context, listen: str) -> None:
+    """Serve the account system over HTTP for many admins and CI runners.
+
+    Example: groupsync serve --store postgresql://groupsync@db/groupsync --listen 127.0.0.1:8750
+    """
+    from groupsync.server import serve as run_server
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise PlanError(f"--listen {listen!r}: expected HOST:PORT, like 127.0.0.1:8750")
+    system = ctx.local("serve")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        click.echo(f"Warning: listening on {host}, not loopback: put it behind a TLS reverse "
+                   "proxy; passwords and tokens travel in requests.", err=True)
+    run_server(system, host.strip("[]"), int(port))
 
 
 @cli.group()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
+from groupsync.accounts.model import State
 from groupsync.accounts.urls import redact
 from groupsync.apply import login_secrets
 from groupsync.config import Desired, Secrets
@@ -24,7 +26,15 @@ class Prepared:
     passwords: dict[str, str]  # username -> password, in memory only
 
 
-def prepare(system: AccountSystem, desired: Desired, secrets: Secrets) -> Prepared:
+class Reader(Protocol):
+    """What planning needs from a store: a local AccountSystem or a RemoteSystem."""
+
+    def read_state(self) -> State: ...
+
+    def verify_logins(self, state: State, credentials: dict[str, str]) -> None: ...
+
+
+def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state()
     plan = make_plan(desired, state, today=datetime.now(UTC).date())
     passwords = login_secrets(plan, secrets, desired.var_where)

@@ -94,6 +94,43 @@ class AccountSystem:
     def audit(self, limit: int | None = None) -> list[AuditEntry]:
         return self.storage.read_audit(limit)
 
+    def login(self, username: str, password: str) -> User:
+        """Check one log-in (throttled and audited like every other)."""
+        state = self.read_state()
+        try:
+            return _check_login(state, username, password, self.clock(), self._verified)
+        except LoginFailed as exc:
+            self._login_failed(exc, state)
+            raise
+
+    def visible_state(self, username: str) -> State:
+        """What `username` may read: the accounts it can open, who can open them, their code
+        files and notices. A remote client sees only this, as the product's screens show."""
+        full = self.read_state()
+        k = ukey(username)
+        accounts = set(full.by_user.get(k, ()))
+        seen = State(lineage=full.lineage, revision=full.revision,
+                     write_count=full.write_count)
+        seen.accounts = {a: full.accounts[a] for a in accounts}
+        for acct in accounts:
+            for u in full.by_account.get(acct, ()):
+                seen.users[u] = full.users[u]
+                seen.set_access(full.users[u].username, acct, full.access[(u, acct)])
+            if acct in full.codes:
+                seen.codes[acct] = full.codes[acct]
+        seen.notices = [n for n in full.notices
+                        if accounts & {str(p["account_id"]) for p in n.providers}]
+        return seen
+
+    def visible_audit(self, username: str, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries about the accounts `username` can open, or by or about it."""
+        state = self.read_state()
+        accounts = set(state.by_user.get(ukey(username), ()))
+        entries = [e for e in self.storage.read_audit(None)
+                   if e.account in accounts or ukey(e.actor) == ukey(username)
+                   or (e.username is not None and ukey(e.username) == ukey(username))]
+        return entries[:limit] if limit is not None else entries
+
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
         """Check several logins against a state (for `plan`); only failures are written."""
         now = self.clock()

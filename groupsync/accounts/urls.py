@@ -9,6 +9,10 @@ def is_postgres_url(store: str) -> bool:
     return store.startswith(("postgresql://", "postgres://"))
 
 
+def is_http_url(store: str) -> bool:
+    return store.startswith(("http://", "https://"))
+
+
 def redact(url: str) -> str:
     """The URL without its password, for every message."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -1,0 +1,104 @@
+"""The client of `groupsync serve`: the calls the engine makes, over HTTP (httpx).
+
+It reads as the usernames it was given (each sees only the accounts it can open; their union
+is the state a plan needs) and applies a plan as one request, so all-or-nothing survives the
+network: the service's transaction either committed or it did not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from groupsync.accounts.model import State, ukey
+from groupsync.accounts.storage import AuditEntry
+from groupsync.errors import (
+    GroupsyncError,
+    LoginFailed,
+    PlanError,
+    RuleError,
+    StaleError,
+    StoreError,
+)
+from groupsync.plan import Plan
+from groupsync.wire import audit_from_wire, merge_states, state_from_wire
+
+TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minute or more
+
+
+class RemoteSystem:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.location = self.base_url
+        self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT)
+        self._tokens: dict[str, str] = {}  # ukey -> bearer token
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self._client.request(method, path, headers=headers, **kw)
+        except httpx.TimeoutException as exc:
+            raise StoreError(f"the groupsync service at {self.base_url} did not answer in time "
+                             f"({type(exc).__name__}); if this was an apply, the store is at "
+                             "the old or the new revision: run plan to see which") from exc
+        except httpx.TransportError as exc:
+            raise StoreError(f"lost the groupsync service at {self.base_url} "
+                             f"({type(exc).__name__}); if this was an apply, the store is at "
+                             "the old or the new revision: run plan to see which") from exc
+        if response.status_code < 400:
+            return response.json()
+        try:
+            detail = str(response.json().get("detail"))
+        except ValueError:
+            detail = response.text.strip()[:200] or response.reason_phrase
+        error: type[GroupsyncError] = {401: LoginFailed, 403: RuleError, 409: StaleError,
+                                       400: PlanError, 422: PlanError}.get(
+            response.status_code, StoreError)
+        if error is StoreError:
+            detail = f"the groupsync service at {self.base_url} answered {response.status_code}: " \
+                     f"{detail}"
+        raise error(detail)
+
+    def login(self, username: str, password: str) -> str:
+        data = self._call("POST", "/v1/login", json={"username": username, "password": password})
+        token: str = data["token"]
+        self._tokens[ukey(username)] = token
+        return token
+
+    # -- what the engine and the CLI call ----------------------------------------------------
+
+    def authenticate(self, credentials: dict[str, str]) -> None:
+        """Log in as each of these usernames, for reads."""
+        for username, password in credentials.items():
+            if ukey(username) not in self._tokens:
+                self.login(username, password)
+
+    def read_state(self) -> State:
+        if not self._tokens:
+            raise StoreError("a remote store is read as a username: no login was given")
+        states = [state_from_wire(self._call("GET", "/v1/state", token=t))
+                  for t in self._tokens.values()]
+        return merge_states(states)
+
+    def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
+        del state  # the service checks against its own state
+        self.authenticate(credentials)
+
+    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+        token = next(iter(self._tokens.values()), None)
+        if token is None:
+            raise StoreError("a remote store is read as a username: no login was given")
+        params = {"limit": limit} if limit else {}
+        return audit_from_wire(self._call("GET", "/v1/audit", token=token,
+                                          params=params)["entries"])
+
+    def apply(self, plan: Plan, passwords: dict[str, str]) -> int:
+        token = self._tokens.get(ukey(plan.actor)) or self.login(plan.actor,
+                                                                 passwords[plan.actor])
+        body = {"plan": plan.to_json(),
+                "passwords": {u: passwords[u] for u in plan.credentials}}
+        result = self._call("POST", "/v1/apply", token=token, json=body)
+        return int(result["revision"])
