@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
@@ -28,7 +28,6 @@ from groupsync.apply import apply_plan
 from groupsync.errors import (
     GroupsyncError,
     LoginFailed,
-    PlanError,
     RuleError,
     StaleError,
     StoreBusy,
@@ -52,8 +51,37 @@ class TokenResponse(BaseModel):
     username: str
 
 
+class ChangeBody(BaseModel):
+    action: Literal["add", "change", "remove"]
+    type: Literal["practice_setup", "username", "join", "privileges", "code"]
+    account: str
+    username: str | None = None
+    file: Literal["diagnosis_codes", "billing_codes", "insurance_payers"] | None = None
+    key: str | None = None
+    before: Any = None
+    after: Any = None
+
+
+class PlanBody(BaseModel):
+    """A saved plan, as `groupsync plan --out` writes it."""
+
+    format_version: Literal["1"]
+    lineage: str
+    revision: int
+    write_count: int
+    changes: list[ChangeBody]
+    actor: str
+    master: str
+    credentials: dict[str, str]
+    code_master: str | None = None
+    accounts: dict[str, str] = Field(default_factory=dict)
+    logins: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    summary: dict[str, int] = Field(default_factory=dict)
+
+
 class ApplyRequest(BaseModel):
-    plan: dict[str, Any]
+    plan: PlanBody
     passwords: dict[str, str] = Field(
         description="username -> password for every login the plan names; used, never kept")
 
@@ -155,16 +183,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S) -> FastAPI
               responses={code: {"model": model} for code, model in _ERRORS.items()},
               summary="Apply a saved plan in one transaction, as the plan's acting username")
     def apply(body: ApplyRequest, username: str = Depends(caller)) -> ApplyResponse:
-        try:
-            plan = Plan.from_json(body.plan)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PlanError(f"not a groupsync plan (bad field {exc})") from None
+        plan = Plan.from_json(body.plan.model_dump())
         if ukey(plan.actor) != ukey(username):
             raise RuleError(f"this plan acts as {plan.actor}; log in as {plan.actor} to apply "
                             "it")
         missing = [u for u in plan.credentials if u not in body.passwords]
         if missing:
-            raise PlanError(f"the request lacks the passwords of: {', '.join(sorted(missing))}")
+            raise LoginFailed(f"the request lacks the passwords of: {', '.join(sorted(missing))}")
         revision = apply_plan(system, plan, body.passwords)
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 

@@ -1,0 +1,196 @@
+"""`groupsync serve` and `--store http://`: a real service process on loopback, the real CLI.
+
+Also a bounded schemathesis run against the OpenAPI document (no 5xx, every response as
+documented) and SIGKILL of the service in the middle of an apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from benchmarks.generate import Shape, generate
+from groupsync.accounts import open_system, state_digest
+from groupsync.config import Secrets, load_env_file, load_file
+from groupsync.engine import sandbox
+from groupsync.plan import make_plan
+from groupsync.server import create_app
+
+from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
+
+Run = Callable[..., Result]
+FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(store: str, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
+    log = (cwd / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "groupsync", "serve", "--store", store,
+                             "--listen", f"127.0.0.1:{port}"], cwd=cwd, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (cwd / f"serve-{port}.log").read_text()
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+        log.close()
+
+
+def test_plan_apply_show_log_through_the_service(run: Run, tmp_path: Path, store: str) -> None:
+    assert run("sandbox", *FILES, "--store", store).code == 0
+    with serving(store, tmp_path) as (url, _proc):
+        r = run("plan", *FILES, "--store", url, "--detailed-exitcode")
+        assert r.code == 2 and r.out.endswith("Plan: 88 to add, 4 to change, 0 to remove.\n")
+        r = run("plan", *FILES, "--store", url, "--out", "remote.plan")
+        r = run("apply", "remote.plan", *FILES, "--store", url)
+        assert r.code == 0, r.err
+        assert r.out.endswith(f"Store {url} is at revision 5.\n")
+        r = run("apply", "remote.plan", *FILES, "--store", url)  # the same plan again: stale
+        assert (r.code, r.err) == (1, "Error: the store changed since the plan was made (plan "
+                                      "at revision 4, store at 5); run plan again. Nothing was "
+                                      "changed\n")
+        r = run("plan", *FILES, "--store", url, "--detailed-exitcode")
+        assert (r.code, r.out) == (0, "No changes. The store matches the file.\n")
+        shown = json.loads(run("show", *FILES, "--store", url, "--json").out)
+        assert shown["revision"] == 5 and len(shown["accounts"]) == 4
+        assert run("log", *FILES, "--store", url, "--limit", "1").out.startswith("r5  ")
+        wrong = run("plan", *FILES, "--store", url, env={"JONES_PASSWORD": "nope"})
+        assert (wrong.code, wrong.err) == (1, "Error: login failed: unknown username or wrong "
+                                              "password (rjones)\n")
+
+
+def test_each_request_sees_only_what_its_username_can_open(run: Run, tmp_path: Path) -> None:
+    assert run("sandbox", *FILES).code == 0
+    assert run("apply", *FILES, "--auto-approve").code == 0
+    store = str(tmp_path / "groupsync.db")
+    demo = demo_env()
+    with serving(store, tmp_path) as (url, _proc):
+        assert httpx.get(f"{url}/v1/state").status_code == 401
+        token = httpx.post(f"{url}/v1/login", json={"username": "rjones",
+                                                   "password": demo["JONES_PASSWORD"]}).json()
+        seen = httpx.get(f"{url}/v1/state",
+                         headers={"Authorization": f"Bearer {token['token']}"}).json()
+        assert [a["account_id"] for a in seen["accounts"]] == ["100517"]
+        assert "password_hash" not in json.dumps(seen) and "$argon2" not in json.dumps(seen)
+        # a plan acting as the master can't be applied with rjones's token
+        plan = json.loads(run("plan", *FILES, "--json").out)
+        refused = httpx.post(f"{url}/v1/apply", json={"plan": plan, "passwords": {}},
+                             headers={"Authorization": f"Bearer {token['token']}"})
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "this plan acts as riverside-admin; log in as "
+                                            "riverside-admin to apply it"}
+        bad = httpx.post(f"{url}/v1/login", json={"username": "rjones", "password": "nope"})
+        ghost = httpx.post(f"{url}/v1/login", json={"username": "ghost", "password": "nope"})
+        assert bad.status_code == ghost.status_code == 401
+        assert bad.json()["detail"].replace("rjones", "X") == ghost.json()["detail"].replace(
+            "ghost", "X")
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    for secret in demo.values():
+        assert secret not in log
+    assert token["token"] not in log
+
+
+def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
+    shape = Shape(providers=10, staff=24, accounts_per_staff=4, diagnosis=150, billing=40,
+                  payers=40)
+    text, env_text = generate(shape)
+    (tmp_path / "p.yaml").write_text(text)
+    (tmp_path / "p.env").write_text(env_text)
+    files = ("-f", str(tmp_path / "p.yaml"), "--env-file", str(tmp_path / "p.env"))
+    store = tmp_path / "store.db"
+    sandbox(str(store), load_file(tmp_path / "p.yaml"),
+            Secrets(load_env_file(tmp_path / "p.env"), environ={}))
+    pristine = tmp_path / "pristine.db"
+    shutil.copyfile(store, pristine)
+    old = open_system(str(store)).read_state()
+    outcomes = {"old": 0, "new": 0}
+    for delay in (0.3, 0.6, 0.9, 1.2):
+        shutil.copyfile(pristine, store)
+        with serving(str(store), tmp_path) as (url, proc):
+            client = subprocess.Popen(
+                [sys.executable, "-m", "groupsync", "apply", "--auto-approve", *files,
+                 "--store", url], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, env={k: v for k, v in os.environ.items()
+                                if not k.endswith("_PASSWORD")})
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            out, err = client.communicate(timeout=120)
+        if client.returncode == 0:
+            assert "Apply complete" in out  # it finished before the kill
+        else:
+            assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+            assert err.startswith("Error: ")
+        state = open_system(str(store)).read_state()
+        if state.revision == old.revision:
+            assert state_digest(state) == state_digest(old)
+            outcomes["old"] += 1
+        else:
+            assert state.revision == old.revision + 1
+            assert make_plan(load_file(tmp_path / "p.yaml"), state).changes == []
+            outcomes["new"] += 1
+    assert outcomes["old"] > 0
+    with serving(str(store), tmp_path) as (url, _proc):  # a re-run converges
+        r = run("apply", "--auto-approve", *files, "--store", url)
+        assert r.code == 0, r.err
+        assert run("plan", *files, "--store", url).out == \
+            "No changes. The store matches the file.\n"
+
+
+# -- schemathesis against the OpenAPI document (bounded) ---------------------------------------
+
+_folder = Path(tempfile.mkdtemp(prefix="groupsync-schemathesis-"))
+_store = str(_folder / "store.db")
+_system, _ = sandbox(_store, load_file(EXAMPLE), Secrets(demo_env(), environ={}))
+_app = create_app(_system)
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
+
+
+_token = TestClient(_app).post(
+    "/v1/login", json={"username": "jsmith", "password": demo_env()["SMITH_PASSWORD"]}
+).json()["token"]
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_api_never_fails_and_matches_its_schema(case: schemathesis.Case) -> None:
+    # Authenticated as a real provider login, so the operations get past 401 and run.
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_token}"}
+    case.call_and_validate()
