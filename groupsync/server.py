@@ -160,7 +160,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S) -> FastAPI
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/login", response_model=TokenResponse, responses={401: {"model": ErrorResponse}},
+    @app.post("/v1/login", response_model=TokenResponse,
+              responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}},
               summary="Log in; returns a short-lived bearer token")
     def login(body: LoginRequest) -> TokenResponse:
         user = system.login(body.username, body.password)
