@@ -263,7 +263,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if isinstance(system, AccountSystem):
             revision = apply_plan(system, p, passwords, desired, progress=progress)
         else:  # one request, one transaction on the service, saved-plan staleness rules
-            revision = system.apply(p, passwords)
+            revision = system.apply(p, passwords, desired)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")

@@ -13,6 +13,7 @@ import httpx
 
 from groupsync.accounts.model import State, ukey
 from groupsync.accounts.storage import AuditEntry
+from groupsync.config import Desired
 from groupsync.errors import (
     GroupsyncError,
     LoginFailed,
@@ -22,7 +23,7 @@ from groupsync.errors import (
     StoreError,
 )
 from groupsync.plan import Plan
-from groupsync.wire import audit_from_wire, merge_states, state_from_wire
+from groupsync.wire import audit_from_wire, desired_to_wire, merge_states, state_from_wire
 
 TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minute or more
 
@@ -95,10 +96,14 @@ class RemoteSystem:
         return audit_from_wire(self._call("GET", "/v1/audit", token=token,
                                           params=params)["entries"])
 
-    def apply(self, plan: Plan, passwords: dict[str, str]) -> int:
+    def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None) -> int:
+        """One request, one transaction on the service. With `desired` the service re-plans
+        inside it (as a local apply does); without, a saved plan's exact-revision rule holds."""
         token = self._tokens.get(ukey(plan.actor)) or self.login(plan.actor,
                                                                  passwords[plan.actor])
-        body = {"plan": plan.to_json(),
-                "passwords": {u: passwords[u] for u in plan.credentials}}
+        body: dict[str, Any] = {"plan": plan.to_json(),
+                                "passwords": {u: passwords[u] for u in plan.credentials}}
+        if desired is not None:
+            body["desired"] = desired_to_wire(desired)
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])

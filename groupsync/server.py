@@ -34,7 +34,7 @@ from groupsync.errors import (
     StoreError,
 )
 from groupsync.plan import Plan
-from groupsync.wire import audit_to_wire, state_to_wire
+from groupsync.wire import audit_to_wire, desired_from_wire, state_to_wire
 
 TOKEN_TTL_S = 900
 
@@ -80,8 +80,65 @@ class PlanBody(BaseModel):
     summary: dict[str, int] = Field(default_factory=dict)
 
 
+class ProviderBody(BaseModel):
+    key: str
+    name: str
+    account_id: str
+    bills_electronically: bool
+    login: str
+    password_var: str
+
+
+class UsernameBody(BaseModel):
+    username: str
+    password_var: str
+    home: str
+    accounts: list[str]
+    is_master: bool = False
+
+
+class PrivilegeBody(BaseModel):
+    username: str
+    base: Literal["full", "view", "none"]
+    all: dict[str, Literal["full", "view", "none"]]
+    per_account: dict[str, dict[str, Literal["full", "view", "none"]]]
+
+
+class CodesBody(BaseModel):
+    master: str
+    copy_to: list[str]
+    files: list[Literal["diagnosis_codes", "billing_codes", "insurance_payers"]]
+    inline: dict[str, dict[str, dict[str, str]]]
+
+
+class PruneBody(BaseModel):
+    usernames: bool
+    joins: bool
+    codes: bool
+
+
+class DesiredBody(BaseModel):
+    """The practice a plan was made from (variable names only, never a secret)."""
+
+    source: str
+    practice_name: str
+    tin: str
+    providers: list[ProviderBody]
+    master: UsernameBody
+    staff: list[UsernameBody]
+    privileges: list[PrivilegeBody]
+    codes: CodesBody | None
+    prune: PruneBody
+
+
 class ApplyRequest(BaseModel):
     plan: PlanBody
+    desired: DesiredBody | None = Field(
+        default=None,
+        description="With the practice the plan was made from, the service makes the plan "
+                    "again inside its transaction and applies only if it comes out the same "
+                    "(applies to other practices don't make it stale). Without it, the store "
+                    "must be at the plan's exact revision, as for a saved plan.")
     passwords: dict[str, str] = Field(
         description="username -> password for every login the plan names; used, never kept")
 
@@ -191,7 +248,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S) -> FastAPI
         missing = [u for u in plan.credentials if u not in body.passwords]
         if missing:
             raise LoginFailed(f"the request lacks the passwords of: {', '.join(sorted(missing))}")
-        revision = apply_plan(system, plan, body.passwords)
+        desired = desired_from_wire(body.desired.model_dump()) if body.desired else None
+        revision = apply_plan(system, plan, body.passwords, desired)
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
     return app
