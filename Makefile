@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test: lint typecheck unit
 SIZE ?= M
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --size $(SIZE)
+
+# 20 planning and 5 applying clients against `groupsync serve` over PostgreSQL for 60 s.
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py --seconds 60
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

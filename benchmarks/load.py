@@ -199,7 +199,8 @@ def main() -> None:
         "service_rss_mb": {"first": round(rss[0]) if rss else None,
                            "max": round(max(rss)) if rss else None,
                            "last": round(rss[-1]) if rss else None,
-                           "median": round(statistics.median(rss)) if rss else None},
+                           "median": round(statistics.median(rss)) if rss else None,
+                           "every_10s": [round(m) for t, m in memory if int(t) % 10 == 0]},
     }
     (OUT / "load.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -471,7 +471,7 @@ def store() -> None:
 @_common
 @_command
 def store_init(ctx: Context) -> None:
-    """Create an empty store: the SQLite file, or the tables in a PostgreSQL schema.
+    """Create an empty store: a SQLite file, or tables in PostgreSQL.
 
     Example: groupsync store init --store postgresql://groupsync@db.internal/groupsync
     """

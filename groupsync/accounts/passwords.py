@@ -7,6 +7,8 @@ hash is weaker than today's parameters. Verification is constant-time inside lib
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import cache
 
 from argon2 import PasswordHasher, Type
@@ -29,14 +31,23 @@ def _dummy_hash() -> str:
     return _hasher.hash("groupsync-no-such-user")
 
 
+# Each argon2 call takes 19 MiB and a core. In a threaded server, more of them at once than
+# there are cores buys no speed, and every extra one leaves a 19 MiB block in some malloc
+# arena for good; so they queue here.
+_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when `password` matches; an unknown user (hash None) still pays for one check."""
+    target = password_hash or _dummy_hash()
     try:
-        matched = _hasher.verify(password_hash or _dummy_hash(), password)
+        with _slots:
+            matched = _hasher.verify(target, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and password_hash is not None

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from groupsync.accounts.model import AREAS, State
+from groupsync.accounts.model import State
 from groupsync.accounts.storage import (
     BUSY_TIMEOUT_S,
     SCHEMA_VERSION,
@@ -30,6 +30,7 @@ from groupsync.accounts.storage import (
     SqlWrite,
     WaitCallback,
     _load,
+    tables_ddl,
     utcnow,
 )
 from groupsync.accounts.urls import redact
@@ -43,64 +44,7 @@ _TRIGGERS = "\n".join(
     for t in ("accounts", "usernames", "access", "codes")
 )
 
-SCHEMA = f"""
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE accounts (
-    account_id TEXT PRIMARY KEY,
-    provider_name TEXT NOT NULL,
-    signup_username TEXT NOT NULL,
-    practice_name TEXT,
-    tin TEXT,
-    bills_electronically INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    trial_ends TEXT
-);
-CREATE TABLE usernames (
-    ukey TEXT PRIMARY KEY,
-    username TEXT NOT NULL,
-    home TEXT NOT NULL REFERENCES accounts(account_id),
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE access (
-    ukey TEXT NOT NULL REFERENCES usernames(ukey),
-    account_id TEXT NOT NULL REFERENCES accounts(account_id),
-    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
-    PRIMARY KEY (ukey, account_id)
-);
-CREATE TABLE codes (
-    account_id TEXT NOT NULL REFERENCES accounts(account_id),
-    file TEXT NOT NULL,
-    key TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    fee TEXT NOT NULL DEFAULT '',
-    payer_id TEXT NOT NULL DEFAULT '',
-    claims TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (account_id, file, key)
-);
-CREATE TABLE notices (
-    id BIGSERIAL PRIMARY KEY,
-    sent_at TEXT NOT NULL,
-    practice_name TEXT NOT NULL,
-    tin TEXT NOT NULL,
-    providers TEXT NOT NULL
-);
-CREATE TABLE login_failures (
-    ukey TEXT PRIMARY KEY,
-    failures INTEGER NOT NULL,
-    locked_until DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE audit (
-    id BIGSERIAL PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    type TEXT NOT NULL,
-    account TEXT,
-    username TEXT,
-    detail TEXT NOT NULL
-);
+SCHEMA = tables_ddl("postgresql") + f"""
 CREATE SEQUENCE write_count_seq;
 CREATE FUNCTION groupsync_count_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM nextval('write_count_seq'); RETURN NULL; END $$;

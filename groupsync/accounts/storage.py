@@ -104,7 +104,8 @@ _WRITE_COUNT_TRIGGERS = "\n".join(
     for event in ("INSERT", "UPDATE", "DELETE")
 )
 
-_SCHEMA = f"""
+# The tables, written once for every backend; dialects fill in the few words that differ.
+_TABLES = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
     account_id TEXT PRIMARY KEY,
@@ -128,7 +129,7 @@ CREATE TABLE access (
     account_id TEXT NOT NULL REFERENCES accounts(account_id),
     {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
     PRIMARY KEY (ukey, account_id)
-) WITHOUT ROWID;
+)@WITHOUT_ROWID@;
 CREATE TABLE codes (
     account_id TEXT NOT NULL REFERENCES accounts(account_id),
     file TEXT NOT NULL,
@@ -138,25 +139,21 @@ CREATE TABLE codes (
     payer_id TEXT NOT NULL DEFAULT '',
     claims TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (account_id, file, key)
-) WITHOUT ROWID;
+)@WITHOUT_ROWID@;
 CREATE TABLE notices (                  -- group-rate notices recorded as sent
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id @AUTO_ID@,
     sent_at TEXT NOT NULL,
     practice_name TEXT NOT NULL,
     tin TEXT NOT NULL,
     providers TEXT NOT NULL             -- JSON list of account_id, name, bills_electronically
 );
-CREATE TRIGGER notices_no_update BEFORE UPDATE ON notices
-BEGIN SELECT RAISE(ABORT, 'sent notices are append-only'); END;
-CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices
-BEGIN SELECT RAISE(ABORT, 'sent notices are append-only'); END;
 CREATE TABLE login_failures (
     ukey TEXT PRIMARY KEY,              -- any name tried, known or not: a lock tells nothing
     failures INTEGER NOT NULL,          -- failed log-ins in a row
-    locked_until REAL NOT NULL          -- epoch seconds; 0 when not locked
+    locked_until @FLOAT@ NOT NULL          -- epoch seconds; 0 when not locked
 );
 CREATE TABLE audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id @AUTO_ID@,
     revision INTEGER NOT NULL,
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
@@ -166,13 +163,29 @@ CREATE TABLE audit (
     username TEXT,
     detail TEXT NOT NULL
 );
--- The audit trail is append-only in the store itself, whoever writes to it.
-{_WRITE_COUNT_TRIGGERS}
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+_DIALECT_WORDS = {
+    "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
+               "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL"},
+    "postgresql": {"@AUTO_ID@": "BIGSERIAL PRIMARY KEY", "@WITHOUT_ROWID@": "",
+                   "@FLOAT@": "DOUBLE PRECISION"},
+}
+
+
+def tables_ddl(dialect: str) -> str:
+    ddl = _TABLES
+    for word, value in _DIALECT_WORDS[dialect].items():
+        ddl = ddl.replace(word, value)
+    return ddl
+
+
+# Append-only tables, refused in the store itself, whoever writes to it.
+_SQLITE_APPEND_ONLY = "\n".join(
+    f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+    for table in ("audit", "notices") for event in ("UPDATE", "DELETE")
+)
+_SCHEMA = tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n" + _SQLITE_APPEND_ONLY + "\n"
 
 _CODE_COLUMNS = ("description", "fee", "payer_id", "claims")
 
