@@ -57,7 +57,8 @@ def _common(func: F) -> F:
                      show_default=True, help="The practice file (env GROUPSYNC_FILE)."),
         click.option("--store", default="groupsync.db", envvar="GROUPSYNC_STORE",
                      show_default=True,
-                     help="Store path or URL: sqlite:///relative.db, sqlite:////absolute.db "
+                     help="Store: a SQLite path or sqlite:///file.db, "
+                          "postgresql://user@host/db, or a service's http(s):// URL "
                           "(env GROUPSYNC_STORE)."),
         click.option("--env-file", type=click.Path(dir_okay=False), default=None,
                      help="File of NAME=value lines for ${NAME} passwords; the environment "
@@ -77,11 +78,20 @@ class Context:
         self.color = (not no_color and "NO_COLOR" not in os.environ
                       and sys.stdout.isatty())
 
-    def desired(self) -> Desired:
+    @functools.cached_property
+    def _desired(self) -> Desired:
         return load_file(self.file)
 
-    def secrets(self) -> Secrets:
+    def desired(self) -> Desired:
+        """The practice file, loaded once per command however many steps need it."""
+        return self._desired
+
+    @functools.cached_property
+    def _secrets(self) -> Secrets:
         return Secrets(load_env_file(self.env_file) if self.env_file else None)
+
+    def secrets(self) -> Secrets:
+        return self._secrets
 
     def system(self) -> System:
         if is_http_url(self.store):
@@ -168,10 +178,13 @@ def _write_private(path: str, text: str) -> None:
     """Write a file only its owner can read (saved plans name usernames and accounts)."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise PlanError(f"can't write {path}: {exc.strerror}") from exc
 
 
 @cli.command()
@@ -201,10 +214,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     else:
         click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
     if out:
-        try:
-            _write_private(out, render.plan_json(p))
-        except OSError as exc:
-            raise PlanError(f"can't write plan to {out}: {exc.strerror}") from exc
+        _write_private(out, render.plan_json(p))
         if fmt == "text":
             click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}")
     return 2 if detailed_exitcode and p.changes else 0

@@ -229,9 +229,6 @@ class State:
     def accounts_of(self, username: str) -> list[str]:
         return sorted(self.by_user.get(ukey(username), ()))
 
-    def users_in(self, account_id: str) -> list[str]:
-        return sorted(self.by_account.get(account_id, ()))
-
     def file(self, account_id: str, file: str) -> dict[str, Record]:
         return self.codes.get(account_id, {}).get(file, {})
 

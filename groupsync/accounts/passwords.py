@@ -1,8 +1,8 @@
 """Password hashing: argon2id at OWASP's minimum or above, parameters kept in the hash.
 
 argon2-cffi puts m, t and p inside the encoded hash and verifies with those, so raising the
-parameters below later never breaks a hash stored earlier; `needs_rehash` tells when an old
-hash is weaker than today's parameters. Verification is constant-time inside libargon2.
+parameters below later never breaks a hash stored earlier. Verification is constant-time
+inside libargon2.
 """
 
 from __future__ import annotations
@@ -51,7 +51,3 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and password_hash is not None
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
