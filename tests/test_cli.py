@@ -288,9 +288,8 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert r.code == 1 and "no migration from it to 1" in r.err
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: the tests above
 def test_postgres_store_from_the_command_line(run: Run, store: str) -> None:
-    if not store.startswith("postgresql://"):
-        pytest.skip("the SQLite half of this is test_the_main_job_end_to_end")
     with_password = store.replace("postgres@", "postgres:not-a-real-password@")
     r = run("show", "--store", with_password)
     assert r.code == 1 and "not-a-real-password" not in r.err and "***" in r.err
