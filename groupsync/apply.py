@@ -14,7 +14,7 @@ from collections.abc import Callable
 from groupsync.accounts import AccountSystem, Session
 from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
 from groupsync.config import Desired, Secrets
-from groupsync.errors import StaleError
+from groupsync.errors import PlanError, StaleError
 from groupsync.plan import Change, Plan, make_plan
 
 Progress = Callable[[int, int], None]
@@ -127,6 +127,13 @@ class _Applier:
             self.tick()
         for account, privs in self.final_master.items():
             self.s.set_privileges(account, self.plan.master, privs)
+        if self.done != len(self.plan.changes):
+            # A saved plan edited by hand (or written by another version) can hold a change no
+            # phase above performs; applying the rest would report success for less than the
+            # plan said, so the whole transaction is refused instead.
+            raise PlanError(f"the plan holds {len(self.plan.changes) - self.done} change(s) "
+                            "groupsync can't apply (such as removing the master's own "
+                            "access); nothing was changed")
 
     def _join(self, c: Change) -> None:
         login = self.plan.logins[c.account]

@@ -118,3 +118,26 @@ def test_a_shown_plan_survives_unrelated_applies_but_not_relevant_ones(
         apply_plan(system, prepared.plan, prepared.passwords,
                    practice(tmp_path, ('fee: "150.00"', 'fee: "160.00"')))
     assert system.read_state().revision == 8
+
+
+def test_a_plan_with_a_change_no_phase_performs_is_refused_whole(
+    tmp_path: Path, store: str
+) -> None:
+    from groupsync.errors import PlanError
+    from groupsync.plan import Change
+
+    system, desired = sandboxed(tmp_path, store=store)
+    converge(system, desired)
+    prepared = prepare(system, desired, secrets())
+    tampered = Plan.from_json(prepared.plan.to_json())
+    tampered.changes = [
+        Change("change", "privileges", "100517", username="frontdesk",
+               before=system.read_state().access[("frontdesk", "100517")],
+               after={**system.read_state().access[("frontdesk", "100517")], "notes": "view"}),
+        Change("remove", "join", "100517", username="riverside-admin", before={}),
+    ]
+    before = system.read_state().revision
+    with pytest.raises(PlanError, match="1 change\\(s\\) groupsync can't apply"):
+        apply_plan(system, tampered, prepared.passwords)
+    assert system.read_state().revision == before
+    assert system.read_state().access[("frontdesk", "100517")]["notes"] == "none"
