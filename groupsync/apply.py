@@ -96,7 +96,16 @@ class _Applier:
             self.final_master[c.account] = c.after
             self.tick()
         for c in by[("change", "privileges", True)]:
-            self.s.set_privileges(c.account, c.username or "", _max(c.before, c.after))
+            raised = _max(c.before, c.after)
+            if c.before["account_access"] != "full":
+                # The master can't raise itself where it lost account_access: the account's
+                # own provider login does, as an admin would in the product's screens.
+                login = self.plan.logins[c.account]
+                self.s.act_as(login, self.pw[login])
+                self.s.set_privileges(c.account, self.plan.master, raised)
+                self.s.act_as(self.plan.master, self.pw[self.plan.master])
+            else:
+                self.s.set_privileges(c.account, c.username or "", raised)
             self.final_master[c.account] = c.after
             self.tick()
 

@@ -256,6 +256,10 @@ class _Planner:
                     continue  # the join itself is removed below
                 before = self.s.access[(k, acct)]
                 after = spec.resolve(acct)
+                if k == ukey(self.d.master.username) and before["account_access"] != "full":
+                    # The master lost its own right to fix this (drift): the account's
+                    # provider login restores it, so the apply needs that login too.
+                    self._need_login(acct)
                 if before != after:
                     self.changes.append(Change("change", "privileges", acct,
                                                username=self.s.users[k].username,

@@ -141,3 +141,21 @@ def test_a_plan_with_a_change_no_phase_performs_is_refused_whole(
         apply_plan(system, tampered, prepared.passwords)
     assert system.read_state().revision == before
     assert system.read_state().access[("frontdesk", "100517")]["notes"] == "none"
+
+
+def test_a_master_that_lost_account_access_is_restored_through_the_provider_login(
+    tmp_path: Path, store: str
+) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
+    converge(system, desired)
+    with system.session("rjones", "demo-only-jones-2b9c") as s:  # drift: Jones demotes it
+        s.set_privileges("100517", "riverside-admin", {"account_access": "view", "notes": "none"})
+    plan = plan_for(system, desired)
+    assert [(c.type, c.account, c.username) for c in plan.changes] == [
+        ("privileges", "100517", "riverside-admin")]
+    assert plan.credentials["rjones"] == "JONES_PASSWORD"  # needed to restore it
+    converge(system, desired)
+    assert system.read_state().access[("riverside-admin", "100517")]["account_access"] == "full"
+    assert plan_for(system, desired).changes == []
+    actors = [(e.actor, e.type) for e in system.audit(2)]
+    assert ("rjones", "privileges") in actors
