@@ -263,7 +263,12 @@ def load_text(raw: bytes, name: str) -> Desired:
     try:
         model = PracticeFile.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(problems + _pydantic_problems(exc, doc, name)) from None
+        shape = _pydantic_problems(exc, doc, name)
+        seen = {(p.line, p.column) for p in shape}
+        # The shape is wrong somewhere, so the full cross-checks can't run; the references to
+        # provider keys still can, so a typo there is reported in the same run.
+        refs = [p for p in _reference_problems(doc, name) if (p.line, p.column) not in seen]
+        raise ConfigError(problems + shape + refs) from None
     try:
         desired = _Resolver(model, doc, name).resolve()
     except ConfigError as exc:
@@ -271,6 +276,42 @@ def load_text(raw: bytes, name: str) -> Desired:
     if problems:
         raise ConfigError(problems)
     return desired
+
+
+def _reference_problems(doc: yamlload.Document, name: str) -> list[Problem]:
+    """Unknown provider keys, checked on the raw data (used when the schema check failed)."""
+    data = doc.data
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return []
+    keys = set(providers)
+    out: list[Problem] = []
+
+    def check(value: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(value, str) and value not in keys and value != "all":
+            hint = difflib.get_close_matches(value, sorted(keys), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            line, col = doc.mark(path)
+            out.append(Problem(name, line, col, f"unknown provider {value!r}{extra}"))
+
+    master = data.get("master")
+    if isinstance(master, dict):
+        check(master.get("home"), ("master", "home"))
+    staff = data.get("usernames")
+    for username, entry in (staff.items() if isinstance(staff, dict) else ()):
+        if not isinstance(entry, dict):
+            continue
+        check(entry.get("home"), ("usernames", username, "home"))
+        accounts = entry.get("accounts")
+        for i, ref in enumerate(accounts if isinstance(accounts, list) else ()):
+            check(ref, ("usernames", username, "accounts", i))
+    codes = data.get("codes")
+    if isinstance(codes, dict):
+        check(codes.get("master"), ("codes", "master"))
+        copy_to = codes.get("copy_to")
+        for i, ref in enumerate(copy_to if isinstance(copy_to, list) else ()):
+            check(ref, ("codes", "copy_to", i))
+    return out
 
 
 _TYPE_WORDS = {

@@ -200,3 +200,10 @@ def test_env_file_and_secrets(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_env_file(bad)
     assert str(exc.value) == f"{bad}:2:1: expected NAME=value"
+
+
+def test_reference_typos_are_reported_with_shape_errors() -> None:
+    found = errors(BASE.replace("home: smith", "home: smyth").replace(
+        "  name: Riverside", "  nmae: Riverside"))
+    assert "p.yaml:17:9: unknown provider 'smyth' (did you mean 'smith'?)" in found
+    assert "p.yaml:3:3: unknown key 'nmae' in practice (did you mean 'name'?)" in found
