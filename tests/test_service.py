@@ -6,6 +6,7 @@ documented) and SIGKILL of the service in the middle of an apply.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -176,7 +177,10 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
 
 # -- schemathesis against the OpenAPI document (bounded) ---------------------------------------
 
+# schemathesis reads the schema when the module is collected, so the app (over a sandboxed
+# store of its own) exists from then on; the folder goes when the test run ends.
 _folder = Path(tempfile.mkdtemp(prefix="groupsync-schemathesis-"))
+atexit.register(shutil.rmtree, _folder, True)
 _store = str(_folder / "store.db")
 _system, _ = sandbox(_store, load_file(EXAMPLE), Secrets(demo_env(), environ={}))
 _app = create_app(_system)
