@@ -163,8 +163,12 @@ def validate(ctx: Context) -> None:
     """
     d = ctx.desired()
     records = sum(len(r) for r in d.codes.inline.values()) if d.codes else 0
-    click.echo(f"{ctx.file} is valid: {len(d.providers)} providers, "
-               f"{len(d.staff)} staff usernames, {records} inline code records.")
+    click.echo(f"{ctx.file} is valid: {_n(len(d.providers), 'provider')}, "
+               f"{_n(len(d.staff), 'staff username')}, {_n(records, 'inline code record')}.")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _plan(ctx: Context) -> tuple[System, Plan, dict[str, str], Desired]:
