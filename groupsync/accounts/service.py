@@ -95,13 +95,12 @@ class AccountSystem:
         return self.storage.read_audit(limit)
 
     def login(self, username: str, password: str) -> User:
-        """Check one log-in (throttled and audited like every other)."""
+        """Check one log-in (throttled, audited and cleared like every other)."""
         state = self.read_state()
-        try:
-            return _check_login(state, username, password, self.clock(), self._verified)
-        except LoginFailed as exc:
-            self._login_failed(exc, state)
-            raise
+        self.verify_logins(state, {username: password})
+        user = state.user(username)
+        assert user is not None  # verify_logins raised otherwise
+        return user
 
     def visible_state(self, username: str) -> State:
         """What `username` may read: the accounts it can open, who can open them, their code
@@ -197,12 +196,7 @@ class AccountSystem:
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
                       providers: list[dict[str, object]]) -> None:
         """Record a group-rate notice as sent, as a logged-in username (audited)."""
-        state = self.read_state()
-        try:
-            user = _check_login(state, username, password, self.clock(), self._verified)
-        except LoginFailed as exc:
-            self._login_failed(exc, state)
-            raise
+        user = self.login(username, password)
         entry = AuditEntry("add", "notice", actor=user.username,
                            detail={"after": {"practice_name": practice_name, "tin": tin,
                                              "providers": providers}})
