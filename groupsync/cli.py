@@ -219,8 +219,8 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
         click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
     if out:
         _write_private(out, render.plan_json(p))
-        if fmt == "text":
-            click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}")
+        # on stderr, so the text plan on stdout still ends with its summary line (contract)
+        click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}", err=True)
     return 2 if detailed_exitcode and p.changes else 0
 
 

@@ -132,8 +132,9 @@ def test_saved_plan_applies_once_then_is_stale(run: Run, tmp_path: Path) -> None
     setup(run)
     r = run("plan", *FILES, "--out", "riverside.plan")
     assert r.code == 0
-    assert r.out.endswith("Saved the plan to riverside.plan; apply it with: "
-                          "groupsync apply riverside.plan\n")
+    assert r.out.endswith("\nPlan: 88 to add, 4 to change, 0 to remove.\n")
+    assert r.err == ("Saved the plan to riverside.plan; apply it with: "
+                     "groupsync apply riverside.plan\n")
     saved = (tmp_path / "riverside.plan").read_text()
     assert oct((tmp_path / "riverside.plan").stat().st_mode & 0o777) == "0o600"
     for secret in demo_env().values():
