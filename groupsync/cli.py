@@ -105,8 +105,8 @@ class Context:
         return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
 
     def remote(self) -> RemoteSystem:
-        """A service store is read as the file's provider logins (each sees the accounts it
-        can open); the plan then logs in as whoever it acts as."""
+        """A service store is read as a username: the master once it exists (it can open every
+        declared account, so one log-in does), else each provider login (each sees its own)."""
         from groupsync.remote import RemoteSystem
 
         desired, secrets = self.desired(), self.secrets()
@@ -117,7 +117,19 @@ class Context:
         if not logins:
             raise SecretError("reading a remote store needs at least one provider login's "
                               "password (none of the providers' variables is set)")
+        home_login = desired.by_account[desired.master.home].login
+        first = home_login if home_login in logins else next(iter(logins))
         system = RemoteSystem(self.store)
+        system.authenticate({first: logins[first]})
+        master = desired.master
+        with contextlib.suppress(SecretError):
+            master_password = secrets.get(master.password_var, "")
+            # The master lives in its home account, which the home login can see: log in as it
+            # only when it exists, so a first run never spends a failed log-in on it.
+            if first == home_login and system.read_state().user(master.username) is not None:
+                system = RemoteSystem(self.store)
+                system.authenticate({master.username: master_password})
+                return system
         system.authenticate(logins)
         return system
 
