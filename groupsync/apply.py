@@ -50,7 +50,7 @@ def apply_plan(
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
-            session.expect(plan.lineage, session.state.revision)  # same store, any revision
+            session.expect(plan.lineage)  # the same store; any revision, the plan decides
             again = make_plan(desired, session.state)
             if again.changes != plan.changes:
                 raise StaleError(

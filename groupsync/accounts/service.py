@@ -123,12 +123,8 @@ class AccountSystem:
 
     def visible_audit(self, username: str, limit: int | None = None) -> list[AuditEntry]:
         """Audit entries about the accounts `username` can open, or by or about it."""
-        state = self.read_state()
-        accounts = set(state.by_user.get(ukey(username), ()))
-        entries = [e for e in self.storage.read_audit(None)
-                   if e.account in accounts or ukey(e.actor) == ukey(username)
-                   or (e.username is not None and ukey(e.username) == ukey(username))]
-        return entries[:limit] if limit is not None else entries
+        accounts = sorted(self.read_state().by_user.get(ukey(username), ()))
+        return self.storage.read_audit(limit, about=(accounts, username))
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
         """Check several logins against a state (for `plan`); only failures are written."""
@@ -263,14 +259,15 @@ class Session:
         """Switch the acting username (e.g. to a master username created in this session)."""
         self.actor = self.verify_login(username, password).username
 
-    def expect(self, lineage: str, revision: int, write_count: int | None = None) -> None:
+    def expect(self, lineage: str, revision: int | None = None,
+               write_count: int | None = None) -> None:
         """Refuse unless the store is exactly the one a plan was computed from."""
         if self.state.lineage != lineage:
             raise StaleError(
                 f"the plan was made for another store (lineage {lineage}, "
                 f"this store is {self.state.lineage}); nothing was changed"
             )
-        if self.state.revision != revision:
+        if revision is not None and self.state.revision != revision:
             raise StaleError(
                 f"the store changed since the plan was made (plan at revision {revision}, "
                 f"store at {self.state.revision}); run plan again. Nothing was changed"

@@ -76,7 +76,8 @@ class Storage(Protocol):
 
     def write(self) -> contextlib.AbstractContextManager[WriteTransaction]: ...
 
-    def read_audit(self, limit: int | None) -> list[AuditEntry]: ...
+    def read_audit(self, limit: int | None,
+                   about: tuple[list[str], str] | None = None) -> list[AuditEntry]: ...
 
     def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
                              lock_until: float) -> bool: ...
@@ -237,18 +238,22 @@ class SqlStorage:
     def _reader(self) -> contextlib.AbstractContextManager[Conn]:
         raise NotImplementedError
 
-    def _error(self, exc: Exception) -> StoreError:
-        raise NotImplementedError
-
-    def read_audit(self, limit: int | None) -> list[AuditEntry]:
-        sql = (
-            "SELECT id, revision, at, actor, action, type, account, username, detail "
-            "FROM audit ORDER BY id DESC"
-        )
-        params: tuple[int, ...] = ()
+    def read_audit(self, limit: int | None,
+                   about: tuple[list[str], str] | None = None) -> list[AuditEntry]:
+        """Newest first. `about=(accounts, username)` keeps entries about those accounts or by
+        or about that username, filtered in the query (the trail grows with every change)."""
+        sql = "SELECT id, revision, at, actor, action, type, account, username, detail FROM audit"
+        params: list[object] = []
+        if about is not None:
+            accounts, username = about
+            marks = ",".join("?" * len(accounts)) or "NULL"
+            sql += (f" WHERE account IN ({marks}) OR lower(actor) = ? "
+                    "OR lower(username) = ?")  # usernames are ASCII: lower() is casefold
+            params += [*accounts, username.lower(), username.lower()]
+        sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params.append(limit)
         with self._reader() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [
