@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit bench load clean
+.PHONY: install demo test lint typecheck unit fuzz bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy groupsync
 
+# The `ci` hypothesis profile is derandomized: every run draws the same examples.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q
+
+# Long random runs of every property and fuzz test (new examples each time, budgets x SCALE).
+SCALE ?= 100
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz GROUPSYNC_FUZZ_SCALE=$(SCALE) $(BIN)/pytest -q \
+	  tests/test_bad_input.py -k fuzz
+	HYPOTHESIS_PROFILE=fuzz GROUPSYNC_FUZZ_SCALE=$(shell expr $(SCALE) / 10 + 1) $(BIN)/pytest -q \
+	  tests/test_properties.py
 
 test: lint typecheck unit
 

@@ -334,11 +334,10 @@ def _describe(value: Any) -> str:
 def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) -> list[Problem]:
     problems: dict[tuple[Any, ...], Problem] = {}
     kinds_at: dict[tuple[Any, ...], set[str]] = {}
-    for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _is_union_tag(x)))
+    located = [(err, _data_path(doc.data, err["loc"], err["type"])) for err in exc.errors()]
+    for err, loc in located:
         kinds_at.setdefault(loc, set()).add(err["type"])
-    for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and _is_union_tag(x)))
+    for err, loc in located:
         kind = err["type"]
         if {"literal_error", "list_type"} <= kinds_at[loc]:
             # `accounts` / `copy_to`: one message for both branches of `all | [keys]`
@@ -349,14 +348,14 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
             continue
         where = ".".join(str(x) for x in loc[:-1]) or "the top level"
         if kind == "extra_forbidden":
-            key = str(loc[-1])
+            key = str(loc[-1]) if loc else "?"
             allowed = _allowed_keys(loc[:-1])
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             msg = f"unknown key {key!r} in {where}"
             msg += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
             line, col = doc.mark(loc, key=True)
         elif kind == "missing":
-            msg = f"missing required key {loc[-1]!r} in {where}"
+            msg = f"missing required key {loc[-1] if loc else '?'!r} in {where}"
             line, col = doc.mark(loc, key=True)
         else:
             text = err["msg"].removeprefix("Value error, ")
@@ -375,8 +374,26 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
     return list(problems.values())
 
 
-def _is_union_tag(part: str) -> bool:
-    return part.startswith(("literal[", "list[", "dict[", "function-")) or part in ("str", "bool")
+def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
+    """Pydantic's error location as a path in the document: the parts that name a key or an
+    index there. The others are union branch tags (`literal['all']`, `list[str]`, `str`, …),
+    told apart by *where* they sit, not by how they are spelled, so a key that happens to be
+    spelled like a tag (a username `bool`, a top-level key `str`) keeps its place. A missing
+    key is the one part that can't be in the data: it is kept when it ends the location."""
+    path: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif (isinstance(node, list) and isinstance(part, int)
+              and not isinstance(part, bool) and 0 <= part < len(node)):
+            node = node[part]
+        elif i == len(loc) - 1 and kind == "missing":
+            node = None
+        else:
+            continue  # a union branch's tag: not part of the document's path
+        path.append(part)
+    return tuple(path)
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

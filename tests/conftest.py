@@ -12,9 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from groupsync.accounts import AccountSystem, create_system
 from groupsync.accounts.model import AREAS
+
+# Hypothesis profiles. `ci` (the default, used by `make test`) is derandomized: the same
+# examples every run, so CI is repeatable. `fuzz` (`make fuzz`) draws new random examples each
+# run and multiplies every test's example budget by GROUPSYNC_FUZZ_SCALE.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "practice.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from groupsync.accounts import AccountSystem
@@ -13,6 +14,11 @@ from groupsync.plan import Plan
 from .conftest import EXAMPLE, demo_env
 
 MASTER_PW = demo_env()["MASTER_PASSWORD"]
+
+
+def budget(examples: int) -> int:
+    """A property test's example count, scaled up by `make fuzz` (GROUPSYNC_FUZZ_SCALE)."""
+    return examples * max(1, int(os.environ.get("GROUPSYNC_FUZZ_SCALE", "1")))
 
 
 def practice(tmp_path: Path, *edits: tuple[str, str], extra: str = "") -> Desired:

@@ -3,26 +3,40 @@ and the store untouched. Plus a bounded fuzz run of the loader."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from groupsync.config import load_text
+from groupsync.config import load_file, load_text
 from groupsync.errors import ConfigError
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
+from .helpers import budget
 
 BAD = Path(__file__).parent / "data" / "bad"
 CORPUS = sorted(BAD.glob("*.yaml"))
 Run = Callable[..., Result]
 
 
+# What each broken file is meant to show: every problem's message, after FILE:LINE:COL.
+EXPECTED: dict[str, list[str]] = json.loads((BAD / "expected.json").read_text())
+
+
 def test_the_corpus_is_large_enough() -> None:
     assert len(CORPUS) >= 40
+    assert sorted(EXPECTED) == [p.name for p in CORPUS]
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_each_broken_file_shows_the_problem_it_is_for(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_file(path)
+    assert [str(p).split(": ", 1)[1] for p in caught.value.problems] == EXPECTED[path.name]
 
 
 @pytest.fixture
@@ -74,22 +88,50 @@ def test_an_unset_variable_names_where_it_is_used(run: Run, store: Path) -> None
 # -- a bounded fuzz of the loader: nothing but ConfigError may come out ------------------------
 
 VALID = EXAMPLE.read_bytes()
+# Keys spelled like pydantic's union-branch tags once crashed the loader (IndexError) or put
+# the problem at the wrong key; found by the fuzz tests below.
+TAG_LIKE_KEYS = ["str", "bool", "list[x", "function-after[x]", "literal['all']", "dict[str,str]"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=400))
-def test_fuzz_random_bytes(data: bytes) -> None:
+def _load_problems(data: bytes) -> list[str]:
     try:
         load_text(data, "fuzz.yaml")
     except ConfigError as exc:
         assert exc.problems and all(str(p).startswith("fuzz.yaml") for p in exc.problems)
+        return [str(p) for p in exc.problems]
+    return []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("key", TAG_LIKE_KEYS)
+def test_a_top_level_key_spelled_like_a_type_is_an_unknown_key(key: str) -> None:
+    problems = _load_problems(VALID + f"{key!r}: 1\n".encode())
+    last_line = VALID.count(b"\n") + 1
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"fuzz.yaml:{last_line}:1: unknown key {key!r} in the top "
+                                  "level ("), problems
+
+
+@pytest.mark.parametrize("key", TAG_LIKE_KEYS)
+def test_a_username_spelled_like_a_type_is_reported_at_its_own_field(key: str) -> None:
+    text = VALID.replace(b"  frontdesk:\n    password:", f"  {key!r}:\n    password:".encode())
+    text = text.replace(b"${FRONTDESK_PASSWORD}", b"literal")
+    problems = _load_problems(text)
+    assert any(f"usernames.{key}.password: a password must be a ${{VARIABLE}} reference" in p
+               for p in problems), problems
+
+
+@settings(max_examples=budget(300))
+@given(st.binary(max_size=400))
+@example(b"version: 1\nstr: 1\n")
+@example(b"version: 1\nfunction-after[x]: 1\n")
+def test_fuzz_random_bytes(data: bytes) -> None:
+    _load_problems(data)
+
+
+@settings(max_examples=budget(300))
 @given(st.integers(0, len(VALID) - 1), st.integers(0, 40), st.text(max_size=12))
+@example(0, 0, "str: 1\n")
+@example(0, 0, "bool: 1\n")
+@example(0, 0, "list[x: 1\n")
 def test_fuzz_mutations_of_a_valid_file(at: int, cut: int, insert: str) -> None:
-    text = VALID[:at] + insert.encode() + VALID[at + cut:]
-    try:
-        load_text(text, "fuzz.yaml")
-    except ConfigError as exc:
-        assert exc.problems and all(str(p).startswith("fuzz.yaml") for p in exc.problems)
+    _load_problems(VALID[:at] + insert.encode() + VALID[at + cut:])

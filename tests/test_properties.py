@@ -23,6 +23,8 @@ from groupsync.engine import prepare
 from groupsync.errors import GroupsyncError
 from groupsync.plan import make_plan
 
+from .helpers import budget
+
 IDS = ["100001", "100002", "100003"]
 KEYS = ["alpha", "beta", "gamma"]
 DIAG = ["F41.1", "F32.1", "F43.10", "Z63.0"]
@@ -137,7 +139,7 @@ def _setup(p: dict[str, Any], steps: list[Any], folder: Path) -> tuple[AccountSy
 SECRETS = Secrets({"PW": "pw"}, environ={})
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=budget(30),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(practices(), st.lists(drift_step, max_size=6))
 def test_plan_and_apply_properties(p: dict[str, Any], steps: list[Any]) -> None:

@@ -33,6 +33,7 @@ from groupsync.plan import make_plan
 from groupsync.server import create_app
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
+from .helpers import budget
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -196,8 +197,7 @@ _token = TestClient(_app).post(
 
 
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=budget(30), suppress_health_check=list(HealthCheck))
 def test_the_api_never_fails_and_matches_its_schema(case: schemathesis.Case) -> None:
     # Authenticated as a real provider login, so the operations get past 401 and run.
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_token}"}
