@@ -383,10 +383,10 @@ def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
     path: list[Any] = []
     node = data
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif (isinstance(node, list) and isinstance(part, int)
-              and not isinstance(part, bool) and 0 <= part < len(node)):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = (isinstance(node, list) and isinstance(part, int)
+                   and not isinstance(part, bool) and 0 <= part < len(node))
+        if in_dict or in_list:
             node = node[part]
         elif i == len(loc) - 1 and kind == "missing":
             node = None
