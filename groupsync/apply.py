@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from groupsync.accounts import AccountSystem, Session
 from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
+from groupsync.accounts.service import LOCAL
+from groupsync.changes import (
+    CodeChange,
+    JoinChange,
+    PracticeSetupChange,
+    PrivilegesChange,
+    UsernameChange,
+)
 from groupsync.config import Desired, Secrets
 from groupsync.errors import PlanError, StaleError
-from groupsync.plan import Change, Plan, make_plan
+from groupsync.plan import Plan, make_plan
 
 Progress = Callable[[int, int], None]
 
@@ -37,7 +46,7 @@ def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
 
 def apply_plan(
     system: AccountSystem, plan: Plan, passwords: dict[str, str],
-    desired: Desired | None = None, progress: Progress | None = None,
+    desired: Desired | None = None, progress: Progress | None = None, address: str = LOCAL,
 ) -> int:
     """Apply every change of `plan` in one transaction; return the store's new revision.
 
@@ -46,7 +55,13 @@ def apply_plan(
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
     the store must be exactly the one the plan was made from: lineage, revision and write count.
     """
-    with system.session(plan.actor, passwords[plan.actor]) as session:
+    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials}
+                     if not passwords.get(u))
+    if missing:
+        # a hand-made request or plan can leave one out: refused whole, before any log-in
+        raise PlanError(f"the apply needs the password of {', '.join(missing)}, which was not "
+                        "given; nothing was changed")
+    with system.session(plan.actor, passwords[plan.actor], address) as session:
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
@@ -78,30 +93,30 @@ class _Applier:
             self.progress(self.done, len(self.plan.changes))
 
     def run(self) -> None:
-        by: dict[tuple[str, str, bool], list[Change]] = defaultdict(list)
+        by: dict[tuple[str, type, bool], list[Any]] = defaultdict(list)
         for c in self.plan.changes:
             is_master = c.username is not None and ukey(c.username) == self.master
-            by[(c.action, c.type, is_master)].append(c)
+            by[(c.action, type(c), is_master)].append(c)
 
         # 1. The master: created (with full rights for now), then acting, then joined.
-        for c in by[("add", "username", True)]:
-            self.s.allow_access(c.account, c.username or "", self.pw[self.plan.master],
+        for c in by[("add", UsernameChange, True)]:
+            self.s.allow_access(c.account, c.username, self.pw[self.plan.master],
                                 {a: "full" for a in AREAS})
             self.final_master[c.account] = c.after["privileges"]
             self.tick()
         if ukey(self.s.actor) != self.master:
             self.s.act_as(self.plan.master, self.pw[self.plan.master])
-        for c in by[("add", "join", True)]:
+        for c in by[("add", JoinChange, True)]:
             self._join(c)
             self.final_master[c.account] = c.after
             self.tick()
-        for c in by[("change", "privileges", True)]:
+        for c in by[("change", PrivilegesChange, True)]:
             raised = _max(c.before, c.after)
             if c.before["account_access"] != "full":
                 # The master can't raise itself where it lost account_access: the account's
                 # own provider login does, as an admin would in the product's screens.
-                login = self.plan.logins[c.account]
-                self.s.act_as(login, self.pw[login])
+                login = self._login(c.account)
+                self.s.act_as(login, self._password(login))
                 self.s.set_privileges(c.account, self.plan.master, raised)
                 self.s.act_as(self.plan.master, self.pw[self.plan.master])
             else:
@@ -110,28 +125,28 @@ class _Applier:
             self.tick()
 
         # 2. What the master now can do everywhere.
-        for c in by[("change", "practice_setup", False)]:
+        for c in by[("change", PracticeSetupChange, False)]:
             self.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
                                       c.after["bills_electronically"])
             self.tick()
-        for c in by[("add", "username", False)]:
-            user = c.username or ""
-            self.s.allow_access(c.account, user, self.pw[user], c.after["privileges"])
+        for c in by[("add", UsernameChange, False)]:
+            self.s.allow_access(c.account, c.username, self._password(c.username),
+                                c.after["privileges"])
             self.tick()
-        for c in by[("add", "join", False)]:
+        for c in by[("add", JoinChange, False)]:
             self._join(c)
-            self.s.set_privileges(c.account, c.username or "", c.after)
+            self.s.set_privileges(c.account, c.username, c.after)
             self.tick()
-        for c in by[("change", "privileges", False)]:
+        for c in by[("change", PrivilegesChange, False)]:
             self.s.set_privileges(c.account, c.username or "", c.after)
             self.tick()
         self._codes(by)
 
         # 3. Removals, then the master's own reductions.
-        for c in by[("remove", "join", False)]:
+        for c in by[("remove", JoinChange, False)]:
             self.s.leave(c.username or "", c.account)
             self.tick()
-        for c in by[("remove", "username", False)]:
+        for c in by[("remove", UsernameChange, False)]:
             self.s.delete_username(c.username or "")
             self.tick()
         for account, privs in self.final_master.items():
@@ -144,29 +159,44 @@ class _Applier:
                             "groupsync can't apply (such as removing the master's own "
                             "access); nothing was changed")
 
-    def _join(self, c: Change) -> None:
-        login = self.plan.logins[c.account]
-        self.s.join(c.username or "", c.account, login, self.pw[login])
+    def _password(self, username: str) -> str:
+        password = self.pw.get(username)
+        if not password:
+            raise PlanError(f"the apply needs the password of {username}, which was not "
+                            "given; nothing was changed")
+        return password
+
+    def _login(self, account: str) -> str:
+        login = self.plan.logins.get(account)
+        if login is None:
+            raise PlanError(f"the plan names no provider login for account {account}; "
+                            "nothing was changed")
+        return login
+
+    def _join(self, c: JoinChange) -> None:
+        login = self._login(c.account)
+        self.s.join(c.username or "", c.account, login, self._password(login))
         if ukey(c.username or "") == self.master:
             # Keep what the master needs to finish this apply; reduced to the plan's at the end.
             self.s.set_privileges(c.account, c.username or "",
-                                  _max(self.s.state.access[(self.master, c.account)], c.after))
+                                  _max(self.s.state.access[(self.master, c.account)],
+                                       c.after or {}))
 
-    def _codes(self, by: dict[tuple[str, str, bool], list[Change]]) -> None:
+    def _codes(self, by: dict[tuple[str, type, bool], list[Any]]) -> None:
         master = self.plan.code_master
-        puts: dict[tuple[str, str], list[Change]] = defaultdict(list)
-        for c in by[("add", "code", False)] + by[("change", "code", False)]:
-            puts[(c.account, c.file or "")].append(c)
+        puts: dict[tuple[str, str], list[CodeChange]] = defaultdict(list)
+        for c in by[("add", CodeChange, False)] + by[("change", CodeChange, False)]:
+            puts[(c.account, c.file)].append(c)
         # The master account's own file first, so copies carry the new records.
         for (account, file), changes in sorted(puts.items(), key=lambda kv: kv[0][0] != master):
             if account == master or master is None:
-                self.s.put_codes(account, file, [c.after for c in changes])
+                self.s.put_codes(account, file, [c.after for c in changes if c.after])
             else:
-                self.s.copy_codes(master, account, file, [c.key or "" for c in changes])
+                self.s.copy_codes(master, account, file, [c.key for c in changes])
             self.tick(len(changes))
         removes: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for c in by[("remove", "code", False)]:
-            removes[(c.account, c.file or "")].append(c.key or "")
+        for c in by[("remove", CodeChange, False)]:
+            removes[(c.account, c.file)].append(c.key)
         for (account, file), keys in removes.items():
             self.s.remove_codes(account, file, keys)
             self.tick(len(keys))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import click
 
+from groupsync import planfile as planfile_format
 from groupsync import render
 from groupsync.accounts import (
     AccountSystem,
@@ -25,10 +26,12 @@ from groupsync.accounts import (
     migrate_store,
     open_system,
 )
+from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import SCHEMA_VERSION
 from groupsync.accounts.urls import is_http_url, redact
 from groupsync.apply import apply_plan, login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
+from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
 from groupsync.engine import prepare
 from groupsync.engine import sandbox as sandbox_accounts
 from groupsync.errors import (
@@ -37,7 +40,9 @@ from groupsync.errors import (
     PlanError,
     SecretError,
     StoreError,
+    UsageError,
 )
+from groupsync.files import write_private
 from groupsync.plan import Plan
 
 if TYPE_CHECKING:  # httpx loads only when a store is a service URL
@@ -85,6 +90,11 @@ class Context:
     def desired(self) -> Desired:
         """The practice file, loaded once per command however many steps need it."""
         return self._desired
+
+    def practice_text(self) -> str:
+        """The practice file as written, for a service that re-plans it (already validated
+        by `desired()`, so it is UTF-8)."""
+        return Path(self.file).read_text(encoding="utf-8")
 
     @functools.cached_property
     def _secrets(self) -> Secrets:
@@ -142,7 +152,8 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 **kwargs: Any) -> None:
         ctx = Context(file, store, env_file, no_color)
         try:
-            code = func(ctx, **kwargs) or 0
+            with remembering_logins():  # each login verified once per command, then forgotten
+                code = func(ctx, **kwargs) or 0
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(f"Error: {problem}", err=True)
@@ -190,19 +201,6 @@ def _plan(ctx: Context) -> tuple[System, Plan, dict[str, str], Desired]:
     return system, prepared.plan, prepared.passwords, desired
 
 
-def _write_private(path: str, text: str) -> None:
-    """Write a file only its owner can read (saved plans name usernames and accounts)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise PlanError(f"can't write {path}: {exc.strerror}") from exc
-
-
 @cli.command()
 @_common
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `apply PLANFILE`.")
@@ -221,7 +219,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
     """
-    _system, p, _passwords, _desired = _plan(ctx)
+    _system, p, passwords, _desired = _plan(ctx)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(render.plan_json(p), nl=False)
@@ -230,22 +228,10 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     else:
         click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
     if out:
-        _write_private(out, render.plan_json(p))
+        write_private(out, planfile_format.dumps(p, passwords[p.actor]))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
         click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}", err=True)
     return 2 if detailed_exitcode and p.changes else 0
-
-
-def _read_plan(path: str) -> Plan:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Plan.from_json(data)
-    except FileNotFoundError:
-        raise PlanError(f"plan file {path} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path} is not a groupsync plan file: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise PlanError(f"{path} is not a groupsync plan file (bad field {exc})") from None
 
 
 @cli.command()
@@ -262,9 +248,11 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
     """
     desired: Desired | None = None
     if planfile:
-        p = _read_plan(planfile)
+        saved = planfile_format.read(planfile)
+        passwords = login_secrets(saved.plan, ctx.secrets())
+        # Authenticated before anything else uses it: an edited file stops here.
+        p = saved.verify(passwords[saved.plan.actor])
         system = ctx.system()
-        passwords = login_secrets(p, ctx.secrets())
         click.echo(render.plan_text(p, color=ctx.color), nl=False)
     else:
         system, p, passwords, desired = _plan(ctx)
@@ -289,7 +277,8 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if isinstance(system, AccountSystem):
             revision = apply_plan(system, p, passwords, desired, progress=progress)
         else:  # one request, one transaction on the service, saved-plan staleness rules
-            revision = system.apply(p, passwords, desired)
+            revision = system.apply(p, passwords,
+                                    ctx.practice_text() if desired is not None else None)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")
@@ -314,7 +303,8 @@ def show(ctx: Context, as_json: bool) -> None:
 @cli.command()
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N entries.")
+@click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=None,
+              help="At most N entries (up to 1,000,000).")
 @_command
 def log(ctx: Context, as_json: bool, limit: int | None) -> None:
     """Show the audit trail, newest first.
@@ -402,7 +392,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     else:
         text = review.table(items)
     if out:
-        _write_private(out, text)
+        write_private(out, text)
         click.echo(f"Wrote the access review ({len(items)} rows) to {out}")
     else:
         click.echo(text, nl=False)
@@ -415,8 +405,10 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
 @click.option("--login", "logins", metavar="USERNAME", multiple=True,
               help="Export this provider login's account (repeatable).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the file here.")
+@click.option("--force", is_flag=True, help="Overwrite the --out file if it exists.")
 @_command
-def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str | None) -> None:
+def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str | None,
+           force: bool) -> None:
     """Write a practice.yaml describing the store, to adopt an existing group.
 
     Example: groupsync export --master riverside-admin --out practice.yaml
@@ -425,7 +417,7 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
 
     result = build(ctx.system().read_state(), master=master, logins=list(logins))
     if out:
-        _write_private(out, result.text)
+        write_private(out, result.text, overwrite=force)
         click.echo(f"Wrote {out}. It needs these variables: {', '.join(result.variables)}")
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
@@ -470,8 +462,14 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
 @_common
 @click.option("--listen", default="127.0.0.1:8750", show_default=True, metavar="HOST:PORT",
               help="Where to listen; loopback by default (put TLS in a reverse proxy).")
+@click.option("--max-body", type=click.IntRange(min=LOGIN_BODY, max=2**31),
+              default=DEFAULT_MAX_BODY, show_default=True, metavar="BYTES",
+              help="Largest request body a logged-in client may send (413 beyond it).")
+@click.option("--trusted-proxy", metavar="ADDR", default=None,
+              help="The reverse proxy's address: from it, the client's address is read from "
+                   "X-Forwarded-For (log-in throttling is per client address).")
 @_command
-def serve(ctx: Context, listen: str) -> None:
+def serve(ctx: Context, listen: str, max_body: int, trusted_proxy: str | None) -> None:
     """Serve the account system over HTTP for many admins and CI runners.
 
     Example: groupsync serve --store postgresql://groupsync@db/groupsync --listen 127.0.0.1:8750
@@ -485,7 +483,21 @@ def serve(ctx: Context, listen: str) -> None:
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         click.echo(f"Warning: listening on {host}, not loopback: put it behind a TLS reverse "
                    "proxy; passwords and tokens travel in requests.", err=True)
-    run_server(system, host.strip("[]"), int(port))
+    if trusted_proxy is not None and not _is_ip(trusted_proxy):
+        raise UsageError(f"--trusted-proxy {trusted_proxy!r}: expected an IP address, like "
+                         "127.0.0.1")
+    run_server(system, host.strip("[]"), int(port), max_body=max_body,
+               trusted_proxy=trusted_proxy)
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @cli.group()

@@ -28,6 +28,7 @@ from groupsync.accounts.model import (
     LEVELS,
     USERNAME_RE,
     Record,
+    check_text,
     normalize_record,
     normalize_tin,
     ukey,
@@ -56,15 +57,25 @@ def _bool(value: Any) -> Any:
 
 def _text(pattern: re.Pattern[str] | None, what: str) -> Any:
     def check(value: Any) -> Any:
-        if isinstance(value, str) and pattern is not None and not pattern.match(value):
+        if isinstance(value, str) and pattern is not None and not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not {what}")
         return value
 
     return BeforeValidator(check)
 
 
+def _plain_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            check_text(value, "text")
+        except RuleError:
+            raise ValueError("must not contain control characters (newlines, tabs, "
+                             "escapes)") from None
+    return value
+
+
 def _secret(value: Any) -> Any:
-    if isinstance(value, str) and not SECRET_RE.match(value):
+    if isinstance(value, str) and not SECRET_RE.fullmatch(value):
         raise ValueError(
             "a password must be a ${VARIABLE} reference, never the password itself"
         )
@@ -96,6 +107,7 @@ AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)"),
 Tin = Annotated[str, BeforeValidator(_tin),
                 Field(json_schema_extra={"pattern": r"^[0-9]{2}-?[0-9]{7}$"},
                       description="9 digits, dash optional")]
+Name = Annotated[str, BeforeValidator(_plain_text), Field(min_length=1, max_length=200)]
 ProviderRef = Annotated[str, _pattern(PROVIDER_KEY_RE, "a key under providers")]
 AllOr = Literal["all"] | list[str]
 
@@ -110,14 +122,14 @@ class Login(_Strict):
 
 
 class Provider(_Strict):
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     account_id: AccountId
     bills_electronically: YamlBool = False
     login: Login
 
 
 class Practice(_Strict):
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     tin: Tin
 
 
@@ -452,7 +464,7 @@ class _Resolver:
                 names[k] = path
 
         for key, p in m.providers.items():
-            if not PROVIDER_KEY_RE.match(key) or key == "all":
+            if not PROVIDER_KEY_RE.fullmatch(key) or key == "all":
                 why = "'all' is reserved" if key == "all" else "use a-z, 0-9, _ and -"
                 self.fail(("providers", key), f"bad provider key {key!r}: {why}", key=True)
             if p.account_id in ids:
@@ -488,7 +500,7 @@ class _Resolver:
         with_privileges = {ukey(k) for k in m.privileges}
         for username, s in m.usernames.items():
             path = ("usernames", username)
-            if not USERNAME_RE.match(username):
+            if not USERNAME_RE.fullmatch(username):
                 self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
                           key=True)
             claim(username, path)
@@ -675,7 +687,7 @@ class _Resolver:
 
 
 def _var(ref: str) -> str:
-    m = SECRET_RE.match(ref)
+    m = SECRET_RE.fullmatch(ref)
     return m.group(1) if m else ""
 
 

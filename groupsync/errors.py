@@ -13,7 +13,12 @@
     │   ├── PermissionDenied       the acting username lacks the privilege the rule asks for
     │   ├── LockoutError           the change would leave an account without full account_access
     │   └── NotFound / Conflict    the object named does not exist / already exists
-    └── PlanError                  the plan can't be made or applied as asked (e.g. --max-removals)
+    ├── PlanError                  the plan can't be made or applied as asked (e.g. --max-removals)
+    ├── FileWriteError             an output file (--out) can't be written, or exists already
+    └── UsageError                 conflicting options, a port in use: the command can't start
+
+Over HTTP each error travels as its status and kind (HTTP_ERRORS, one table for the service
+and its client), so the CLI raises the same class through `--store http://` as locally.
 
 Library code raises these; only `cli.py` turns them into `Error: ...` and an exit code, so no
 traceback reaches a user for anything the user did.
@@ -105,3 +110,49 @@ class Conflict(RuleError):
 
 class PlanError(GroupsyncError):
     """The plan can't be made or applied as asked."""
+
+
+class FileWriteError(GroupsyncError):
+    """An output file can't be written as asked (or exists and may not be overwritten)."""
+
+
+class UsageError(GroupsyncError):
+    """The command can't run as given (conflicting options, a port already in use)."""
+
+
+# (class, HTTP status, kind): most specific first. The service answers with status and kind;
+# the client (remote.py) raises the class of the kind it got back.
+HTTP_ERRORS: tuple[tuple[type[GroupsyncError], int, str], ...] = (
+    (LoginLocked, 429, "login_locked"),
+    (LoginFailed, 401, "login_failed"),
+    (PermissionDenied, 403, "permission_denied"),
+    (LockoutError, 409, "lockout"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (RuleError, 403, "refused"),
+    (StaleError, 409, "stale"),
+    (StoreBusy, 503, "store_busy"),
+    (StoreNotFound, 503, "store_not_found"),
+    (StoreError, 503, "store"),
+    (ConfigError, 422, "invalid_practice"),
+    (SecretError, 400, "secret"),
+    (PlanError, 400, "plan"),
+    (FileWriteError, 400, "file"),
+    (UsageError, 400, "usage"),
+)
+
+
+def http_status(exc: GroupsyncError) -> tuple[int, str]:
+    for cls, status, kind in HTTP_ERRORS:
+        if isinstance(exc, cls):
+            return status, kind
+    return 400, "error"
+
+
+def error_class(kind: str) -> type[GroupsyncError] | None:
+    """The class a kind names; ConfigError (which holds a list of problems) arrives as a
+    PlanError with the service's one-line summary."""
+    for cls, _status, name in HTTP_ERRORS:
+        if name == kind:
+            return PlanError if cls is ConfigError else cls
+    return None

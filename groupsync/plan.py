@@ -13,44 +13,15 @@ from datetime import date
 from typing import Any
 
 from groupsync.accounts.model import CODE_FILES, Record, State, ukey
+from groupsync.changes import Change
+from groupsync.changes import make as change
+from groupsync.changes import to_json as change_json
 from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
 
 FORMAT_VERSION = "1"
 TYPE_ORDER = ("practice_setup", "username", "join", "privileges", "code")
 ACTION_ORDER = ("add", "change", "remove")
-
-
-@dataclass(frozen=True)
-class Change:
-    action: str  # add | change | remove
-    type: str  # practice_setup | username | join | privileges | code
-    account: str
-    username: str | None = None
-    file: str | None = None
-    key: str | None = None
-    before: Any = None
-    after: Any = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "action": self.action, "type": self.type, "account": self.account,
-            "username": self.username,
-        }
-        if self.type == "code":
-            out["file"] = self.file
-            out["key"] = self.key
-        out["before"] = self.before
-        out["after"] = self.after
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Change:
-        return cls(
-            action=data["action"], type=data["type"], account=data["account"],
-            username=data.get("username"), file=data.get("file"), key=data.get("key"),
-            before=data.get("before"), after=data.get("after"),
-        )
 
 
 @dataclass
@@ -78,36 +49,16 @@ class Plan:
         return self.summary()["remove"]
 
     def to_json(self) -> dict[str, Any]:
-        """The `plan --json` contract, plus what a saved plan needs (no secret values)."""
+        """The `plan --json` view (contract). A saved plan file is another format, written by
+        planfile.py: this view is for machines to read, not for apply to trust."""
         return {
             "format_version": FORMAT_VERSION,
             "lineage": self.lineage,
             "revision": self.revision,
             "summary": self.summary(),
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [change_json(c) for c in self.changes],
             "warnings": list(self.warnings),
-            "write_count": self.write_count,
-            "actor": self.actor,
-            "master": self.master,
-            "credentials": dict(self.credentials),
-            "code_master": self.code_master,
-            "accounts": dict(self.accounts),
-            "logins": dict(self.logins),
         }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
-        if data.get("format_version") != FORMAT_VERSION:
-            raise PlanError(f"unsupported plan format {data.get('format_version')!r}")
-        return cls(
-            lineage=data["lineage"], revision=int(data["revision"]),
-            write_count=int(data["write_count"]),
-            changes=[Change.from_json(c) for c in data["changes"]],
-            warnings=list(data.get("warnings", [])), actor=data["actor"], master=data["master"],
-            credentials=dict(data["credentials"]), code_master=data.get("code_master"),
-            accounts=dict(data.get("accounts", {})),
-            logins=dict(data.get("logins", {})),
-        )
 
 
 def make_plan(desired: Desired, state: State, today: date | None = None) -> Plan:
@@ -156,10 +107,11 @@ class _Planner:
         )
 
     def _sort_key(self, c: Change) -> tuple[Any, ...]:
-        file_rank = list(CODE_FILES).index(c.file) if c.file else -1
+        file = getattr(c, "file", None)
+        file_rank = list(CODE_FILES).index(file) if file else -1
         return (
             self.order.get(c.account, len(self.order)), c.account, TYPE_ORDER.index(c.type),
-            ukey(c.username or ""), file_rank, c.key or "", ACTION_ORDER.index(c.action),
+            ukey(c.username or ""), file_rank, getattr(c, "key", ""), ACTION_ORDER.index(c.action),
         )
 
     # -- checks ------------------------------------------------------------------------------
@@ -208,7 +160,7 @@ class _Planner:
             after = {"practice_name": self.d.practice_name, "tin": self.d.tin,
                      "bills_electronically": p.bills_electronically}
             if before != after:
-                self.changes.append(Change("change", "practice_setup", p.account_id,
+                self.changes.append(change("change", "practice_setup", p.account_id,
                                            before=before, after=after))
 
     # -- usernames, joins, privileges --------------------------------------------------------
@@ -232,7 +184,7 @@ class _Planner:
             k = ukey(u.username)
             targets = sorted(u.accounts, key=lambda a: self.order[a])
             if self.s.user(u.username) is None:
-                self.changes.append(Change(
+                self.changes.append(change(
                     "add", "username", u.home, username=u.username,
                     after={"home": u.home, "privileges": self._desired_privs(u.username, u.home)},
                 ))
@@ -241,7 +193,7 @@ class _Planner:
             for acct in targets:
                 if acct == u.home or (k, acct) in self.s.access:
                     continue
-                self.changes.append(Change("add", "join", acct, username=u.username,
+                self.changes.append(change("add", "join", acct, username=u.username,
                                            after=self._desired_privs(u.username, acct)))
                 self._need_login(acct)
         # Privileges of every declared account a managed username can already open.
@@ -261,7 +213,7 @@ class _Planner:
                     # provider login restores it, so the apply needs that login too.
                     self._need_login(acct)
                 if before != after:
-                    self.changes.append(Change("change", "privileges", acct,
+                    self.changes.append(change("change", "privileges", acct,
                                                username=self.s.users[k].username,
                                                before=before, after=after))
         self._undeclared_joins(deleted)
@@ -277,7 +229,7 @@ class _Planner:
                 if declared is not None and acct in declared.accounts:
                     continue
                 if self.d.prune_joins:
-                    self.changes.append(Change("remove", "join", acct, username=user.username,
+                    self.changes.append(change("remove", "join", acct, username=user.username,
                                                before=self.s.access[(k, acct)]))
                 elif declared is not None:
                     self.warnings.append(
@@ -301,7 +253,7 @@ class _Planner:
                 continue
             if self.d.prune_usernames:
                 access = {a: self.s.access[(k, a)] for a in sorted(self.s.by_user.get(k, ()))}
-                self.changes.append(Change("remove", "username", user.home,
+                self.changes.append(change("remove", "username", user.home,
                                            username=user.username,
                                            before={"home": user.home, "access": access}))
                 deleted.add(k)
@@ -334,12 +286,12 @@ class _Planner:
         for key, record in want.items():
             current = have.get(key)
             if current is None:
-                self.changes.append(Change("add", "code", account_id, file=file, key=key,
+                self.changes.append(change("add", "code", account_id, file=file, key=key,
                                            after=record))
             elif current != record:
-                self.changes.append(Change("change", "code", account_id, file=file, key=key,
+                self.changes.append(change("change", "code", account_id, file=file, key=key,
                                            before=current, after=record))
         if self.d.prune_codes:
             for key in have.keys() - want.keys():
-                self.changes.append(Change("remove", "code", account_id, file=file, key=key,
+                self.changes.append(change("remove", "code", account_id, file=file, key=key,
                                            before=have[key]))

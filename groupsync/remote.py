@@ -11,19 +11,12 @@ from typing import Any
 
 import httpx
 
-from groupsync.accounts.model import State, ukey
+from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry
-from groupsync.config import Desired
-from groupsync.errors import (
-    GroupsyncError,
-    LoginFailed,
-    PlanError,
-    RuleError,
-    StaleError,
-    StoreError,
-)
+from groupsync.errors import RuleError, StoreError, error_class
 from groupsync.plan import Plan
-from groupsync.wire import audit_from_wire, desired_to_wire, merge_states, state_from_wire
+from groupsync.planfile import plan_data
+from groupsync.wire import audit_from_wire, merge_states, state_from_wire
 
 TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minute or more
 
@@ -50,17 +43,17 @@ class RemoteSystem:
                              f"({type(exc).__name__}); if this was an apply, the store is at "
                              "the old or the new revision: run plan to see which") from exc
         if response.status_code < 400:
-            return response.json()
-        try:
-            detail = str(response.json().get("detail"))
-        except ValueError:
-            detail = response.text.strip()[:200] or response.reason_phrase
-        error: type[GroupsyncError] = {401: LoginFailed, 403: RuleError, 409: StaleError,
-                                       400: PlanError, 422: PlanError}.get(
-            response.status_code, StoreError)
-        if error is StoreError:
-            detail = f"the groupsync service at {self.base_url} answered {response.status_code}: " \
-                     f"{detail}"
+            try:
+                return response.json()
+            except ValueError:
+                raise StoreError(f"the groupsync service at {self.base_url} answered "
+                                 f"{response.status_code} with something that is not JSON") \
+                    from None
+        detail, kind = _error_of(response)
+        error = error_class(kind)
+        if error is None or issubclass(error, StoreError):
+            raise StoreError(f"the groupsync service at {self.base_url} answered "
+                             f"{response.status_code}: {detail}")
         raise error(detail)
 
     def login(self, username: str, password: str) -> str:
@@ -96,14 +89,34 @@ class RemoteSystem:
         return audit_from_wire(self._call("GET", "/v1/audit", token=token,
                                           params=params)["entries"])
 
-    def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None) -> int:
-        """One request, one transaction on the service. With `desired` the service re-plans
-        inside it (as a local apply does); without, a saved plan's exact-revision rule holds."""
+    def apply(self, plan: Plan, passwords: dict[str, str], practice: str | None = None) -> int:
+        """One request, one transaction on the service. With the practice file's text the
+        service re-plans inside it (as a local apply does); without, a saved plan's
+        exact-revision rule holds."""
         token = self._tokens.get(ukey(plan.actor)) or self.login(plan.actor,
                                                                  passwords[plan.actor])
-        body: dict[str, Any] = {"plan": plan.to_json(),
+        body: dict[str, Any] = {"plan": plan_data(plan),
                                 "passwords": {u: passwords[u] for u in plan.credentials}}
-        if desired is not None:
-            body["desired"] = desired_to_wire(desired)
+        if practice is not None:
+            body["practice"] = practice
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    """The service's error, made safe to print: one line, no control characters, bounded
+    (whatever answers at that URL may not be a groupsync service)."""
+    try:
+        data = response.json()
+        detail, kind = str(data.get("detail")), str(data.get("error", ""))
+    except (ValueError, AttributeError):
+        detail, kind = response.reason_phrase or "error", ""
+    detail = " ".join(detail.split())[:500]
+    try:
+        check_text(detail, "detail")
+    except RuleError:
+        detail = "".join(ch if ch.isprintable() else "?" for ch in detail)
+    return detail, kind

@@ -12,7 +12,15 @@ from typing import Any
 
 from groupsync.accounts.model import AREAS, CODE_FILES, State
 from groupsync.accounts.storage import AuditEntry
-from groupsync.plan import FORMAT_VERSION, Change, Plan
+from groupsync.changes import (
+    Change,
+    CodeChange,
+    JoinChange,
+    PracticeSetupChange,
+    PrivilegesChange,
+    UsernameChange,
+)
+from groupsync.plan import FORMAT_VERSION, Plan
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 _COLOR = {"add": "32", "change": "33", "remove": "31", "warn": "33;1", "bold": "1"}
@@ -71,33 +79,37 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def _change_lines(c: Change, style: _Style) -> list[str]:
     sym = style(_SYMBOL[c.action], c.action)
-    if c.type == "practice_setup":
+    if isinstance(c, PracticeSetupChange):
+        before, after = dict(c.before), dict(c.after)
         lines = [f"  {sym} Practice Set-up"]
-        for k in _changed_fields(c.before, c.after):
-            lines.append(f"      {k}: {_q(c.before.get(k))} -> {_q(c.after.get(k))}")
+        for k in _changed_fields(before, after):
+            lines.append(f"      {k}: {_q(before.get(k))} -> {_q(after.get(k))}")
         return lines
-    if c.type == "username":
-        if c.action == "add":
+    if isinstance(c, UsernameChange):
+        if c.after is not None:
             privs = privileges_text(c.after["privileges"])
             return [f"  {sym} username {c.username} (home; {privs})"]
-        accounts = ", ".join(sorted(c.before.get("access", {}))) or "none"
+        accounts = ", ".join(sorted(c.before["access"] if c.before else ())) or "none"
         return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
-    if c.type == "join":
-        if c.action == "add":
+    if isinstance(c, JoinChange):
+        if c.after is not None:
             return [f"  {sym} join {c.username} ({privileges_text(c.after)})"]
-        return [f"  {sym} join {c.username} (had {privileges_text(c.before)})"]
-    if c.type == "privileges":
+        return [f"  {sym} join {c.username} (had {privileges_text(c.before or {})})"]
+    if isinstance(c, PrivilegesChange):
         lines = [f"  {sym} privileges {c.username}"]
         for area in AREAS:
             if c.before[area] != c.after[area]:
                 lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
         return lines
-    # code records
+    return _code_lines(c, sym)
+
+
+def _code_lines(c: CodeChange, sym: str) -> list[str]:
     label = f"{c.file} {c.key}"
-    if c.action == "add":
-        rest = {k: v for k, v in c.after.items() if k != CODE_FILES[c.file or ""][0]}
+    if c.before is None and c.after is not None:
+        rest = {k: v for k, v in c.after.items() if k != CODE_FILES[c.file][0]}
         return [f"  {sym} {label} ({_record_text(rest)})"]
-    if c.action == "remove":
+    if c.after is None or c.before is None:
         return [f"  {sym} {label}"]
     lines = [f"  {sym} {label}"]
     for k in _changed_fields(c.before, c.after):
@@ -150,6 +162,15 @@ def _md_detail(c: Change) -> str:
     return _cell(head + (": " + "; ".join(rest) if rest else ""))
 
 
+def _access_sides(c: Change) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """The privileges a change grants or takes, before and after (None: no access row)."""
+    if isinstance(c, PrivilegesChange | JoinChange):
+        return c.before, c.after
+    if isinstance(c, UsernameChange) and c.after is not None:
+        return None, c.after["privileges"]
+    return None, None
+
+
 def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
     """For a pull-request comment: summary first, each account in a collapsible section,
     privilege changes as a table."""
@@ -164,21 +185,18 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
                         f"{max_removals}; apply will refuse it")
     if warnings:
         out += ["", "**Warnings**", ""] + [f"- :warning: {_cell(w)}" for w in warnings]
-    privileges = [c for c in plan.changes if c.type in ("privileges", "join")
-                  or (c.type == "username" and c.action == "add")]
     rows: list[str] = []
-    if privileges:
-        for c in privileges:
-            before = c.before if c.type == "privileges" else (
-                c.before if c.action == "remove" else None)
-            after = c.after["privileges"] if c.type == "username" else c.after
-            for area in AREAS:
-                # a new or removed access row shows only the areas it grants
-                b = before[area] if before else "none"
-                a = after[area] if after else "none"
-                if b != a:
-                    b, a = (b if before else "—"), (a if after else "—")
-                    rows.append(f"| {c.account} | {_cell(c.username or '')} | {area} | {b} | {a} |")
+    for c in plan.changes:
+        before, after = _access_sides(c)
+        if before is None and after is None:
+            continue
+        for area in AREAS:
+            # a new or removed access row shows only the areas it grants
+            b = before[area] if before else "none"
+            a = after[area] if after else "none"
+            if b != a:
+                b, a = (b if before else "—"), (a if after else "—")
+                rows.append(f"| {c.account} | {_cell(c.username or '')} | {area} | {b} | {a} |")
     if rows:
         header = ["| account | username | area | before | after |", "|---|---|---|---|---|"]
         if len(rows) > 20:

@@ -3,45 +3,51 @@
 Clients log in with a username and password and get a short-lived bearer token; every request
 then acts as that username, so the account system's rules (what it may read, what it may
 change) and log-in throttling apply unchanged. An apply travels as one request carrying the
-saved plan (which names the lineage, revision and write count it was made from) and the
-passwords its logins need; the service applies it in one transaction or not at all.
+saved plan and the passwords its logins need; the service applies it in one transaction or not
+at all.
 
-Nothing here logs a request body or a header: no password and no token reaches a log. TLS is a
-reverse proxy's job (README: "Running a shared store").
+Every byte that arrives is treated as hostile (edge.py does the gatekeeping before any route
+runs): bodies are capped and timed, the token is checked before a body is read, answers never
+echo what was sent, and every refusal has one shape, `{"detail": "...", "error": "kind"}`.
+Tokens (hashed) and throttling live in the store, so several `serve` processes over one
+PostgreSQL database behave as one. Nothing here logs a request body or a header.
+TLS is a reverse proxy's job (README: "Running a shared store").
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
-import time
-from typing import Any, Literal
+import resource
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, Field, StringConstraints
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import ukey
 from groupsync.apply import apply_plan
+from groupsync.config import load_text
+from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
 from groupsync.errors import (
+    ConfigError,
     GroupsyncError,
     LoginFailed,
-    RuleError,
-    StaleError,
-    StoreBusy,
-    StoreError,
+    PermissionDenied,
+    http_status,
 )
-from groupsync.plan import Plan
-from groupsync.wire import audit_to_wire, desired_from_wire, state_to_wire
+from groupsync.planfile import SavedPlan
+from groupsync.wire import audit_to_wire, state_to_wire
 
 TOKEN_TTL_S = 900
+MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class TokenResponse(BaseModel):
@@ -51,96 +57,20 @@ class TokenResponse(BaseModel):
     username: str
 
 
-class ChangeBody(BaseModel):
-    action: Literal["add", "change", "remove"]
-    type: Literal["practice_setup", "username", "join", "privileges", "code"]
-    account: str
-    username: str | None = None
-    file: Literal["diagnosis_codes", "billing_codes", "insurance_payers"] | None = None
-    key: str | None = None
-    before: Any = None
-    after: Any = None
-
-
-class PlanBody(BaseModel):
-    """A saved plan, as `groupsync plan --out` writes it."""
-
-    format_version: Literal["1"]
-    lineage: str
-    revision: int
-    write_count: int
-    changes: list[ChangeBody]
-    actor: str
-    master: str
-    credentials: dict[str, str]
-    code_master: str | None = None
-    accounts: dict[str, str] = Field(default_factory=dict)
-    logins: dict[str, str] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-    summary: dict[str, int] = Field(default_factory=dict)
-
-
-class ProviderBody(BaseModel):
-    key: str
-    name: str
-    account_id: str
-    bills_electronically: bool
-    login: str
-    password_var: str
-
-
-class UsernameBody(BaseModel):
-    username: str
-    password_var: str
-    home: str
-    accounts: list[str]
-    is_master: bool = False
-
-
-class PrivilegeBody(BaseModel):
-    username: str
-    base: Literal["full", "view", "none"]
-    all: dict[str, Literal["full", "view", "none"]]
-    per_account: dict[str, dict[str, Literal["full", "view", "none"]]]
-
-
-class CodesBody(BaseModel):
-    master: str
-    copy_to: list[str]
-    files: list[Literal["diagnosis_codes", "billing_codes", "insurance_payers"]]
-    inline: dict[str, dict[str, dict[str, str]]]
-
-
-class PruneBody(BaseModel):
-    usernames: bool
-    joins: bool
-    codes: bool
-
-
-class DesiredBody(BaseModel):
-    """The practice a plan was made from (variable names only, never a secret)."""
-
-    source: str
-    practice_name: str
-    tin: str
-    providers: list[ProviderBody]
-    master: UsernameBody
-    staff: list[UsernameBody]
-    privileges: list[PrivilegeBody]
-    codes: CodesBody | None
-    prune: PruneBody
-
-
 class ApplyRequest(BaseModel):
-    plan: PlanBody
-    desired: DesiredBody | None = Field(
+    plan: SavedPlan
+    practice: Annotated[str, StringConstraints(max_length=16 * 1024 * 1024)] | None = Field(
         default=None,
-        description="With the practice the plan was made from, the service makes the plan "
-                    "again inside its transaction and applies only if it comes out the same "
-                    "(applies to other practices don't make it stale). Without it, the store "
-                    "must be at the plan's exact revision, as for a saved plan.")
-    passwords: dict[str, str] = Field(
-        description="username -> password for every login the plan names; used, never kept")
+        description="The practice.yaml the plan was made from. With it, the service makes the "
+                    "plan again inside its transaction and applies only if it comes out the "
+                    "same (applies to other practices don't make it stale). Without it, the "
+                    "store must be at the plan's exact revision, as for a saved plan.")
+    passwords: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        Annotated[str, StringConstraints(min_length=1, max_length=1024)],
+    ] = Field(max_length=MAX_PASSWORDS,
+              description="username -> password for every login the plan names; used for "
+                          "this request, never kept")
 
 
 class ApplyResponse(BaseModel):
@@ -150,114 +80,155 @@ class ApplyResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+    error: str
 
 
-class Tokens:
-    """Bearer tokens in memory only, stored as hashes; a restart logs everyone out."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def issue(self, username: str) -> str:
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
-            self._tokens[hashlib.sha256(token.encode()).hexdigest()] = (username, now + self.ttl)
-        return token
-
-    def username(self, token: str) -> str | None:
-        with self._lock:
-            found = self._tokens.get(hashlib.sha256(token.encode()).hexdigest())
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+}
 
 
-_ERRORS = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 400: ErrorResponse,
-           503: ErrorResponse}
-
-
-def _status(exc: GroupsyncError) -> int:
-    if isinstance(exc, LoginFailed):
-        return 401
-    if isinstance(exc, StaleError):
-        return 409
-    if isinstance(exc, StoreBusy | StoreError):
-        return 503
-    if isinstance(exc, RuleError):
-        return 403
-    return 400
-
-
-def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S) -> FastAPI:
-    tokens = Tokens(token_ttl)
+def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
+               max_body: int = DEFAULT_MAX_BODY, trusted_proxy: str | None = None) -> Any:
+    """The service as an ASGI app: the FastAPI routes behind the edge's gatekeeping."""
     app = FastAPI(
-        title="groupsync", version="1",
+        title="groupsync", version="2",
         description="The groupsync account system over HTTP: log in for a bearer token, read "
-                    "what that username may see, apply saved plans in one transaction.",
+                    "what that username may see, apply saved plans in one transaction. Every "
+                    "refusal has one shape: {\"detail\": text, \"error\": kind}.",
+        # No docs page: Swagger UI and ReDoc load their code from a CDN. The document itself
+        # is at /openapi.json for any client or local viewer.
+        docs_url=None, redoc_url=None,
     )
+    bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/login")
 
     @app.exception_handler(GroupsyncError)
-    async def _groupsync_error(_request: Any, exc: GroupsyncError) -> JSONResponse:
-        return JSONResponse(status_code=_status(exc), content={"detail": str(exc)})
+    async def _groupsync_error(_request: Request, exc: GroupsyncError) -> JSONResponse:
+        status, kind = http_status(exc)
+        message = str(exc)
+        if isinstance(exc, ConfigError):
+            # the practice sent with an apply: say where, not what it holds
+            places = ", ".join(f"line {p.line}" for p in exc.problems[:5])
+            message = (f"the practice is invalid ({len(exc.problems)} problem(s) at {places}); "
+                       "run 'groupsync validate' on it")
+        return JSONResponse(status_code=status, content=error_body(message, kind))
 
-    def caller(authorization: str = Header(default="", description="Bearer TOKEN")) -> str:
-        scheme, _, token = authorization.partition(" ")
-        username = tokens.username(token.strip()) if scheme.lower() == "bearer" else None
-        if username is None:
-            raise HTTPException(status_code=401, detail="log in first: POST /v1/login gives a "
-                                                        "bearer token (valid for 15 minutes)",
-                                headers={"WWW-Authenticate": "Bearer"})
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422,
+                            content=error_body(_validation_text(exc.errors()), "invalid"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {401: "login_required", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http")
+        return JSONResponse(status_code=exc.status_code, content=error_body(str(exc.detail), kind),
+                            headers=getattr(exc, "headers", None))
+
+    def caller(request: Request, _token: Annotated[Any, Depends(bearer)]) -> str:
+        # The edge checked the token before the body was read; the dependency is here so the
+        # OpenAPI document declares the bearer scheme on every route that needs it.
+        username: str | None = request.scope.get("state", {}).get("username")
+        if username is None:  # pragma: no cover - the edge refuses these first
+            raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer "
+                                              "token", headers={"WWW-Authenticate": "Bearer"})
         return username
 
-    @app.get("/v1/health", summary="Liveness")
+    def address(request: Request) -> str:
+        return str(request.scope.get("state", {}).get("client_address", "unknown"))
+
+    @app.get("/v1/health", summary="Liveness", response_model=dict[str, str])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/login", response_model=TokenResponse,
-              responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}},
+    @app.post("/v1/login", response_model=TokenResponse, responses=_ERRORS,
               summary="Log in; returns a short-lived bearer token")
-    def login(body: LoginRequest) -> TokenResponse:
-        user = system.login(body.username, body.password)
-        return TokenResponse(token=tokens.issue(user.username), expires_in=int(tokens.ttl),
-                             username=user.username)
+    def login(body: LoginRequest, request: Request) -> TokenResponse:
+        user = system.login(body.username, body.password, address(request))
+        token = system.issue_token(user, token_ttl)
+        return TokenResponse(token=token, expires_in=int(token_ttl), username=user.username)
 
-    @app.get("/v1/state", responses={401: {"model": ErrorResponse},
-                                     503: {"model": ErrorResponse}},
+    @app.get("/v1/state", responses=_ERRORS, response_model=dict[str, Any],
              summary="The accounts the caller can open, with their usernames and code files")
     def state(username: str = Depends(caller)) -> dict[str, Any]:
         return state_to_wire(system.visible_state(username))
 
-    @app.get("/v1/audit", responses={401: {"model": ErrorResponse}},
+    @app.get("/v1/audit", responses=_ERRORS, response_model=dict[str, Any],
              summary="Audit entries about the caller's accounts, newest first")
     def audit(username: str = Depends(caller),
               limit: int | None = Query(default=None, ge=1, le=100_000)) -> dict[str, Any]:
         return {"entries": audit_to_wire(system.visible_audit(username, limit))}
 
-    @app.post("/v1/apply", response_model=ApplyResponse,
-              responses={code: {"model": model} for code, model in _ERRORS.items()},
+    @app.post("/v1/apply", response_model=ApplyResponse, responses=_ERRORS,
               summary="Apply a saved plan in one transaction, as the plan's acting username")
-    def apply(body: ApplyRequest, username: str = Depends(caller)) -> ApplyResponse:
-        plan = Plan.from_json(body.plan.model_dump())
+    def apply(body: ApplyRequest, request: Request,
+              username: str = Depends(caller)) -> ApplyResponse:
+        plan = body.plan.to_plan()
         if ukey(plan.actor) != ukey(username):
-            raise RuleError(f"this plan acts as {plan.actor}; log in as {plan.actor} to apply "
-                            "it")
-        missing = [u for u in plan.credentials if u not in body.passwords]
+            raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
+                                   "to apply it")
+        missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials}
+                         if u not in body.passwords)
         if missing:
-            raise LoginFailed(f"the request lacks the passwords of: {', '.join(sorted(missing))}")
-        desired = desired_from_wire(body.desired.model_dump()) if body.desired else None
-        revision = apply_plan(system, plan, body.passwords, desired)
+            raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
+        desired = (load_text(body.practice.encode("utf-8", "replace"), "practice")
+                   if body.practice is not None else None)
+        revision = apply_plan(system, plan, body.passwords, desired, address=address(request))
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
-    return app
+    assert {"/v1/state", "/v1/audit", "/v1/apply"} <= AUTHENTICATED_PATHS
+    return Edge(app, token_owner=system.token_user, max_body=max_body,
+                trusted_proxy=trusted_proxy)
 
 
-def serve(system: AccountSystem, host: str, port: int) -> None:
+_SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields,
+                    *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
+                    "account", "username", "file", "key", "before", "after", "home",
+                    "privileges", "access", "practice_name", "tin", "bills_electronically"}
+
+
+def _validation_text(errors: Any) -> str:
+    """Where and what, never the value: a password sent in the wrong field must not come back
+    in the answer. Location parts that are not field names (dict keys a client chose) show
+    as `*`."""
+    lines = []
+    for err in errors:
+        parts = [str(p) if isinstance(p, int) or p in _SHOWN_LOC_PARTS else "*"
+                 for p in err.get("loc", ()) if not (isinstance(p, str) and "[" in p)]
+        kind = err.get("type", "")
+        if kind == "extra_forbidden":
+            parts = parts[:-1]
+            what = "has a field that is not allowed here"
+        elif kind == "union_tag_invalid":
+            what = "type is not a change type this service knows"
+        elif kind in ("json_invalid", "json_type"):
+            what = "is not valid JSON"
+        else:
+            what = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+            if "Input should be" in what and "'" in what and kind != "literal_error":
+                what = "has the wrong type or form"
+        lines.append(f"{'.'.join(parts) or 'body'}: {what}")
+    shown = lines[:10]
+    if len(lines) > 10:
+        shown.append(f"and {len(lines) - 10} more")
+    return "; ".join(shown) or "the request is invalid"
+
+
+def serve(system: AccountSystem, host: str, port: int, max_body: int = DEFAULT_MAX_BODY,
+          trusted_proxy: str | None = None) -> None:
     import uvicorn
 
-    # Access logs carry method, path and status only: no body, no header, so no secret.
-    uvicorn.run(create_app(system), host=host, port=port, log_level="info",
-                server_header=False)
+    from groupsync.edge import MAX_CONNECTIONS, GuardedH11, bind_socket
+
+    # Slow clients hold a descriptor each until they time out: use every one the system allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sock = bind_socket(host, port)  # fails here, as one line, if the port is taken
+    config = uvicorn.Config(
+        create_app(system, max_body=max_body, trusted_proxy=trusted_proxy),
+        http=GuardedH11, log_level="info", server_header=False, date_header=True,
+        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
+        # Access logs carry method, path and status only: no body, no header, no secret.
+    )
+    uvicorn.Server(config).run(sockets=[sock])

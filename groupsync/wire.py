@@ -7,13 +7,6 @@ from typing import Any
 
 from groupsync.accounts.model import Account, Notice, State, User, ukey
 from groupsync.accounts.storage import AuditEntry
-from groupsync.config import (
-    Desired,
-    DesiredCodes,
-    DesiredProvider,
-    DesiredUsername,
-    PrivilegeSpec,
-)
 
 
 def state_to_wire(state: State) -> dict[str, Any]:
@@ -83,47 +76,3 @@ def audit_to_wire(entries: list[AuditEntry]) -> list[dict[str, Any]]:
 
 def audit_from_wire(rows: list[dict[str, Any]]) -> list[AuditEntry]:
     return [AuditEntry(**row) for row in rows]
-
-
-def desired_to_wire(desired: Desired) -> dict[str, Any]:
-    """The practice as planned: plain data with variable names, never a secret."""
-    return {
-        "source": desired.source, "practice_name": desired.practice_name, "tin": desired.tin,
-        "providers": [vars(p) for p in desired.providers.values()],
-        "master": _username_to_wire(desired.master),
-        "staff": [_username_to_wire(u) for u in desired.staff.values()],
-        "privileges": [{"username": s.username, "base": s.base, "all": s.all,
-                        "per_account": s.per_account} for s in desired.privileges.values()],
-        "codes": None if desired.codes is None else {
-            "master": desired.codes.master, "copy_to": list(desired.codes.copy_to),
-            "files": list(desired.codes.files), "inline": desired.codes.inline},
-        "prune": {"usernames": desired.prune_usernames, "joins": desired.prune_joins,
-                  "codes": desired.prune_codes},
-    }
-
-
-def _username_to_wire(u: DesiredUsername) -> dict[str, Any]:
-    return {"username": u.username, "password_var": u.password_var, "home": u.home,
-            "accounts": sorted(u.accounts), "is_master": u.is_master}
-
-
-def _username_from_wire(u: dict[str, Any]) -> DesiredUsername:
-    return DesiredUsername(username=u["username"], password_var=u["password_var"],
-                           home=u["home"], accounts=frozenset(u["accounts"]),
-                           is_master=bool(u["is_master"]))
-
-
-def desired_from_wire(data: dict[str, Any]) -> Desired:
-    codes = data["codes"]
-    return Desired(
-        source=data["source"], practice_name=data["practice_name"], tin=data["tin"],
-        providers={p["key"]: DesiredProvider(**p) for p in data["providers"]},
-        master=_username_from_wire(data["master"]),
-        staff={ukey(u["username"]): _username_from_wire(u) for u in data["staff"]},
-        privileges={ukey(s["username"]): PrivilegeSpec(**s) for s in data["privileges"]},
-        codes=None if codes is None else DesiredCodes(
-            master=codes["master"], copy_to=tuple(codes["copy_to"]),
-            files=tuple(codes["files"]), inline=codes["inline"]),
-        prune_usernames=data["prune"]["usernames"], prune_joins=data["prune"]["joins"],
-        prune_codes=data["prune"]["codes"],
-    )

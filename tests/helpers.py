@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from groupsync.accounts import AccountSystem
 from groupsync.apply import apply_plan
@@ -55,4 +56,12 @@ def converge(system: AccountSystem, desired: Desired) -> Plan:
 
 
 def kinds(plan: Plan) -> list[tuple[str, str, str, str | None]]:
-    return [(c.action, c.type, c.account, c.username or c.key) for c in plan.changes]
+    return [(c.action, c.type, c.account, c.username or getattr(c, "key", None))
+            for c in plan.changes]
+
+
+def change(action: str, type: str, account: str, **fields: object) -> Any:
+    """One change, validated as a plan from outside would be (changes.py)."""
+    from groupsync.changes import parse_changes
+
+    return parse_changes([{"action": action, "type": type, "account": account, **fields}])[0]

@@ -454,8 +454,8 @@ def test_failed_logins_lock_a_name_for_a_while_known_or_not(store: str) -> None:
     with pytest.raises(LoginLocked) as unknown:
         with system.session("nobody", "pw"):
             pass
-    assert str(known.value) == ("login for alice is locked after 5 failed attempts in a row; "
-                                "try again in 5 minutes")
+    assert str(known.value) == ("login for alice from this address is locked after repeated "
+                                "failed attempts; try again in 5 minutes")
     assert str(unknown.value) == str(known.value).replace("alice", "nobody")
     with pytest.raises(LoginLocked):  # plan's read-only log-in check honours the lock too
         system.verify_logins(system.read_state(), {"alice": "pw-a"})
@@ -464,11 +464,53 @@ def test_failed_logins_lock_a_name_for_a_while_known_or_not(store: str) -> None:
     assert failures[0].actor == "(unknown name)" and failures[0].detail["locked"] is True
     assert [e.detail["failures_in_a_row"] for e in failures if e.actor == "alice"][:5] == [
         5, 4, 3, 2, 1]
+    assert {e.detail["address"] for e in failures} == {"local"}
     assert all("wrong-password" not in repr(e) for e in system.audit())
     clock.now += 301
     with system.session("alice", "pw-a") as s:
         assert s.actor == "alice"
     assert system.read_state().revision == 1  # log-ins are not changes
+    # the two attempts refused during alice's lock: one entry with their count, not two
+    refused = [e for e in system.audit() if e.action == "login_refused"]
+    assert [(e.actor, e.detail) for e in refused] == [
+        ("alice", {"address": "local", "refused_while_locked": 2})]
+
+
+def test_a_lock_holds_only_for_the_address_that_failed(store: str) -> None:
+    clock = FakeClock()
+    system = create_system(store)
+    system.clock = clock
+    system.signup("Alice", "alice", "pw-a", "100001")
+    for _ in range(5):  # a stranger at 203.0.113.9 tries alice's name
+        with pytest.raises(LoginFailed):
+            system.login("alice", "guess", "203.0.113.9")
+    with pytest.raises(LoginLocked):
+        system.login("alice", "pw-a", "203.0.113.9")
+    assert system.login("alice", "pw-a", "198.51.100.7").username == "alice"  # alice, elsewhere
+    assert system.login("alice", "pw-a").username == "alice"  # and the CLI on the store
+    with system.session("alice", "pw-a") as s:
+        assert s.actor == "alice"
+    entries = [e for e in system.audit() if e.action == "login_failed"]
+    assert [e.detail["address"] for e in entries] == ["203.0.113.9"] * 5
+    assert entries[0].detail["locked"] is True
+
+
+def test_one_address_spraying_many_names_is_stopped(store: str) -> None:
+    clock = FakeClock()
+    system = create_system(store)
+    system.clock = clock
+    system.signup("Alice", "alice", "pw-a", "100001")
+    for i in range(50):  # one guess each at 50 names: no name reaches its own limit
+        with pytest.raises(LoginFailed) as caught:
+            system.login(f"user{i:02d}", "guess", "203.0.113.9")
+        assert not isinstance(caught.value, LoginLocked)
+    with pytest.raises(LoginLocked):  # now the address is refused for every name
+        system.login("alice", "pw-a", "203.0.113.9")
+    assert system.login("alice", "pw-a", "198.51.100.7").username == "alice"
+    last = next(e for e in system.audit() if e.action == "login_failed")
+    assert last.detail["address_locked"] is True and last.detail["address_failures"] == 50
+    clock.now += 901
+    assert system.login("alice", "pw-a", "203.0.113.9").username == "alice"
 
 
 def test_hashes_made_with_stronger_parameters_still_verify(two_accounts: AccountSystem,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
+from groupsync import planfile
 from groupsync.accounts import state_digest
 from groupsync.apply import apply_plan
 from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, StaleError
-from groupsync.plan import Plan
 
-from .conftest import raw_sql
-from .helpers import MASTER_PW, converge, plan_for, practice, sandboxed, secrets
+from .conftest import FULL, raw_sql
+from .helpers import MASTER_PW, change, converge, plan_for, practice, sandboxed, secrets
 
 
 def test_apply_is_one_revision_and_converges(tmp_path: Path, store: str) -> None:
@@ -68,9 +69,10 @@ def test_a_change_behind_groupsyncs_back_makes_a_plan_stale(tmp_path: Path, stor
 def test_saved_plan_round_trips_without_secrets(tmp_path: Path, store: str) -> None:
     system, desired = sandboxed(tmp_path, store=store)
     plan = plan_for(system, desired)
-    data = plan.to_json()
-    assert Plan.from_json(data) == plan
-    text = repr(data)
+    saved = tmp_path / "saved.plan"
+    saved.write_text(planfile.dumps(plan, MASTER_PW))
+    assert planfile.read(str(saved)).verify(MASTER_PW) == plan
+    text = saved.read_text()
     for value in secrets()._file.values():
         assert value not in text
 
@@ -124,17 +126,16 @@ def test_a_plan_with_a_change_no_phase_performs_is_refused_whole(
     tmp_path: Path, store: str
 ) -> None:
     from groupsync.errors import PlanError
-    from groupsync.plan import Change
 
     system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     prepared = prepare(system, desired, secrets())
-    tampered = Plan.from_json(prepared.plan.to_json())
+    tampered = copy.deepcopy(prepared.plan)
     tampered.changes = [
-        Change("change", "privileges", "100517", username="frontdesk",
+        change("change", "privileges", "100517", username="frontdesk",
                before=system.read_state().access[("frontdesk", "100517")],
                after={**system.read_state().access[("frontdesk", "100517")], "notes": "view"}),
-        Change("remove", "join", "100517", username="riverside-admin", before={}),
+        change("remove", "join", "100517", username="riverside-admin", before=FULL),
     ]
     before = system.read_state().revision
     with pytest.raises(PlanError, match="1 change\\(s\\) groupsync can't apply"):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from groupsync.accounts.model import AREAS
-from groupsync.plan import Change, Plan
+from groupsync.changes import Change
+from groupsync.plan import Plan
 from groupsync.render import plan_markdown, plan_text, privileges_text
+
+from .helpers import change
 
 NONE = {a: "none" for a in AREAS}
 DESK = {**NONE, "clients": "view", "scheduling": "full"}
@@ -17,18 +20,18 @@ def _plan(changes: list[Change], warnings: list[str] | None = None) -> Plan:
 
 
 CHANGES = [
-    Change("change", "practice_setup", "100482",
+    change("change", "practice_setup", "100482",
            before={"practice_name": None, "tin": None, "bills_electronically": False},
            after={"practice_name": "Riverside", "tin": "12-3456789",
                   "bills_electronically": False}),
-    Change("add", "username", "100482", username="desk",
+    change("add", "username", "100482", username="desk",
            after={"home": "100482", "privileges": DESK}),
-    Change("change", "code", "100482", file="billing_codes", key="90837",
+    change("change", "code", "100482", file="billing_codes", key="90837",
            before={"code": "90837", "description": "Psychotherapy", "fee": "150.00"},
            after={"code": "90837", "description": "Psychotherapy", "fee": "155.00"}),
-    Change("change", "privileges", "100517", username="desk", before=DESK,
+    change("change", "privileges", "100517", username="desk", before=DESK,
            after={**DESK, "billing": "view", "scheduling": "view"}),
-    Change("remove", "join", "100517", username="old-temp", before=DESK),
+    change("remove", "join", "100517", username="old-temp", before=DESK),
 ]
 
 

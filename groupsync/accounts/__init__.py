@@ -84,10 +84,18 @@ def migrate_store(store: str) -> str:
     if found > SCHEMA_VERSION:
         raise StoreError(f"store {location} has schema version {found}, newer than this "
                          f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync")
-    # Schema 1 is the first released schema: there is no older one to move forward from yet.
-    # A later schema adds its step here, applied in one transaction with the version bump.
-    raise StoreError(f"store {location} has schema version {found}, which no released "
-                     f"groupsync wrote; there is no migration from it to {SCHEMA_VERSION}")
+    if found < 1:
+        raise StoreError(f"store {location} has schema version {found}, which no released "
+                         f"groupsync wrote; there is no migration from it to {SCHEMA_VERSION}")
+    if is_postgres_url(store):
+        from groupsync.accounts.pgstore import PostgresStorage
+
+        PostgresStorage(store).migrate()
+    else:
+        SqliteStorage(store_path(store)).migrate()
+    return (f"migrated store {location} from schema version {found} to {SCHEMA_VERSION} "
+            "(log-in throttling is now per name and client address; tokens are kept in the "
+            "store)")
 
 
 __all__ = [

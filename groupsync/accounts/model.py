@@ -48,9 +48,25 @@ CODE_FILE_NAMES: Final = tuple(CODE_FILES)
 ICD10_RE: Final = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 # CPT / HCPCS: five characters; CPT Category II/III end in F/T, HCPCS start with a letter.
 BILLING_RE: Final = re.compile(r"^[0-9A-Z]{5}$")
-USERNAME_RE: Final = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
+# Anchored for JSON Schema and pydantic; in Python always used with fullmatch, because `$`
+# also matches before a trailing newline (`riverside-admin\n` must not be a username).
+USERNAME_PATTERN: Final = r"^[A-Za-z0-9._@-]{3,64}$"
+USERNAME_RE: Final = re.compile(USERNAME_PATTERN)
 ACCOUNT_ID_RE: Final = re.compile(r"^[0-9]{1,20}$")
 TIN_RE: Final = re.compile(r"^([0-9]{2})-?([0-9]{7})$")
+
+
+# C0 and C1 control characters (newline, tab and ESC among them) and the bidirectional
+# overrides: in a name or description they would let a value rewrite a terminal line
+# (`\e[1A\e[2K… No changes.`), forge a line of a notice, or display reversed.
+_CONTROL_RE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_text(value: str, what: str) -> str:
+    """Refuse control characters in a text field; returns the value unchanged."""
+    if _CONTROL_RE.search(value):
+        raise RuleError(f"{what} must not contain control characters (newlines, tabs, escapes)")
+    return value
 
 
 def full_privileges() -> Privileges:
@@ -69,7 +85,7 @@ def normalize_privileges(given: dict[str, str] | None) -> Privileges:
 
 
 def normalize_tin(tin: str) -> str:
-    m = TIN_RE.match(tin.strip())
+    m = TIN_RE.fullmatch(tin.strip())
     if not m:
         raise RuleError(f"TIN {tin!r} is not 9 digits (NN-NNNNNNN)")
     return f"{m.group(1)}-{m.group(2)}"
@@ -107,18 +123,18 @@ def normalize_record(file: str, raw: dict[str, object]) -> Record:
             return ""
         if not isinstance(value, str):
             raise RuleError(f"{name} must be text")
-        return value.strip()
+        return check_text(value, name).strip()
 
     record: Record = {}
     key = text(key_field)
     if not key:
         raise RuleError(f"{file} record needs a {key_field}")
     if file == "diagnosis_codes":
-        if not ICD10_RE.match(key):
+        if not ICD10_RE.fullmatch(key):
             raise RuleError(f"diagnosis code {key!r} is not an ICD-10-CM code (like F41.1)")
         record = {"code": key, "description": text("description")}
     elif file == "billing_codes":
-        if not BILLING_RE.match(key):
+        if not BILLING_RE.fullmatch(key):
             raise RuleError(f"billing code {key!r} is not a 5-character code (like 90837)")
         fee = text("fee")
         record = {
@@ -195,8 +211,6 @@ class State:
     codes: dict[str, dict[str, dict[str, Record]]] = field(default_factory=dict)
 
     notices: list[Notice] = field(default_factory=list)  # sent group-rate notices, oldest first
-    # ukey -> (failed log-ins in a row, locked until epoch seconds); any name tried
-    login_failures: dict[str, tuple[int, float]] = field(default_factory=dict)
     # Indexes over `access`, kept in step by set_access/drop_access, so rule checks and the
     # planner never scan every access row for one account or one username.
     by_account: dict[str, set[str]] = field(default_factory=dict)

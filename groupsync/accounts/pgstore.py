@@ -24,6 +24,7 @@ import psycopg
 from groupsync.accounts.model import State
 from groupsync.accounts.storage import (
     BUSY_TIMEOUT_S,
+    MIGRATIONS,
     SCHEMA_VERSION,
     Conn,
     SqlStorage,
@@ -149,6 +150,42 @@ class PostgresStorage(SqlStorage):
         except psycopg.Error as exc:
             raise store._error(exc) from exc
         return store
+
+    def migrate(self) -> int:
+        """Apply every schema step after the store's own, in one transaction (holding the
+        writers' lock); returns the version found."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            self._lock(conn)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                conn.execute(tables_ddl("postgresql", MIGRATIONS[version]).encode())
+                conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'",
+                             (str(version),))
+            conn.execute("COMMIT")
+            return found
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _bookkeeping(self) -> Iterator[Conn]:
+        """Log-in bookkeeping in its own short transaction, without the writers' advisory
+        lock: a failed log-in is counted at once, even while a long apply holds that lock.
+        Row locks on the throttle rows keep concurrent counts right."""
+        conn = self._connect()
+        try:
+            with conn.transaction():
+                yield _PgConn(conn)
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
 
     @classmethod
     def open(cls, url: str, on_wait: WaitCallback | None = None) -> PostgresStorage:

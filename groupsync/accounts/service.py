@@ -10,10 +10,12 @@ plan is applied whole or not at all, and a rule can't be skipped by calling the 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from groupsync.accounts.model import (
     Record,
     State,
     User,
+    check_text,
     full_privileges,
     normalize_privileges,
     normalize_record,
@@ -34,7 +37,15 @@ from groupsync.accounts.model import (
     ukey,
 )
 from groupsync.accounts.passwords import hash_password, verify_password
-from groupsync.accounts.storage import AuditEntry, Dirty, Storage, WriteTransaction, utcnow
+from groupsync.accounts.storage import (
+    AuditEntry,
+    Dirty,
+    Storage,
+    ThrottleLimits,
+    WriteTransaction,
+    credential_of,
+    utcnow,
+)
 from groupsync.errors import (
     Conflict,
     LockoutError,
@@ -47,36 +58,59 @@ from groupsync.errors import (
 )
 
 LOGIN_FAILED = "login failed: unknown username or wrong password"
-# Throttling: after MAX_FAILURES failed log-ins in a row a name is locked for LOCK_SECONDS.
-# Every name tried is counted, known or not, so a lock says nothing about existence.
+# Throttling, per (name, client address): after MAX_FAILURES failed log-ins in a row from one
+# address the name is locked *from that address* for LOCK_SECONDS, so a stranger can't lock
+# the master out of everyone else's reach. One address failing ADDRESS_MAX_FAILURES times in
+# ADDRESS_WINDOW, across any names, is locked for every name (password spraying). Every name
+# tried is counted, known or not, so a lock says nothing about existence.
 MAX_FAILURES = 5
 LOCK_SECONDS = 300
+LIMITS = ThrottleLimits(max_failures=MAX_FAILURES, lock_seconds=LOCK_SECONDS,
+                        address_max_failures=50, address_window=900, address_lock_seconds=900)
+LOCAL = "local"  # the client address of the CLI working on a local store
 TRIAL_DAYS = 30  # a Free Trial sign-up's length
 
+# (hash, password) pairs that already verified during one command: the same password against
+# the same stored hash can't give another answer, so a `plan` + `apply` verifies each login
+# once. Set only inside `remembering_logins()`, so no password outlives the command (or the
+# request) that brought it.
+_memo: ContextVar[dict[str, tuple[str, str]] | None] = ContextVar("login_memo", default=None)
 
-def _check_login(state: State, username: str, password: str, now: float,
-                 verified: dict[str, tuple[str, str]]) -> User:
-    """Log-in check against `state`. `verified` remembers (hash, password) pairs that already
-    verified in this process: the same password against the same stored hash can't give a
-    different answer, so each login costs one argon2 verification per run, not one per use."""
+
+@contextlib.contextmanager
+def remembering_logins() -> Iterator[None]:
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        memo = _memo.get()
+        if memo is not None:
+            memo.clear()
+        _memo.reset(token)
+
+
+def _check_login(user: User | None, username: str, password: str, locked_until: float,
+                 now: float) -> User:
+    """One log-in check: refused while locked (said alike for known and unknown names), then
+    the password against the stored hash (an unknown name costs a hash too)."""
     k = ukey(username)
-    _failures, locked_until = state.login_failures.get(k, (0, 0.0))
     if locked_until > now:
         minutes = max(1, round((locked_until - now) / 60))
         raise LoginLocked(
-            f"login for {username} is locked after {MAX_FAILURES} failed attempts in a row; "
-            f"try again in {minutes} minute{'s' if minutes > 1 else ''}",
+            f"login for {username} from this address is locked after repeated failed "
+            f"attempts; try again in {minutes} minute{'s' if minutes > 1 else ''}",
             username,
         )
-    user = state.user(username)
-    if user is not None and k in verified:
-        known_hash, known_password = verified[k]
+    memo = _memo.get()
+    if user is not None and memo is not None and k in memo:
+        known_hash, known_password = memo[k]
         if known_hash == user.password_hash and hmac.compare_digest(
                 known_password.encode(), password.encode()):
             return user
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
-    verified[k] = (user.password_hash, password)
+    if memo is not None:
+        memo[k] = (user.password_hash, password)
     return user
 
 
@@ -86,7 +120,6 @@ class AccountSystem:
     def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.clock = clock  # injectable so tests can step past a lock without sleeping
-        self._verified: dict[str, tuple[str, str]] = {}  # in memory only, for this process
 
     def read_state(self) -> State:
         return self.storage.read_state()
@@ -94,12 +127,12 @@ class AccountSystem:
     def audit(self, limit: int | None = None) -> list[AuditEntry]:
         return self.storage.read_audit(limit)
 
-    def login(self, username: str, password: str) -> User:
-        """Check one log-in (throttled, audited and cleared like every other)."""
-        state = self.read_state()
-        self.verify_logins(state, {username: password})
-        user = state.user(username)
-        assert user is not None  # verify_logins raised otherwise
+    def login(self, username: str, password: str, address: str = LOCAL) -> User:
+        """Check one log-in from `address` (throttled, audited and cleared like every
+        other); reads that username and its throttle rows, nothing else."""
+        user = self.storage.read_user(ukey(username))
+        self._verify(user, username, password, address)
+        assert user is not None  # _verify raised otherwise
         return user
 
     def visible_state(self, username: str) -> State:
@@ -126,32 +159,47 @@ class AccountSystem:
         accounts = sorted(self.read_state().by_user.get(ukey(username), ()))
         return self.storage.read_audit(limit, about=(accounts, username))
 
-    def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
-        """Check several logins against a state (for `plan`); only failures are written."""
+    def issue_token(self, user: User, ttl: float) -> str:
+        """A bearer token for `user`, kept in the store as a hash only. It ends after `ttl`
+        seconds, when the username is deleted, or when its password is set."""
+        token = secrets.token_urlsafe(32)
         now = self.clock()
-        cleared = []
-        for username, password in credentials.items():
-            try:
-                _check_login(state, username, password, now, self._verified)
-            except LoginFailed as exc:
-                self._login_failed(exc, state)
-                raise
-            if ukey(username) in state.login_failures:
-                cleared.append(ukey(username))
-        if cleared:
-            self.storage.clear_login_failures(cleared)
+        self.storage.issue_token(_token_hash(token), ukey(user.username), user.username,
+                                 credential_of(user.password_hash), now + ttl, now)
+        return token
 
-    def _login_failed(self, exc: LoginFailed, state: State) -> None:
-        """Count and audit a failed log-in; never the password, never whether it exists."""
+    def token_user(self, token: str) -> str | None:
+        """The username a live token belongs to; None for anything else."""
+        return self.storage.token_owner(_token_hash(token), self.clock())
+
+    def verify_logins(self, state: State, credentials: dict[str, str],
+                      address: str = LOCAL) -> None:
+        """Check several logins against a state (for `plan`); only failures are written."""
+        for username, password in credentials.items():
+            self._verify(state.user(username), username, password, address)
+
+    def _verify(self, user: User | None, username: str, password: str, address: str) -> None:
+        k = ukey(username)
+        now = self.clock()
+        locked_until, counted = self.storage.login_throttle(k, address, now)
+        try:
+            _check_login(user, username, password, locked_until, now)
+        except LoginFailed as exc:
+            self._login_failed(exc, user, address)
+            raise
+        if counted:
+            self.storage.login_succeeded(k, address, now, _login_entry(user, username))
+
+    def _login_failed(self, exc: LoginFailed, user: User | None, address: str) -> None:
+        """Count and audit a failed log-in with its address; never the password, never
+        whether the name exists."""
+        k = ukey(exc.username)
         if isinstance(exc, LoginLocked):
-            return  # attempts while locked don't extend the lock
-        known = state.user(exc.username)
-        entry = AuditEntry(
-            "login_failed", "login", actor=known.username if known else "(unknown name)",
-            username=known.username if known else None,
-        )
-        self.storage.record_login_failure(ukey(exc.username), entry, MAX_FAILURES,
-                                          self.clock() + LOCK_SECONDS)
+            self.storage.record_login_refused(k, address)
+            return
+        entry = _login_entry(user, exc.username)
+        entry.action = "login_failed"
+        self.storage.record_login_failure(k, address, entry, self.clock(), LIMITS)
 
     def signup(
         self, provider_name: str, username: str, password: str, account_id: str | None = None
@@ -168,6 +216,7 @@ class AccountSystem:
             _check_new_username(state, username)
             if not provider_name.strip():
                 raise RuleError("a sign-up needs the provider's name")
+            check_text(provider_name, "a provider's name")
             now = utcnow()
             trial_ends = (datetime.now(UTC).date() + timedelta(days=TRIAL_DAYS)).isoformat()
             state.accounts[account_id] = Account(
@@ -199,20 +248,29 @@ class AccountSystem:
         self.storage.record_notice(practice_name, tin, providers, entry)
 
     @contextlib.contextmanager
-    def session(self, username: str, password: str) -> Iterator[Session]:
+    def session(self, username: str, password: str, address: str = LOCAL) -> Iterator[Session]:
         """Log in and open one write transaction; committed when the block ends cleanly."""
         state: State | None = None
         try:
             with self.storage.write() as tx:
                 state = tx.load_state()
-                session = Session(tx, state, username, password, self.clock(), self._verified)
+                session = Session(tx, state, username, password, self.clock(), address)
                 yield session
                 session._commit()
         except LoginFailed as exc:
             # The session rolled back; the failure itself is recorded on its own.
             if state is not None:
-                self._login_failed(exc, state)
+                self._login_failed(exc, state.user(exc.username), address)
             raise
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _login_entry(user: User | None, username: str) -> AuditEntry:
+    return AuditEntry("login", "login", actor=user.username if user else "(unknown name)",
+                      username=user.username if user else None)
 
 
 def _new_account_id(state: State) -> str:
@@ -223,7 +281,7 @@ def _new_account_id(state: State) -> str:
 
 
 def _check_new_username(state: State, username: str) -> None:
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise RuleError(
             f"username {username!r} must be 3-64 letters, digits or . _ @ -"
         )
@@ -235,11 +293,11 @@ class Session:
     """One logged-in username inside one write transaction."""
 
     def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
-                 now: float, verified: dict[str, tuple[str, str]]) -> None:
+                 now: float, address: str) -> None:
         self._tx = tx
         self.state = state
         self._now = now
-        self._verified = verified
+        self.address = address
         self._logins_ok: set[str] = set()  # failure counters to clear on commit
         self._dirty = Dirty()
         self._audit: list[AuditEntry] = []
@@ -250,8 +308,10 @@ class Session:
     def verify_login(self, username: str, password: str) -> User:
         """Check a login against the state inside this transaction."""
         k = ukey(username)
-        user = _check_login(self.state, username, password, self._now, self._verified)
-        if k in self.state.login_failures:
+        locked_until, counted = self._tx.login_throttle(k, self.address, self._now)
+        user = _check_login(self.state.user(username), username, password, locked_until,
+                            self._now)
+        if counted:
             self._logins_ok.add(k)
         return user
 
@@ -317,6 +377,8 @@ class Session:
         bills_electronically: bool,
     ) -> None:
         self._require(account_id, "practice_setup", "full", "change its Practice Set-up")
+        if practice_name:
+            check_text(practice_name, "a practice name")
         account = self.state.accounts[account_id]
         before = account.practice_setup()
         account.practice_name = practice_name.strip() if practice_name else None
@@ -502,7 +564,7 @@ class Session:
 
     def _commit(self) -> None:
         if self._logins_ok:
-            self._tx.clear_login_failures(sorted(self._logins_ok))
+            self._tx.clear_login_throttle(sorted(self._logins_ok), self.address, self._now)
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1

@@ -30,7 +30,7 @@ from groupsync.accounts.model import (
 )
 from groupsync.errors import StoreBusy, StoreError, StoreNotFound
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # PRAGMA application_id marks a groupsync store, so an unrelated SQLite file is refused
 # before anything reads or writes it.
 APPLICATION_ID = 0x47535943  # "GSYC"
@@ -79,10 +79,22 @@ class Storage(Protocol):
     def read_audit(self, limit: int | None,
                    about: tuple[list[str], str] | None = None) -> list[AuditEntry]: ...
 
-    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
-                             lock_until: float) -> bool: ...
+    def read_user(self, ukey: str) -> User | None: ...
 
-    def clear_login_failures(self, ukeys: list[str]) -> None: ...
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
+
+    def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
+                             limits: ThrottleLimits) -> bool: ...
+
+    def record_login_refused(self, ukey: str, address: str) -> None: ...
+
+    def login_succeeded(self, ukey: str, address: str, now: float,
+                        entry: AuditEntry) -> None: ...
+
+    def issue_token(self, token_hash: str, ukey: str, username: str, credential: str,
+                    expires_at: float, now: float) -> None: ...
+
+    def token_owner(self, token_hash: str, now: float) -> str | None: ...
 
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None: ...
@@ -91,7 +103,9 @@ class Storage(Protocol):
 class WriteTransaction(Protocol):
     def load_state(self) -> State: ...
 
-    def clear_login_failures(self, ukeys: list[str]) -> None: ...
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
+
+    def clear_login_throttle(self, ukeys: list[str], address: str, now: float) -> None: ...
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None: ...
 
@@ -148,11 +162,7 @@ CREATE TABLE notices (                  -- group-rate notices recorded as sent
     tin TEXT NOT NULL,
     providers TEXT NOT NULL             -- JSON list of account_id, name, bills_electronically
 );
-CREATE TABLE login_failures (
-    ukey TEXT PRIMARY KEY,              -- any name tried, known or not: a lock tells nothing
-    failures INTEGER NOT NULL,          -- failed log-ins in a row
-    locked_until @FLOAT@ NOT NULL          -- epoch seconds; 0 when not locked
-);
+@THROTTLE_TABLES@
 CREATE TABLE audit (
     id @AUTO_ID@,
     revision INTEGER NOT NULL,
@@ -165,6 +175,36 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 """
+# Log-in bookkeeping (schema 2). Throttling is per (name, client address), so a stranger
+# can't lock anyone else out; the row with ukey '' is the address as a whole (no username is
+# empty), which stops one address from spraying many names. Tokens are kept hashed, in the
+# store, so every `serve` process honours and ends the same ones.
+_THROTTLE_TABLES = """
+CREATE TABLE login_throttle (
+    ukey TEXT NOT NULL,                 -- casefolded name tried (known or not); '' = any name
+    address TEXT NOT NULL,              -- client address; 'local' for the CLI on a local store
+    failures INTEGER NOT NULL,          -- failed log-ins in a row (name) or in the window
+    window_ends @FLOAT@ NOT NULL,       -- the address row's counting window, epoch seconds
+    locked_until @FLOAT@ NOT NULL,      -- epoch seconds; 0 when not locked
+    refused INTEGER NOT NULL,           -- attempts refused during the current lock
+    PRIMARY KEY (ukey, address)
+);
+CREATE TABLE tokens (
+    token_hash TEXT PRIMARY KEY,        -- sha256 of the bearer token; never the token
+    ukey TEXT NOT NULL,
+    username TEXT NOT NULL,
+    credential TEXT NOT NULL,           -- sha256 of the password hash it was issued against
+    expires_at @FLOAT@ NOT NULL
+);
+CREATE INDEX tokens_by_ukey ON tokens (ukey);
+"""
+_TABLES = _TABLES.replace("@THROTTLE_TABLES@", _THROTTLE_TABLES)
+
+# Each schema step, applied by `groupsync store migrate` in one transaction with its version
+# bump. 1 -> 2: log-in failures per (name, address) and tokens in the store. The old
+# per-name counters are dropped: they are minutes-long locks, not data.
+MIGRATIONS = {2: "DROP TABLE login_failures;\n" + _THROTTLE_TABLES}
+
 _DIALECT_WORDS = {
     "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
                "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL"},
@@ -173,8 +213,7 @@ _DIALECT_WORDS = {
 }
 
 
-def tables_ddl(dialect: str) -> str:
-    ddl = _TABLES
+def tables_ddl(dialect: str, ddl: str = _TABLES) -> str:
     for word, value in _DIALECT_WORDS[dialect].items():
         ddl = ddl.replace(word, value)
     return ddl
@@ -264,26 +303,102 @@ class SqlStorage:
             for r in rows
         ]
 
-    def record_login_failure(self, ukey: str, entry: AuditEntry, max_failures: int,
-                             lock_until: float) -> bool:
-        """Count a failed log-in in its own short transaction (the one that tried it is rolled
-        back), audit it, and lock the name after `max_failures` in a row. True if now locked."""
-        with self.write() as tx:
-            c = tx.conn
-            row = c.execute("SELECT failures FROM login_failures WHERE ukey = ?",
-                            (ukey,)).fetchone()
-            failures = (row[0] if row else 0) + 1
-            locked = failures >= max_failures
-            c.execute("INSERT INTO login_failures VALUES (?, ?, ?) ON CONFLICT (ukey) DO UPDATE "
-                      "SET failures = excluded.failures, locked_until = excluded.locked_until",
-                      (ukey, 0 if locked else failures, lock_until if locked else 0.0))
-            entry.detail = {**entry.detail, "failures_in_a_row": failures, "locked": locked}
+    # -- log-in bookkeeping (throttling and tokens) ----------------------------------------
+
+    def _bookkeeping(self) -> contextlib.AbstractContextManager[Conn]:
+        """A short transaction for log-in bookkeeping. SQLite has one writer, so it is a
+        write transaction; PostgreSQL overrides it with one that doesn't queue behind an
+        apply's lock."""
+        return _conn_of(self.write())
+
+    def read_user(self, ukey: str) -> User | None:
+        """One username by its casefolded name: what a log-in reads, and nothing else."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT username, home, password_hash, created_at FROM "
+                               "usernames WHERE ukey = ?", (ukey,)).fetchone()
+        return None if row is None else User(username=row[0], home=row[1],
+                                             password_hash=row[2], created_at=row[3])
+
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
+        """(when the name's lock from this address, or the address's own lock, ends — 0 if
+        neither is locked; whether this name has failures counted from there). Two rows."""
+        with self._reader() as conn:
+            return _throttle(conn, ukey, address, now)
+
+    def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
+                             limits: ThrottleLimits) -> bool:
+        """Count a failed log-in for (name, address) and for the address, audit it with the
+        address, and lock after the limits. True if the name is now locked from there."""
+        with self._bookkeeping() as c:
+            _settle(c, ukey, address, now, entry)
+            c.execute("INSERT INTO login_throttle VALUES (?, ?, 1, 0, 0, 0) ON CONFLICT "
+                      "(ukey, address) DO UPDATE SET failures = login_throttle.failures + 1",
+                      (ukey, address))
+            failures = int(c.execute("SELECT failures FROM login_throttle WHERE ukey = ? AND "
+                                     "address = ?", (ukey, address)).fetchone()[0])
+            locked = failures >= limits.max_failures
+            if locked:
+                c.execute("UPDATE login_throttle SET failures = 0, locked_until = ?, refused = 0 "
+                          "WHERE ukey = ? AND address = ?",
+                          (now + limits.lock_seconds, ukey, address))
+            # the address as a whole: failures in a window, across every name
+            c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
+                      "(ukey, address) DO NOTHING", (address, now + limits.address_window))
+            c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 "
+                      "ELSE failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? "
+                      "ELSE window_ends END WHERE ukey = '' AND address = ?",
+                      (now, now, now + limits.address_window, address))
+            spray = int(c.execute("SELECT failures FROM login_throttle WHERE ukey = '' AND "
+                                  "address = ?", (address,)).fetchone()[0])
+            address_locked = spray >= limits.address_max_failures
+            if address_locked:
+                c.execute("UPDATE login_throttle SET failures = 0, window_ends = 0, "
+                          "locked_until = ?, refused = 0 WHERE ukey = '' AND address = ?",
+                          (now + limits.address_lock_seconds, address))
+            entry.detail = {**entry.detail, "address": address, "failures_in_a_row": failures,
+                            "locked": locked}
+            if address_locked:
+                entry.detail["address_locked"] = True
+                entry.detail["address_failures"] = spray
             _insert_audit(c, [entry], _revision(c))
         return locked
 
-    def clear_login_failures(self, ukeys: list[str]) -> None:
-        with self.write() as tx:
-            tx.clear_login_failures(ukeys)
+    def record_login_refused(self, ukey: str, address: str) -> None:
+        """An attempt refused during a lock: counted on the lock's row, not audited one by one
+        (a script hammering a locked name must not flood the trail). The count is audited in
+        one entry when the lock is over (`_settle`)."""
+        with self._bookkeeping() as c:
+            c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE address = ? AND "
+                      "ukey IN (?, '') AND locked_until > 0", (address, ukey))
+
+    def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
+        """A good log-in ends the name's failure count from this address (only that one)."""
+        with self._bookkeeping() as c:
+            if c.execute("SELECT 1 FROM login_throttle WHERE ukey = ? AND address = ?",
+                         (ukey, address)).fetchone() is None:
+                return
+            _settle(c, ukey, address, now, entry)
+            c.execute("DELETE FROM login_throttle WHERE ukey = ? AND address = ?",
+                      (ukey, address))
+
+    def issue_token(self, token_hash: str, ukey: str, username: str, credential: str,
+                    expires_at: float, now: float) -> None:
+        with self._bookkeeping() as c:
+            c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
+                      (token_hash, ukey, username, credential, expires_at))
+
+    def token_owner(self, token_hash: str, now: float) -> str | None:
+        """The username a live token was issued to, as it is spelled now; None when the token
+        is unknown, expired, or its username was deleted or given a new password since."""
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT u.username, t.credential, u.password_hash FROM tokens t JOIN usernames "
+                "u ON u.ukey = t.ukey WHERE t.token_hash = ? AND t.expires_at > ?",
+                (token_hash, now)).fetchone()
+        if row is None or row[1] != credential_of(row[2]):
+            return None
+        return str(row[0])
 
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None:
@@ -295,6 +410,66 @@ class SqlStorage:
                       "VALUES (?, ?, ?, ?)",
                       (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
             _insert_audit(c, [entry], _revision(c))
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements one by one (executescript would commit the transaction
+    first); sqlite3 says where each ends, comments with semicolons included."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer)
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer)
+    return out
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    max_failures: int  # failed log-ins in a row from one address before the name is locked
+    lock_seconds: float
+    address_max_failures: int  # failed log-ins from one address, any names, in a window
+    address_window: float
+    address_lock_seconds: float
+
+
+def credential_of(password_hash: str) -> str:
+    """What a token remembers of the password it was issued against: a new password (or a
+    username deleted and made again) changes it, so the token ends."""
+    import hashlib
+
+    return hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, bool]:
+    rows = conn.execute("SELECT ukey, locked_until FROM login_throttle WHERE address = ? AND "
+                        "ukey IN (?, '')", (address, ukey)).fetchall()
+    until = max((float(r[1]) for r in rows), default=0.0)
+    return (until if until > now else 0.0), any(r[0] == ukey for r in rows)
+
+
+def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
+    """A lock that is over and refused attempts: one audit entry with their count."""
+    row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE ukey = ? AND "
+                    "address = ?", (ukey, address)).fetchone()
+    if row is None or not row[1] or float(row[1]) > now:
+        return
+    if row[0]:
+        summary = AuditEntry("login_refused", "login", actor=entry.actor,
+                             username=entry.username,
+                             detail={"address": address, "refused_while_locked": int(row[0])})
+        _insert_audit(c, [summary], _revision(c))
+    c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE ukey = ? AND "
+              "address = ?", (ukey, address))
+
+
+@contextlib.contextmanager
+def _conn_of(tx: contextlib.AbstractContextManager[SqlWrite]) -> Iterator[Conn]:
+    with tx as write:
+        yield write.conn
 
 
 def _revision(c: Conn) -> int:
@@ -380,6 +555,27 @@ class SqliteStorage(SqlStorage):
         if app_id != APPLICATION_ID:
             raise StoreError(f"{location} is not a groupsync store")
         return version
+
+    def migrate(self) -> int:
+        """Apply every schema step after the store's own, in one transaction; returns the
+        version found."""
+        conn = self._connect()
+        try:
+            self._begin_immediate(conn)
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(tables_ddl("sqlite", MIGRATIONS[version])):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+            return found
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise _store_error(self.location, exc) from exc
+        finally:
+            conn.close()
 
     def _check(self) -> None:
         version = self.version_of(self.path)
@@ -479,9 +675,14 @@ class SqlWrite:
     def load_state(self) -> State:
         return _load(self.conn)
 
-    def clear_login_failures(self, ukeys: list[str]) -> None:
-        self.conn.executemany("DELETE FROM login_failures WHERE ukey = ?",
-                              [(k,) for k in ukeys])
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
+        return _throttle(self.conn, ukey, address, now)
+
+    def clear_login_throttle(self, ukeys: list[str], address: str, now: float) -> None:
+        for k in ukeys:
+            _settle(self.conn, k, address, now, AuditEntry("login", "login", actor=k))
+            self.conn.execute("DELETE FROM login_throttle WHERE ukey = ? AND address = ?",
+                              (k, address))
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
         c = self.conn
@@ -536,6 +737,7 @@ class SqlWrite:
         )
         gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
         c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
+        c.executemany("DELETE FROM tokens WHERE ukey=?", gone_users)  # they end with it
         _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
 
@@ -600,8 +802,4 @@ def _load(conn: Conn) -> State:
             target[key] = {"code": key, "description": desc, "fee": fee}
         else:
             target[key] = {"name": key, "payer_id": payer_id, "claims": claims}
-    for k, failures, locked_until in conn.execute(
-        "SELECT ukey, failures, locked_until FROM login_failures"
-    ):
-        state.login_failures[k] = (failures, locked_until)
     return state

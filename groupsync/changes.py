@@ -1,0 +1,269 @@
+"""The kinds of change a plan holds: one pydantic class per `type`, a discriminated union.
+
+The planner builds them from data it already checked (`model_construct`, no second
+validation on the hot path). Everything that arrives from outside — a saved plan file, a
+request to `serve` — is validated against these same classes at the boundary, so a hand-made
+plan is refused with a clear message before it reaches the account system: a wrong shape, an
+unknown area or level, a code record that isn't one, an action a type doesn't have, a control
+character in a text field. Render and apply dispatch on the class, never on strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from typing_extensions import TypedDict
+
+from groupsync.accounts.model import (
+    ACCOUNT_ID_RE,
+    AREAS,
+    CODE_FILES,
+    USERNAME_PATTERN,
+    check_text,
+    normalize_record,
+)
+from groupsync.errors import RuleError
+
+Action = Literal["add", "change", "remove"]
+Level = Literal["full", "view", "none"]
+Area = Literal[
+    "clients", "scheduling", "notes", "billing", "claims", "codes", "reports",
+    "practice_setup", "account_access",
+]
+CodeFile = Literal["diagnosis_codes", "billing_codes", "insurance_payers"]
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_RE.pattern)]
+UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+
+
+def _all_nine(value: dict[str, str]) -> dict[str, str]:
+    unknown = [a for a in value if a not in AREAS]
+    if unknown:
+        raise ValueError(f"unknown area (areas: {', '.join(AREAS)})")
+    missing = [a for a in AREAS if a not in value]
+    if missing:
+        raise ValueError(f"privileges must name all nine areas; missing {', '.join(missing)}")
+    if any(level not in ("full", "view", "none") for level in value.values()):
+        raise ValueError("a level is full, view or none")
+    return {a: value[a] for a in AREAS}
+
+
+def _plain_text(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_text(value, "text")
+        except RuleError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+# Typed as str -> str for the code that reads them; the validator admits exactly the nine
+# areas with a level each, and the schema says so.
+Privileges = Annotated[
+    dict[str, str], AfterValidator(_all_nine),
+    Field(json_schema_extra={"propertyNames": {"enum": list(AREAS)},
+                             "additionalProperties": {"enum": ["full", "view", "none"]}}),
+]
+Text = Annotated[str, AfterValidator(_plain_text), StringConstraints(max_length=1000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Before/after shapes are TypedDicts: validated like models, but plain dicts once made, so
+# the plan --json view, render and tests read them as the data they are.
+class PracticeSetup(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    practice_name: Text | None
+    tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")] | None
+    bills_electronically: bool
+
+
+class UsernameAdded(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    home: AccountId
+    privileges: Privileges
+
+
+class UsernameRemoved(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    home: AccountId
+    access: dict[AccountId, Privileges]
+
+
+class _Change(_Model):
+    action: Action
+    account: AccountId
+    username: UsernameText | None = None
+
+    def _shape(self, before: bool, after: bool) -> None:
+        """`add` has only an after, `remove` only a before, `change` both."""
+        want = {"add": (False, True), "change": (True, True), "remove": (True, False)}
+        if (before, after) != want[self.action]:
+            need = {"add": "an after and no before", "change": "a before and an after",
+                    "remove": "a before and no after"}[self.action]
+            raise ValueError(f"a {self.action} needs {need}")
+
+    def key_tuple(self) -> tuple[Any, ...]:
+        return (self.action, getattr(self, "type", ""), self.account, self.username)
+
+
+class PracticeSetupChange(_Change):
+    type: Literal["practice_setup"] = "practice_setup"
+    action: Literal["change"] = "change"
+    before: PracticeSetup
+    after: PracticeSetup
+
+
+class UsernameChange(_Change):
+    type: Literal["username"] = "username"
+    action: Literal["add", "remove"]
+    username: UsernameText
+    before: UsernameRemoved | None = None
+    after: UsernameAdded | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> UsernameChange:
+        self._shape(self.before is not None, self.after is not None)
+        home = (self.after or self.before or {"home": ""})["home"]
+        if home != self.account:
+            raise ValueError("a username change's account is the username's home")
+        return self
+
+
+class JoinChange(_Change):
+    type: Literal["join"] = "join"
+    action: Literal["add", "remove"]
+    username: UsernameText
+    before: Privileges | None = None
+    after: Privileges | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> JoinChange:
+        self._shape(self.before is not None, self.after is not None)
+        return self
+
+
+class PrivilegesChange(_Change):
+    type: Literal["privileges"] = "privileges"
+    action: Literal["change"] = "change"
+    username: UsernameText
+    before: Privileges
+    after: Privileges
+
+
+class CodeChange(_Change):
+    type: Literal["code"] = "code"
+    file: CodeFile
+    key: Text
+    before: dict[str, Text] | None = None
+    after: dict[str, Text] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CodeChange:
+        self._shape(self.before is not None, self.after is not None)
+        key_field = CODE_FILES[self.file][0]
+        for side in (self.before, self.after):
+            if side is None:
+                continue
+            try:
+                record = normalize_record(self.file, dict(side))
+            except RuleError as exc:
+                raise ValueError(str(exc)) from None
+            if record != side:
+                raise ValueError(f"a {self.file} record is written in full, in its canonical "
+                                 "form (as plan writes it)")
+            if record[key_field] != self.key:
+                raise ValueError(f"the record's {key_field} is not the change's key")
+        return self
+
+
+Change = Annotated[
+    PracticeSetupChange | UsernameChange | JoinChange | PrivilegesChange | CodeChange,
+    Field(discriminator="type"),
+]
+CHANGE_CLASSES: dict[str, type[_Change]] = {
+    "practice_setup": PracticeSetupChange, "username": UsernameChange, "join": JoinChange,
+    "privileges": PrivilegesChange, "code": CodeChange,
+}
+_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+
+
+def make(action: str, type: str, account: str, *, username: str | None = None,
+         file: str | None = None, key: str | None = None, before: Any = None,
+         after: Any = None) -> Change:
+    """A change from trusted data (the planner's): built without re-validating."""
+    cls = CHANGE_CLASSES[type]
+    fields: dict[str, Any] = {"action": action, "type": type, "account": account,
+                              "username": username, "before": before, "after": after}
+    if cls is CodeChange:
+        fields.update(file=file, key=key)
+    return cls.model_construct(**fields)  # type: ignore[return-value]
+
+
+def to_json(change: Change) -> dict[str, Any]:
+    """The `plan --json` contract's shape of one change."""
+    out: dict[str, Any] = {"action": change.action, "type": change.type,
+                           "account": change.account, "username": change.username}
+    if isinstance(change, CodeChange):
+        out["file"] = change.file
+        out["key"] = change.key
+    out["before"] = _plain(change.before)
+    out["after"] = _plain(change.after)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
+
+
+def parse_changes(data: Any) -> list[Change]:
+    """Validate changes from outside; raises ValueError with one line per problem, naming
+    the change and field, never echoing a value."""
+    try:
+        return _changes_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise ValueError(describe(exc, "changes")) from None
+
+
+def describe(exc: ValidationError, prefix: str = "") -> str:
+    """A pydantic error as `where: what` lines without the input values (a plan or request
+    may hold anything, including a password pasted into the wrong field)."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        parts = [str(p) for p in err["loc"] if not _is_tag(p)]
+        where = ".".join([prefix, *parts] if prefix else parts) or "the body"
+        lines.append(f"{where}: {_message(err)}")
+    shown = lines[:10]
+    if len(lines) > 10:
+        shown.append(f"… and {len(lines) - 10} more")
+    return "; ".join(shown)
+
+
+def _is_tag(part: Any) -> bool:
+    # validator and union branch names pydantic adds to locations (`function-after[…]`)
+    return isinstance(part, str) and "[" in part
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        return f"type must be one of {', '.join(CHANGE_CLASSES)}"
+    if kind == "union_tag_not_found":
+        return "a change needs a type"
+    if kind == "literal_error":
+        return msg.replace("Input should be", "must be")
+    if kind == "string_pattern_mismatch":
+        return "has the wrong form"
+    return msg

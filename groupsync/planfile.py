@@ -1,0 +1,189 @@
+"""Saved plans: what `plan --out` writes and `apply PLANFILE` (or `POST /v1/apply`) reads.
+
+A saved plan is its own format (`groupsync-saved-plan`, version 2), not the `plan --json`
+view: it carries what applying needs (who acts, which variables hold the passwords) and is
+treated as written by someone hostile when it comes back.
+
+- Its shape is checked against the same typed change classes the planner makes (changes.py),
+  so a malformed or hand-made plan is refused with a clear message before anything runs.
+- It is authenticated: an HMAC-SHA256 over the canonical plan, keyed by argon2id from the
+  acting login's password and the store's lineage. An edited file fails the check. The key
+  comes from a secret the apply needs anyway, never from a file on disk, and argon2id makes
+  the tag as costly to brute-force offline as the store's own password hash.
+- It holds no secret: only the names of the variables the apply will read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Annotated, Any
+
+from argon2.low_level import Type, hash_secret_raw
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    NonNegativeInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from groupsync.accounts.model import ukey
+from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
+from groupsync.changes import AccountId, Change, Text, UsernameText, describe
+from groupsync.errors import PlanError
+from groupsync.plan import Plan
+
+FORMAT = "groupsync-saved-plan"
+FORMAT_VERSION = 2
+MAX_BYTES = 256 * 1024 * 1024  # a size-L first apply (340,000 code records) is ~120 MiB
+
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+ProviderKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Lineage = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f-]{27}$")]
+
+
+class SavedPlan(BaseModel):
+    """A plan as it travels: in a saved plan file and in `POST /v1/apply`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lineage: Lineage
+    revision: NonNegativeInt
+    write_count: NonNegativeInt
+    changes: list[Change]
+    warnings: list[Text] = []
+    actor: UsernameText
+    master: UsernameText
+    credentials: dict[UsernameText, VarName]
+    code_master: AccountId | None = None
+    accounts: dict[AccountId, ProviderKey] = {}
+    logins: dict[AccountId, UsernameText] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SavedPlan:
+        named = {ukey(u) for u in self.credentials}
+        for who in (self.actor, self.master):
+            if ukey(who) not in named:
+                raise ValueError(f"credentials must name the variable of {who}")
+        return self
+
+    @classmethod
+    def of(cls, plan: Plan) -> SavedPlan:
+        return cls.model_construct(
+            lineage=plan.lineage, revision=plan.revision, write_count=plan.write_count,
+            changes=list(plan.changes), warnings=list(plan.warnings), actor=plan.actor,
+            master=plan.master, credentials=dict(plan.credentials), code_master=plan.code_master,
+            accounts=dict(plan.accounts), logins=dict(plan.logins),
+        )
+
+    def to_plan(self) -> Plan:
+        return Plan(
+            lineage=self.lineage, revision=self.revision, write_count=self.write_count,
+            changes=list(self.changes), warnings=list(self.warnings), actor=self.actor,
+            master=self.master, credentials=dict(self.credentials),
+            code_master=self.code_master, accounts=dict(self.accounts),
+            logins=dict(self.logins),
+        )
+
+
+def parse_plan(data: Any, where: str = "plan") -> Plan:
+    """A plan from outside (already JSON-decoded), checked in full; PlanError if it isn't one."""
+    try:
+        return SavedPlan.model_validate(data).to_plan()
+    except ValidationError as exc:
+        raise PlanError(f"{where} is not a valid groupsync plan: {describe(exc)}") from None
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    return SavedPlan.of(plan).model_dump(mode="json")
+
+
+def _canonical(plan: dict[str, Any]) -> bytes:
+    return json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _tag(plan: dict[str, Any], password: str, salt: bytes) -> str:
+    key = hash_secret_raw(
+        password.encode(), salt + str(plan.get("lineage", "")).encode(), time_cost=TIME_COST,
+        memory_cost=MEMORY_KIB, parallelism=PARALLELISM, hash_len=32, type=Type.ID,
+    )
+    message = f"{FORMAT}/{FORMAT_VERSION}\n".encode() + _canonical(plan)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def dumps(plan: Plan, actor_password: str) -> str:
+    """The saved plan file's text, authenticated with the acting login's password."""
+    data = plan_data(plan)
+    salt = secrets.token_bytes(16)
+    return json.dumps({
+        "format": FORMAT, "format_version": FORMAT_VERSION, "plan": data,
+        "mac": {"alg": "hmac-sha256/argon2id", "salt": salt.hex(),
+                "tag": _tag(data, actor_password, salt)},
+    }, indent=1, ensure_ascii=False) + "\n"
+
+
+class Unverified:
+    """A saved plan read and shape-checked, not yet authenticated: `actor` and `credentials`
+    say which password `verify` needs; nothing else of it may be used before."""
+
+    def __init__(self, name: str, plan: Plan, data: dict[str, Any], salt: bytes,
+                 tag: str) -> None:
+        self.name = name
+        self.plan = plan
+        self._data = data
+        self._salt = salt
+        self._tag = tag
+
+    def verify(self, actor_password: str) -> Plan:
+        if not hmac.compare_digest(_tag(self._data, actor_password, self._salt), self._tag):
+            raise PlanError(
+                f"{self.name} was changed after groupsync wrote it (or was written with another "
+                f"password for {self.plan.actor}); refused, nothing was changed. Run plan --out "
+                "again"
+            )
+        return self.plan
+
+
+def read(path: str) -> Unverified:
+    """Read and shape-check a saved plan file; raises PlanError with one clear line."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise PlanError(f"plan file {path} not found") from None
+    except IsADirectoryError:
+        raise PlanError(f"plan file {path} is a directory") from None
+    except OSError as exc:
+        raise PlanError(f"can't read plan file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise PlanError(f"{path} is larger than any groupsync plan ({MAX_BYTES >> 20} MiB)")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PlanError(f"{path} is not a groupsync plan file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        if isinstance(doc, dict) and doc.get("format_version") == "1":
+            raise PlanError(f"{path} was saved by an older groupsync (unauthenticated plan "
+                            "format 1); run plan --out again")
+        raise PlanError(f"{path} is not a groupsync plan file")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise PlanError(f"{path} has plan format version {doc.get('format_version')!r}; this "
+                        f"groupsync reads version {FORMAT_VERSION}")
+    mac = doc.get("mac")
+    data = doc.get("plan")
+    if (not isinstance(mac, dict) or not isinstance(mac.get("tag"), str)
+            or not isinstance(mac.get("salt"), str) or not isinstance(data, dict)):
+        raise PlanError(f"{path} is not an authenticated groupsync plan file; refused")
+    try:
+        salt = bytes.fromhex(mac["salt"])
+    except ValueError:
+        raise PlanError(f"{path} is not an authenticated groupsync plan file; refused") from None
+    if len(salt) < 16:
+        raise PlanError(f"{path} is not an authenticated groupsync plan file; refused")
+    plan = parse_plan(data, path)
+    return Unverified(path, plan, data, salt, mac["tag"])
+
