@@ -9,8 +9,10 @@
   Content-Length over the cap gets 413 at once; a chunked body is counted as it arrives and
   cut off at the cap. Either way the rest is never read and the connection is closed.
 - A body must arrive in time (BODY_IDLE_TIMEOUT between chunks, BODY_TOTAL_TIMEOUT in all);
-  a request head must arrive within HEADER_TIMEOUT of connecting (GuardedH11). At most
-  MAX_CONNECTIONS requests are served at once; past that uvicorn answers 503 at once.
+  a request head must arrive within HEADER_TIMEOUT of connecting (GuardedH11). One client
+  address holds at most MAX_CONNECTIONS_PER_ADDRESS connections (more are closed on
+  arrival), so one slow client can't starve the rest; past MAX_CONNECTIONS in all uvicorn
+  answers 503 at once.
 - Bodies with content must be JSON (415 otherwise).
 
 Every refusal here has the same shape as the routes': `{"detail": ..., "error": ...}`.
@@ -21,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -34,10 +38,24 @@ LOGIN_BODY = 8 * 1024  # a log-in is under 1 KiB; nothing unauthenticated needs 
 # Large enough for a size-L practice's apply (its plan and practice.yaml); larger plans (a
 # first apply of 340,000 code records) are applied locally or with a raised --max-body.
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-HEADER_TIMEOUT = 10.0
-BODY_IDLE_TIMEOUT = 15.0
-BODY_TOTAL_TIMEOUT = 120.0
-MAX_CONNECTIONS = 256
+
+
+def _seconds(name: str, default: float) -> float:
+    """A timeout, adjustable from the environment (tests shorten them; a deployment on a slow
+    network may lengthen them)."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+HEADER_TIMEOUT = _seconds("GROUPSYNC_HEADER_TIMEOUT", 10.0)
+BODY_IDLE_TIMEOUT = _seconds("GROUPSYNC_BODY_IDLE_TIMEOUT", 15.0)
+BODY_TOTAL_TIMEOUT = _seconds("GROUPSYNC_BODY_TIMEOUT", 120.0)
+MAX_CONNECTIONS = 1024  # in all, per process: past it uvicorn answers 503 at once
+MAX_CONNECTIONS_PER_ADDRESS = 64  # one client address (a reverse proxy is exempt)
+LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/plan"})
 
@@ -184,15 +202,86 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class GuardedH11(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a deadline for the first request head. uvicorn arms
-    its keep-alive timer only after a response, so a client that connects and trickles its
-    headers (slowloris) would otherwise hold a connection forever; the timer armed here is
-    cancelled by uvicorn itself once a complete request head has arrived."""
+    """uvicorn's HTTP/1.1 protocol with two guards.
+
+    - A deadline for every request head: uvicorn's keep-alive timer is cancelled by any byte
+      that arrives, so a client that trickles its headers (slowloris) would hold a connection
+      forever. The deadline here runs from the moment a head is awaited (on connecting, and
+      after each answer) until a complete head has arrived, whatever trickles in meanwhile.
+    - A lingering close: closing a socket whose client is still sending (a refused 48 MiB
+      body) makes the kernel reset the connection and drop the answer not yet delivered, so
+      the client sees "connection reset" instead of 413. The service half-closes instead
+      (the answer, then FIN), discards what still arrives, and closes LINGER_SECONDS later.
+    """
+
+    # open connections per client address, in this process (transient: connections end with
+    # it); addresses exempt from the per-address cap (the trusted reverse proxy)
+    open_by_address: ClassVar[Counter[str]] = Counter()
+    exempt: ClassVar[frozenset[str]] = frozenset()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.timeout_keep_alive_task = self.loop.call_later(
-            HEADER_TIMEOUT, self.timeout_keep_alive_handler)
+        self._address = self.client[0] if self.client else ""
+        GuardedH11.open_by_address[self._address] += 1
+        if (self._address not in self.exempt
+                and GuardedH11.open_by_address[self._address] > MAX_CONNECTIONS_PER_ADDRESS):
+            self._lingering = True
+            transport.close()
+            return
+        self._head_deadline: asyncio.TimerHandle | None = None
+        self._arm_head_deadline()
+        self._lingering = False
+        real_close = transport.close
+
+        def close() -> None:
+            if self._lingering or not transport.can_write_eof():
+                real_close()
+                return
+            self._lingering = True
+            try:
+                transport.write_eof()  # after what is buffered: the answer goes out whole
+            except (OSError, RuntimeError):
+                real_close()
+                return
+            self.loop.call_later(LINGER_SECONDS, real_close)
+
+        transport.close = close  # type: ignore[method-assign]
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        self._head_deadline = self.loop.call_later(HEADER_TIMEOUT, self._head_too_slow)
+
+    def _awaiting_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _head_too_slow(self) -> None:
+        if self._awaiting_head() and not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if not self._awaiting_head() and self._head_deadline is not None:
+            self._head_deadline.cancel()  # a whole head arrived: the body has its own limits
+            self._head_deadline = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._awaiting_head():
+            self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if getattr(self, "_head_deadline", None) is not None:
+            self._head_deadline.cancel()  # type: ignore[union-attr]
+        GuardedH11.open_by_address[self._address] -= 1
+        if GuardedH11.open_by_address[self._address] <= 0:
+            del GuardedH11.open_by_address[self._address]
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # after the answer: dropped unread, never parsed or kept
+        super().data_received(data)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -13,7 +13,7 @@ import httpx
 
 from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry
-from groupsync.errors import RuleError, StoreError, error_class
+from groupsync.errors import RuleError, StoreError, StoreNotFound, error_class
 from groupsync.plan import Plan
 from groupsync.planfile import plan_data
 from groupsync.wire import audit_from_wire, merge_states, state_from_wire
@@ -51,7 +51,7 @@ class RemoteSystem:
                     from None
         detail, kind = _error_of(response)
         error = error_class(kind)
-        if error is None or issubclass(error, StoreError):
+        if error is None or error in (StoreError, StoreNotFound):
             raise StoreError(f"the groupsync service at {self.base_url} answered "
                              f"{response.status_code}: {detail}")
         raise error(detail)

@@ -83,6 +83,24 @@ class ErrorResponse(BaseModel):
     error: str
 
 
+_BEARER = HTTPBearer(auto_error=False, description="A token from POST /v1/login")
+
+
+def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
+    """The logged-in username. The edge checked the token before the body was read; this
+    dependency is here so the OpenAPI document declares the bearer scheme on every route that
+    needs one."""
+    username: str | None = request.scope.get("state", {}).get("username")
+    if username is None:  # pragma: no cover - the edge refuses these first
+        raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
+                                     headers={"WWW-Authenticate": "Bearer"})
+    return username
+
+
+def address(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("client_address", "unknown"))
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
@@ -100,7 +118,6 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         # is at /openapi.json for any client or local viewer.
         docs_url=None, redoc_url=None,
     )
-    bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/login")
 
     @app.exception_handler(GroupsyncError)
     async def _groupsync_error(_request: Request, exc: GroupsyncError) -> JSONResponse:
@@ -124,18 +141,6 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             exc.status_code, "http")
         return JSONResponse(status_code=exc.status_code, content=error_body(str(exc.detail), kind),
                             headers=getattr(exc, "headers", None))
-
-    def caller(request: Request, _token: Annotated[Any, Depends(bearer)]) -> str:
-        # The edge checked the token before the body was read; the dependency is here so the
-        # OpenAPI document declares the bearer scheme on every route that needs it.
-        username: str | None = request.scope.get("state", {}).get("username")
-        if username is None:  # pragma: no cover - the edge refuses these first
-            raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer "
-                                              "token", headers={"WWW-Authenticate": "Bearer"})
-        return username
-
-    def address(request: Request) -> str:
-        return str(request.scope.get("state", {}).get("client_address", "unknown"))
 
     @app.get("/v1/health", summary="Liveness", response_model=dict[str, str])
     def health() -> dict[str, str]:
@@ -225,9 +230,11 @@ def serve(system: AccountSystem, host: str, port: int, max_body: int = DEFAULT_M
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sock = bind_socket(host, port)  # fails here, as one line, if the port is taken
+    protocol = type("ServeH11", (GuardedH11,),
+                    {"exempt": frozenset({trusted_proxy} if trusted_proxy else ())})
     config = uvicorn.Config(
         create_app(system, max_body=max_body, trusted_proxy=trusted_proxy),
-        http=GuardedH11, log_level="info", server_header=False, date_header=True,
+        http=protocol, log_level="info", server_header=False, date_header=True,
         limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
         # Access logs carry method, path and status only: no body, no header, no secret.
     )
