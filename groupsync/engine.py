@@ -13,10 +13,12 @@ from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
 from groupsync.accounts.model import State
+from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.urls import redact
 from groupsync.apply import login_secrets
+from groupsync.changes import UsernameChange
 from groupsync.config import Desired, Secrets
-from groupsync.errors import RuleError
+from groupsync.errors import RuleError, SecretError
 from groupsync.plan import Plan, make_plan
 
 
@@ -38,10 +40,29 @@ def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state()
     plan = make_plan(desired, state, today=datetime.now(UTC).date())
     passwords = login_secrets(plan, secrets, desired.var_where)
+    check_new_passwords(plan, passwords, desired.var_where)
     # Usernames the apply will create have nothing to log in with yet; every other login is
     # checked now, once, so `plan` fails where `apply` would.
     system.verify_logins(state, {u: pw for u, pw in passwords.items() if state.user(u)})
     return Prepared(plan, passwords)
+
+
+def check_new_passwords(plan: Plan, passwords: dict[str, str],
+                        where: dict[str, str]) -> None:
+    """Every password the apply will set must pass the policy; a weak one fails at plan time,
+    naming its variable and where the file references it, never the value."""
+    for change in plan.changes:
+        if isinstance(change, UsernameChange) and change.action == "add":
+            var = plan.credentials.get(change.username, "")
+            _policy(passwords.get(change.username, ""), change.username, var, where.get(var))
+
+
+def _policy(password: str, username: str, var: str, where: str | None) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        place = f"{where}: " if where else ""
+        raise SecretError(f"{place}${{{var}}} (the new password of {username}) {problem}; "
+                          "choose another")
 
 
 def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
@@ -52,6 +73,8 @@ def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSyst
                            desired.var_where.get(p.password_var))
         for p in desired.providers.values()
     }
+    for p in desired.providers.values():
+        _policy(passwords[p.key], p.login, p.password_var, desired.var_where.get(p.password_var))
     system = open_system(store) if store_exists(store) else create_system(store)
     state = system.read_state()
     created = []

@@ -96,8 +96,8 @@ def system(store: str) -> AccountSystem:
 @pytest.fixture
 def two_accounts(system: AccountSystem) -> AccountSystem:
     """Two signed-up providers: 100001 (alice/pw-a) and 100002 (bob/pw-b)."""
-    system.signup("Alice Able, PhD", "alice", "pw-a", "100001")
-    system.signup("Bob Baker, LCSW", "bob", "pw-b", "100002")
+    system.signup("Alice Able, PhD", "alice", "pw-alice-2026", "100001")
+    system.signup("Bob Baker, LCSW", "bob", "pw-bob-2026", "100002")
     return system
 
 

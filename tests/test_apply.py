@@ -109,7 +109,7 @@ def test_a_shown_plan_survives_unrelated_applies_but_not_relevant_ones(
     changed = practice(tmp_path, ('fee: "150.00"', 'fee: "155.00"'))
     prepared = prepare(system, changed, secrets())
     with system.session("riverside-admin", MASTER_PW) as s:  # not something the plan touches
-        s.allow_access("100517", "temp-helper", "pw", {"clients": "view"})
+        s.allow_access("100517", "temp-helper", "pw-test-2026", {"clients": "view"})
     revision = apply_plan(system, prepared.plan, prepared.passwords, changed)
     assert revision == 7
     prepared = prepare(system, practice(tmp_path, ('fee: "150.00"', 'fee: "160.00"')),

@@ -104,7 +104,7 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
     system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
-        s.allow_access(JONES, "temp-helper", "pw", {"clients": "view"})
+        s.allow_access(JONES, "temp-helper", "pw-test-2026", {"clients": "view"})
         s.join("temp-helper", CHEN, "dchen", "demo-only-chen-8a4f")
         s.put_codes(CHEN, "diagnosis_codes", [{"code": "F99"}])
     plan = plan_for(system, desired)
@@ -121,9 +121,9 @@ def test_prune_switches_remove_what_the_file_does_not_declare(tmp_path: Path, st
     system, desired = sandboxed(tmp_path, store=store)
     converge(system, desired)
     with system.session("riverside-admin", MASTER_PW) as s:
-        s.allow_access(JONES, "temp-helper", "pw", {"clients": "view"})
+        s.allow_access(JONES, "temp-helper", "pw-test-2026", {"clients": "view"})
         s.join("temp-helper", CHEN, "dchen", "demo-only-chen-8a4f")
-        s.allow_access(CHEN, "chen-assistant", "pw", {"clients": "view"})
+        s.allow_access(CHEN, "chen-assistant", "pw-test-2026", {"clients": "view"})
         s.join("chen-assistant", SMITH, "jsmith", "demo-only-smith-7f3a")
         s.put_codes(CHEN, "diagnosis_codes", [{"code": "F99"}])
         s.put_codes(SMITH, "diagnosis_codes", [{"code": "F98.0"}])
@@ -180,7 +180,7 @@ def test_plan_refuses_what_it_cannot_reach(tmp_path: Path, store: str) -> None:
     with pytest.raises(PlanError, match="provider chen's account 100999 does not exist"):
         plan_for(system, other)
     with system.session("rjones", "demo-only-jones-2b9c") as s:
-        s.allow_access(JONES, "FrontDesk", "pw", {})
+        s.allow_access(JONES, "FrontDesk", "pw-test-2026", {})
     with pytest.raises(PlanError, match="username frontdesk already exists with home account "
                                         f"{JONES}, not {SMITH}"):
         plan_for(system, desired)

@@ -107,18 +107,18 @@ def _drift(system: AccountSystem, p: dict[str, Any], steps: list[Any]) -> None:
         kind, a = step[0], step[1] % n
         key, acct = p["keys"][a], IDS[a]
         try:
-            with system.session(f"{key}-login", "pw") as s:
+            with system.session(f"{key}-login", "pw-test-2026") as s:
                 if kind == "extra":
-                    s.allow_access(acct, f"extra-{key}", "pw", step[2])
+                    s.allow_access(acct, f"extra-{key}", "pw-test-2026", step[2])
                 elif kind == "join_extra":
                     b = step[2] % n
                     if b != a:
-                        s.join(f"extra-{key}", IDS[b], f"{p['keys'][b]}-login", "pw")
+                        s.join(f"extra-{key}", IDS[b], f"{p['keys'][b]}-login", "pw-test-2026")
                 elif kind == "staff_early":
                     name = f"staff{step[1]}"
                     staff = p["staff"].get(name)
                     if staff and staff["home"] == key:
-                        s.allow_access(acct, name, "pw", step[2])
+                        s.allow_access(acct, name, "pw-test-2026", step[2])
                 elif kind == "code":
                     s.put_codes(acct, "diagnosis_codes", [{"code": step[2]}])
                 elif kind == "login_privs":
@@ -131,12 +131,12 @@ def _setup(p: dict[str, Any], steps: list[Any], folder: Path) -> tuple[AccountSy
     desired = load_text(render_yaml(p).encode(), "generated.yaml")
     system = create_system(str(folder / "store.db"))
     for i, key in enumerate(p["keys"]):
-        system.signup(f"Provider {key}", f"{key}-login", "pw", IDS[i])
+        system.signup(f"Provider {key}", f"{key}-login", "pw-test-2026", IDS[i])
     _drift(system, p, steps)
     return system, desired
 
 
-SECRETS = Secrets({"PW": "pw"}, environ={})
+SECRETS = Secrets({"PW": "pw-test-2026"}, environ={})
 
 
 @settings(max_examples=budget(30),

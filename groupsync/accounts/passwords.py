@@ -51,3 +51,28 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and password_hash is not None
+
+
+# A new password's policy (DESIGN §7.2): long enough, not the username, not a common password.
+MIN_LENGTH = 8
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why `password` can't be a new password for `username`, or None. The answer never
+    repeats the password."""
+    if len(password) < MIN_LENGTH:
+        return f"is shorter than {MIN_LENGTH} characters"
+    if password.casefold() == username.casefold():
+        return "is the username itself"
+    if password.casefold() in _common_passwords():
+        return "is one of the 30,000 most common passwords"
+    return None
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """zxcvbn's list of the 30,000 most common passwords (from leaked password sets), which it
+    ships and keeps; loaded only when a new password is checked."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])

@@ -36,7 +36,7 @@ from groupsync.accounts.model import (
     normalize_tin,
     ukey,
 )
-from groupsync.accounts.passwords import hash_password, verify_password
+from groupsync.accounts.passwords import hash_password, password_problem, verify_password
 from groupsync.accounts.storage import (
     AuditEntry,
     Dirty,
@@ -214,6 +214,7 @@ class AccountSystem:
             if account_id in state.accounts:
                 raise Conflict(f"account {account_id} already exists")
             _check_new_username(state, username)
+            _check_new_password(username, password)
             if not provider_name.strip():
                 raise RuleError("a sign-up needs the provider's name")
             check_text(provider_name, "a provider's name")
@@ -278,6 +279,12 @@ def _new_account_id(state: State) -> str:
         candidate = str(100000 + secrets.randbelow(900000))
         if candidate not in state.accounts:
             return candidate
+
+
+def _check_new_password(username: str, password: str) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise RuleError(f"the new password for {username} {problem}; choose another")
 
 
 def _check_new_username(state: State, username: str) -> None:
@@ -400,6 +407,7 @@ class Session:
         """Allow Account Access: a new username whose home is this account."""
         self._require(account_id, "account_access", "full", "add a username")
         _check_new_username(self.state, username)
+        _check_new_password(username, password)
         privs = normalize_privileges(privileges)
         k = ukey(username)
         self.state.users[k] = User(
