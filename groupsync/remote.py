@@ -13,6 +13,7 @@ import httpx
 
 from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry
+from groupsync.accounts.urls import redact
 from groupsync.errors import RuleError, StoreError, StoreNotFound, error_class
 from groupsync.plan import Plan
 from groupsync.planfile import plan_data
@@ -24,7 +25,7 @@ TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minut
 class RemoteSystem:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.location = self.base_url
+        self.location = redact(self.base_url)  # what messages show: never the user-info
         self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT)
         self._tokens: dict[str, str] = {}  # ukey -> bearer token
 
@@ -35,24 +36,24 @@ class RemoteSystem:
         try:
             response = self._client.request(method, path, headers=headers, **kw)
         except httpx.TimeoutException as exc:
-            raise StoreError(f"the groupsync service at {self.base_url} did not answer in time "
+            raise StoreError(f"the groupsync service at {self.location} did not answer in time "
                              f"({type(exc).__name__}); if this was an apply, the store is at "
                              "the old or the new revision: run plan to see which") from exc
         except httpx.TransportError as exc:
-            raise StoreError(f"lost the groupsync service at {self.base_url} "
+            raise StoreError(f"lost the groupsync service at {self.location} "
                              f"({type(exc).__name__}); if this was an apply, the store is at "
                              "the old or the new revision: run plan to see which") from exc
         if response.status_code < 400:
             try:
                 return response.json()
             except ValueError:
-                raise StoreError(f"the groupsync service at {self.base_url} answered "
+                raise StoreError(f"the groupsync service at {self.location} answered "
                                  f"{response.status_code} with something that is not JSON") \
                     from None
         detail, kind = _error_of(response)
         error = error_class(kind)
         if error is None or error in (StoreError, StoreNotFound):
-            raise StoreError(f"the groupsync service at {self.base_url} answered "
+            raise StoreError(f"the groupsync service at {self.location} answered "
                              f"{response.status_code}: {detail}")
         raise error(detail)
 

@@ -34,7 +34,7 @@ from groupsync.accounts.storage import (
     tables_ddl,
     utcnow,
 )
-from groupsync.accounts.urls import redact
+from groupsync.accounts.urls import redact, redact_text
 from groupsync.errors import StoreBusy, StoreError, StoreNotFound
 
 LOCK_KEY = 0x47535943  # pg_advisory_xact_lock key: "GSYC"
@@ -101,6 +101,7 @@ class PostgresStorage(SqlStorage):
 
     def _error(self, exc: Exception) -> StoreError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = redact_text(text, self.url)
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return StoreBusy(f"store {self.location} is locked by another groupsync process "
                              f"(waited {BUSY_TIMEOUT_S:.0f}s); try again when it has finished")
@@ -111,14 +112,15 @@ class PostgresStorage(SqlStorage):
         if isinstance(exc, psycopg.errors.DiskFull):
             return StoreError(f"store {self.location}: the database's disk is full; "
                               "nothing was changed")
-        return StoreError(f"store {self.location}: {redact(text)}")
+        return StoreError(f"store {self.location}: {text}")
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise StoreError(f"can't connect to store {self.location}: "
-                             f"{redact(str(exc).strip().splitlines()[0])}") from exc
+                             f"{redact_text(str(exc).strip().splitlines()[0], self.url)}") \
+                from exc
 
     # -- creating and opening --------------------------------------------------------------
 

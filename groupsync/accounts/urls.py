@@ -1,8 +1,19 @@
-"""Store URLs: which backend a --store value names, and how to show it without a password."""
+"""Store URLs: which backend a --store value names, and how to show it without a secret.
+
+Redaction parses the URL (urllib's parser, the same split psycopg and httpx make) instead of
+matching a pattern: a password holding `@`, `:` or `%`, a `?password=` parameter, and the
+user-info of an http:// URL are all found. A driver's error text can quote part of the URL,
+so it is redacted against the same URL's secrets; when it still holds a piece of one, the
+text is withheld.
+"""
 
 from __future__ import annotations
 
-import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+# query parameters that carry a secret in libpq's and common URL conventions
+_SECRET_PARAMS = ("password", "sslpassword", "passfile", "token", "secret", "key")
 
 
 def is_postgres_url(store: str) -> bool:
@@ -13,6 +24,62 @@ def is_http_url(store: str) -> bool:
     return store.startswith(("http://", "https://"))
 
 
+def _secret_param(name: str) -> bool:
+    name = name.lower()
+    return any(word in name for word in _SECRET_PARAMS)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for every message."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL as it may be shown: every password and secret parameter replaced by ***."""
+    if "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url.split('://', 1)[0]}://{MASK}"  # unparsable: show the scheme only
+    netloc, query = parts.netloc, parts.query
+    userinfo, _, host = netloc.rpartition("@")
+    if ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(_secret_param(k) for k, _ in pairs):
+        query = urlencode([(k, MASK if _secret_param(k) else v) for k, v in pairs],
+                          safe="*", quote_via=quote)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing secret: shown exactly as given
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_in(url: str) -> list[str]:
+    """The secret values a URL holds, as written and decoded."""
+    found: list[str] = []
+    if "://" not in url:
+        return found
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        rest = url.split("://", 1)[1]
+        return [rest] if rest else []
+    userinfo = parts.netloc.rpartition("@")[0]
+    if ":" in userinfo:
+        raw = userinfo.partition(":")[2]
+        found += [raw, unquote(raw)]
+    for part in parts.query.split("&"):
+        name, _, raw = part.partition("=")
+        if _secret_param(unquote(name)) and raw:
+            found += [raw, unquote(raw)]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def redact_text(text: str, url: str) -> str:
+    """A message (a driver's error, say) with the URL's secrets taken out; withheld whole if
+    a piece of a secret is still in it (drivers quote the token they could not parse)."""
+    text = text.replace(url, redact(url))
+    secrets = secrets_in(url)
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    for secret in secrets:
+        window = min(len(secret), 4)
+        if any(secret[i:i + window] in text for i in range(len(secret) - window + 1)):
+            return "(the driver's message quoted the store URL's password; withheld)"
+    return text
