@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,56 @@ def _check_store(store: Path) -> None:
         conn.close()
 
 
+def write_lock_held(store: Path) -> bool:
+    """True while another connection holds the store's write lock (an apply's transaction,
+    from its BEGIN IMMEDIATE to its COMMIT). Asks SQLite itself, without waiting."""
+    conn = sqlite3.connect(store, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return True
+        raise
+    finally:
+        conn.close()
+
+
+def _revision(store: Path) -> int | None:
+    conn = sqlite3.connect(store, timeout=0)
+    try:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return None  # the writer is committing right now
+    finally:
+        conn.close()
+
+
+def kill_at(proc: subprocess.Popen[Any], store: Path, marker: str, delay: float) -> bool:
+    """SIGKILL `proc` `delay` seconds after `marker` is seen: "lock" (its write transaction is
+    open), "journal" (it is writing: the rollback journal exists) or "committed" (the store's
+    revision moved: the commit is durable, the command not yet finished). False when the
+    process ended before the marker was seen: then the kill proved nothing."""
+    journal = Path(f"{store}-journal")
+    start = _revision(store)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if marker == "lock" and write_lock_held(store):
+            break
+        if marker == "journal" and journal.exists():
+            break
+        if marker == "committed" and (now := _revision(store)) is not None and now != start:
+            break
+        time.sleep(0.0005 if marker == "journal" else 0.002)
+    else:
+        return False
+    time.sleep(delay)
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGKILL)
+    return True
+
+
 def test_sigkill_anywhere_in_an_apply_leaves_old_or_new_revision(tmp_path: Path) -> None:
     yaml_path, env_path = _practice(tmp_path, FAULT_SHAPE)
     desired = load_file(yaml_path)
@@ -68,37 +119,28 @@ def test_sigkill_anywhere_in_an_apply_leaves_old_or_new_revision(tmp_path: Path)
     old = open_system(str(store)).read_state()
     old_digest = state_digest(old)
 
-    # Measure one whole apply first, then kill inside that window.
-    started = time.monotonic()
-    done = subprocess.run(_apply_cmd(yaml_path, env_path, store), env=_env(),
-                          capture_output=True, text=True, timeout=300)
-    duration = time.monotonic() - started
-    assert done.returncode == 0, done.stderr
+    # Measure how long one apply holds the write lock, then kill inside that window.
+    proc = subprocess.Popen(_apply_cmd(yaml_path, env_path, store), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None and not write_lock_held(store):
+        time.sleep(0.005)
+    locked_at = time.monotonic()
+    assert proc.wait(timeout=300) == 0
+    window = time.monotonic() - locked_at
     new_revision = old.revision + 1
     new_digest = state_digest(open_system(str(store)).read_state())
 
-    # Kill points: spread over the whole run, plus just after the rollback journal appears
-    # (the flush and commit, the only moment bytes are written).
-    points: list[tuple[str, float]] = [("at", duration * f) for f in
-                                       (0.15, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.97)]
-    points += [("journal", d) for d in (0.0, 0.002, 0.005, 0.01, 0.02, 0.04)]
+    # Every kill is anchored at a marker of the apply's own progress, so it lands inside it:
+    # across the locked window, during the flush, and right after the commit is durable.
+    points = [("lock", window * f) for f in (0.0, 0.2, 0.4, 0.6, 0.8)]
+    points += [("journal", d) for d in (0.0, 0.002, 0.01)]
+    points += [("committed", 0.0)]
     outcomes = {"old": 0, "new": 0}
-    for kind, delay in points:
+    for marker, delay in points:
         shutil.copyfile(pristine, store)
-        journal = Path(f"{store}-journal")
         proc = subprocess.Popen(_apply_cmd(yaml_path, env_path, store), env=_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        t0 = time.monotonic()
-        while proc.poll() is None:
-            now = time.monotonic()
-            if kind == "at" and now - t0 >= delay:
-                break
-            if kind == "journal" and journal.exists():
-                time.sleep(delay)
-                break
-            time.sleep(0.0005)
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGKILL)
+        assert kill_at(proc, store, marker, delay), f"the apply ended before {marker}"
         proc.wait(timeout=60)
         assert proc.stderr is not None
         assert b"Traceback" not in proc.stderr.read()
@@ -106,14 +148,15 @@ def test_sigkill_anywhere_in_an_apply_leaves_old_or_new_revision(tmp_path: Path)
         _check_store(store)
         state = open_system(str(store)).read_state()
         if state.revision == old.revision:
-            assert state_digest(state) == old_digest, (kind, delay)
+            assert state_digest(state) == old_digest, (marker, delay)
             outcomes["old"] += 1
         else:
-            assert state.revision == new_revision, (kind, delay)
-            assert state_digest(state) == new_digest, (kind, delay)
+            assert state.revision == new_revision, (marker, delay)
+            assert state_digest(state) == new_digest, (marker, delay)
             outcomes["new"] += 1
-    print("sigkill outcomes:", outcomes, f"apply took {duration:.2f}s")
-    assert outcomes["old"] > 0  # the kills did land inside the apply
+    print("sigkill outcomes:", outcomes, f"write lock held {window:.2f}s")
+    # killed inside the transaction: the old revision; after the commit: the new one
+    assert outcomes["old"] >= 5 and outcomes["new"] >= 1, outcomes
     # and a re-run after the last kill converges
     again = subprocess.run(_apply_cmd(yaml_path, env_path, store), env=_env(),
                            capture_output=True, text=True, timeout=300)

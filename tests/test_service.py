@@ -35,6 +35,7 @@ from groupsync.server import create_app
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
 from .helpers import budget
+from .test_faults import kill_at
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -152,22 +153,22 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
     shutil.copyfile(store, pristine)
     old = open_system(str(store)).read_state()
     outcomes = {"old": 0, "new": 0}
-    for delay in (0.3, 0.6, 0.9, 1.2):
+    # Each kill of the service is anchored at the apply's own progress in the store: while
+    # its transaction holds the write lock, and right after its commit became durable.
+    for marker, delay in (("lock", 0.0), ("lock", 0.15), ("lock", 0.3), ("committed", 0.0)):
         shutil.copyfile(pristine, store)
         with serving(str(store), tmp_path) as (url, proc):
             client = subprocess.Popen(
                 [sys.executable, "-m", "groupsync", "apply", "--auto-approve", *files,
-                 "--store", url], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, env={k: v for k, v in os.environ.items()
-                                if not k.endswith("_PASSWORD")})
-            time.sleep(delay)
-            proc.send_signal(signal.SIGKILL)
-            out, err = client.communicate(timeout=120)
-        if client.returncode == 0:
-            assert "Apply complete" in out  # it finished before the kill
-        else:
-            assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-            assert err.startswith("Error: ")
+                 "--store", url], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, text=True,
+                env={k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")})
+            landed = kill_at(proc, store, marker, delay)
+            _, err = client.communicate(timeout=120)
+        assert landed, f"the apply ended before {marker}"
+        assert client.returncode == 1, err  # the service died under it
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert err.startswith("Error: lost the groupsync service at ")
         state = open_system(str(store)).read_state()
         if state.revision == old.revision:
             assert state_digest(state) == state_digest(old)
@@ -176,7 +177,7 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
             assert state.revision == old.revision + 1
             assert make_plan(load_file(tmp_path / "p.yaml"), state).changes == []
             outcomes["new"] += 1
-    assert outcomes["old"] > 0
+    assert outcomes["old"] >= 2 and outcomes["new"] >= 1, outcomes
     with serving(str(store), tmp_path) as (url, _proc):  # a re-run converges
         r = run("apply", "--auto-approve", *files, "--store", url)
         assert r.code == 0, r.err
