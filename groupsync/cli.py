@@ -438,15 +438,14 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
 
     Example: groupsync notice --mark-sent
     """
-    from datetime import UTC, datetime
-
     from groupsync import notice as notices
+    from groupsync.clock import today
 
     desired = ctx.desired()
     system = ctx.local("notice")
     draft = notices.draft(desired, system.read_state())
-    today = datetime.now(UTC).date()
-    text = notices.notice_json(draft, today) if as_json else notices.notice_text(draft, today)
+    day = today()
+    text = notices.notice_json(draft, day) if as_json else notices.notice_text(draft, day)
     click.echo(text, nl=False)
     if mark_sent:
         master = desired.master

@@ -8,7 +8,6 @@ accounts in a local store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
@@ -17,6 +16,7 @@ from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.urls import redact
 from groupsync.apply import login_secrets
 from groupsync.changes import UsernameChange
+from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.errors import RuleError, SecretError
 from groupsync.plan import Plan, make_plan
@@ -38,7 +38,7 @@ class Reader(Protocol):
 
 def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state()
-    plan = make_plan(desired, state, today=datetime.now(UTC).date())
+    plan = make_plan(desired, state, today=today())
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)
     # Usernames the apply will create have nothing to log in with yet; every other login is

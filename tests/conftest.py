@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "practice.yaml"
 DEMO_ENV = ROOT / "examples" / "demo.env"
 FULL = {a: "full" for a in AREAS}
+FIXED_NOW = "2026-03-02T12:00:00"  # the CLI's clock in tests (GROUPSYNC_NOW)
 
 
 PG_BASE = os.environ.get("GROUPSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -126,6 +127,7 @@ def run(tmp_path: Path) -> Callable[..., Result]:
         full_env = {k: v for k, v in os.environ.items()
                     if not k.endswith("_PASSWORD") and not k.startswith("GROUPSYNC_")}
         full_env["NO_COLOR"] = "1"
+        full_env["GROUPSYNC_NOW"] = FIXED_NOW  # every date-dependent answer is repeatable
         full_env.update(env or {})
         proc = subprocess.run(
             [sys.executable, "-m", "groupsync", *args], cwd=cwd or tmp_path, env=full_env,

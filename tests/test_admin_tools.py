@@ -20,7 +20,7 @@ from groupsync.config import load_file, load_text
 from groupsync.errors import ConfigError
 from groupsync.schema import practice_schema
 
-from .conftest import DEMO_ENV, EXAMPLE, ROOT, Result, demo_env
+from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, ROOT, Result, demo_env
 from .test_cli import _on_terminal
 
 Run = Callable[..., Result]
@@ -242,10 +242,8 @@ def test_every_command_has_a_summary_an_example_and_a_readme_entry(run: Run) -> 
 # -- group-rate notices -----------------------------------------------------------------------
 
 def test_notice_marks_added_and_cancelled_providers(run: Run, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
     applied(run)
-    today = datetime.now(UTC).date().isoformat()
+    today = FIXED_NOW[:10]
     r = run("notice", *FILES)
     assert r.code == 0
     assert r.out == f"""GROUP PRACTICE NOTICE
@@ -289,10 +287,9 @@ This is the practice's first notice.
 
 def test_plan_warns_about_trials_ending_without_a_sent_notice(run: Run, tmp_path: Path) -> None:
     import sqlite3
-    from datetime import UTC, datetime, timedelta
 
     applied(run)
-    soon = (datetime.now(UTC).date() + timedelta(days=5)).isoformat()
+    soon = "2026-03-07"  # five days after the tests' fixed clock (FIXED_NOW)
     conn = sqlite3.connect(tmp_path / "groupsync.db")
     conn.execute("UPDATE accounts SET trial_ends = ? WHERE account_id = '100517'", (soon,))
     conn.commit()

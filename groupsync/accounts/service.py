@@ -13,10 +13,9 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from groupsync.accounts.model import (
@@ -46,6 +45,7 @@ from groupsync.accounts.storage import (
     credential_of,
     utcnow,
 )
+from groupsync.clock import now, today
 from groupsync.errors import (
     Conflict,
     LockoutError,
@@ -117,7 +117,7 @@ def _check_login(user: User | None, username: str, password: str, locked_until: 
 class AccountSystem:
     """Entry point: sign-ups, read-only views, and logged-in sessions over one store."""
 
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = now) -> None:
         self.storage = storage
         self.clock = clock  # injectable so tests can step past a lock without sleeping
 
@@ -219,7 +219,7 @@ class AccountSystem:
                 raise RuleError("a sign-up needs the provider's name")
             check_text(provider_name, "a provider's name")
             now = utcnow()
-            trial_ends = (datetime.now(UTC).date() + timedelta(days=TRIAL_DAYS)).isoformat()
+            trial_ends = (today(self.clock()) + timedelta(days=TRIAL_DAYS)).isoformat()
             state.accounts[account_id] = Account(
                 account_id=account_id, provider_name=provider_name.strip(),
                 signup_username=username, created_at=now, trial_ends=trial_ends,
