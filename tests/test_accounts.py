@@ -486,7 +486,7 @@ def test_a_lock_holds_only_for_the_address_that_failed(store: str) -> None:
             system.login("alice", "guess", "203.0.113.9")
     with pytest.raises(LoginLocked):
         system.login("alice", "pw-alice-2026", "203.0.113.9")
-    assert system.login("alice", "pw-alice-2026", "198.51.100.7").username == "alice"  # alice, elsewhere
+    assert system.login("alice", "pw-alice-2026", "198.51.100.7").username == "alice"
     assert system.login("alice", "pw-alice-2026").username == "alice"  # and the CLI on the store
     with system.session("alice", "pw-alice-2026") as s:
         assert s.actor == "alice"

@@ -4,7 +4,6 @@ secrets in store URLs and driver messages, control characters, usernames in full
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
