@@ -144,6 +144,11 @@ class Context:
         return system
 
 
+def _emit(ctx: Context, text: str) -> None:
+    """Command output on stdout, with no control character it didn't put there itself."""
+    click.echo(render.printable(text, color=ctx.color), nl=False)
+
+
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:
     """Run a command body, turning library errors into one line each and an exit code."""
 
@@ -156,10 +161,10 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 code = func(ctx, **kwargs) or 0
         except ConfigError as exc:
             for problem in exc.problems:
-                click.echo(f"Error: {problem}", err=True)
+                click.echo(render.printable(f"Error: {problem}"), err=True)
             code = 1
         except GroupsyncError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(render.printable(f"Error: {exc}"), err=True)
             code = 1
         sys.exit(code)
 
@@ -222,11 +227,11 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     _system, p, passwords, _desired = _plan(ctx)
     fmt = "json" if as_json else fmt
     if fmt == "json":
-        click.echo(render.plan_json(p), nl=False)
+        _emit(ctx, render.plan_json(p))
     elif fmt == "markdown":
-        click.echo(render.plan_markdown(p, max_removals=max_removals), nl=False)
+        _emit(ctx, render.plan_markdown(p, max_removals=max_removals))
     else:
-        click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
+        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if out:
         write_private(out, planfile_format.dumps(p, passwords[p.actor]))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
@@ -253,10 +258,10 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         # Authenticated before anything else uses it: an edited file stops here.
         p = saved.verify(passwords[saved.plan.actor])
         system = ctx.system()
-        click.echo(render.plan_text(p, color=ctx.color), nl=False)
+        _emit(ctx, render.plan_text(p, color=ctx.color))
     else:
         system, p, passwords, desired = _plan(ctx)
-        click.echo(render.plan_text(p, color=ctx.color, max_removals=max_removals), nl=False)
+        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if not p.changes:
         return
     if p.removals > max_removals:
@@ -295,9 +300,9 @@ def show(ctx: Context, as_json: bool) -> None:
     """
     state = ctx.system().read_state()
     if as_json:
-        click.echo(render.state_json(state), nl=False)
+        _emit(ctx, render.state_json(state))
     else:
-        click.echo(render.state_text(state, color=ctx.color), nl=False)
+        _emit(ctx, render.state_text(state, color=ctx.color))
 
 
 @cli.command()
@@ -312,7 +317,7 @@ def log(ctx: Context, as_json: bool, limit: int | None) -> None:
     Example: groupsync log --limit 20
     """
     entries = ctx.system().audit(limit)
-    click.echo(render.audit_json(entries) if as_json else render.audit_text(entries), nl=False)
+    _emit(ctx, render.audit_json(entries) if as_json else render.audit_text(entries))
 
 
 @cli.command()
@@ -395,7 +400,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
         write_private(out, text)
         click.echo(f"Wrote the access review ({len(items)} rows) to {out}")
     else:
-        click.echo(text, nl=False)
+        _emit(ctx, text)
 
 
 @cli.command()
@@ -422,7 +427,7 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
     else:
-        click.echo(result.text, nl=False)
+        _emit(ctx, result.text)
 
 
 @cli.command()
@@ -446,7 +451,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     draft = notices.draft(desired, system.read_state())
     day = today()
     text = notices.notice_json(draft, day) if as_json else notices.notice_text(draft, day)
-    click.echo(text, nl=False)
+    _emit(ctx, text)
     if mark_sent:
         master = desired.master
         password = ctx.secrets().get(master.password_var, f"the password of {master.username}",

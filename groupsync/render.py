@@ -8,6 +8,7 @@ summary line. Colour is ANSI, and only when the caller says the output is a term
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from groupsync.accounts.model import AREAS, CODE_FILES, State
@@ -23,6 +24,27 @@ from groupsync.changes import (
 from groupsync.plan import FORMAT_VERSION, Plan
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
+# Output never carries a control character it didn't put there itself: text from a store
+# (names, descriptions written before v2 refused them, or by another tool) could otherwise
+# move the cursor and rewrite a line of a plan. Newlines and tabs are ours; colour is ours
+# only when we were asked for colour.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SGR = re.compile("(\x1b\\[[0-9;]*m)")
+# JSON escapes C0 itself; C1 and bidi controls it leaves raw, so they are escaped here
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [*range(0x7f, 0xa0), *range(0x202a, 0x202f),
+                                             *range(0x2066, 0x206a)]}
+
+
+def printable(text: str, color: bool = False) -> str:
+    """`text` safe for a terminal: foreign control characters shown as U+FFFD."""
+    if not color:
+        return _CONTROL.sub("\ufffd", text)
+    return "".join(part if _SGR.fullmatch(part) else _CONTROL.sub("\ufffd", part)
+                   for part in _SGR.split(text))
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False).translate(_JSON_ESCAPES) + "\n"
 _COLOR = {"add": "32", "change": "33", "remove": "31", "warn": "33;1", "bold": "1"}
 
 
@@ -147,7 +169,7 @@ def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) 
 
 
 def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return _json(plan.to_json())
 
 
 def _cell(text: str) -> str:
@@ -248,7 +270,7 @@ def state_json_data(state: State) -> dict[str, Any]:
 
 
 def state_json(state: State) -> str:
-    return json.dumps(state_json_data(state), indent=2, ensure_ascii=False) + "\n"
+    return _json(state_json_data(state))
 
 
 def state_text(state: State, color: bool = False) -> str:
@@ -284,7 +306,7 @@ def audit_json(entries: list[AuditEntry]) -> str:
             for e in entries
         ],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return _json(data)
 
 
 def audit_text(entries: list[AuditEntry]) -> str:

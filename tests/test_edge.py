@@ -175,9 +175,15 @@ def test_slow_clients_time_out_and_health_stays_up(applied: str, tmp_path: Path)
 
 def test_a_stranger_cannot_lock_out_the_master(run: Run, applied: str, tmp_path: Path) -> None:
     with serving(applied, tmp_path) as (url, _proc):
-        for _ in range(5):  # a stranger at 127.0.0.2 guesses the master's password
+        own = _login(url, "jsmith", DEMO["SMITH_PASSWORD"], source="127.0.0.2").json()["token"]
+        for i in range(5):  # a stranger at 127.0.0.2 guesses the master's password
             r = _login(url, "riverside-admin", "guess-guess-guess", source="127.0.0.2")
             assert (r.status_code, r.json()["error"]) == (401, "login_failed")
+            if i == 3:  # using a token it holds neither clears nor resets the count
+                with httpx.Client(transport=httpx.HTTPTransport(
+                        local_address="127.0.0.2")) as client:
+                    assert client.get(f"{url}/v1/state", headers={
+                        "Authorization": f"Bearer {own}"}).status_code == 200
         locked = _login(url, "riverside-admin", DEMO["MASTER_PASSWORD"], source="127.0.0.2")
         assert (locked.status_code, locked.json()["error"]) == (429, "login_locked")
         for _ in range(5):  # a name that does not exist locks the same way, with the same words

@@ -278,3 +278,25 @@ def test_no_plain_password_outlives_a_command() -> None:
     assert service._memo.get() is None
 
 
+
+
+def test_control_characters_already_in_a_store_never_reach_the_terminal(
+    run: Run, tmp_path: Path
+) -> None:
+    """A v1 store (or another tool) may hold them: output shows U+FFFD, JSON escapes them."""
+    import sqlite3
+
+    assert run("sandbox", *FILES).code == 0
+    conn = sqlite3.connect(tmp_path / "groupsync.db")
+    conn.execute("UPDATE accounts SET provider_name = ? WHERE account_id = '100517'",
+                 ("Robert\x1b[1A\x1b[2KJones\x9b",))
+    conn.commit()
+    conn.close()
+    shown = run("show", *FILES)
+    assert shown.code == 0
+    assert "\x1b" not in shown.out and "\x9b" not in shown.out
+    assert "Robert\ufffd[1A\ufffd[2KJones\ufffd" in shown.out
+    as_json = run("show", "--json", *FILES)
+    assert "\x9b" not in as_json.out and "\\u009b" in as_json.out
+    assert json.loads(as_json.out)["accounts"]["100517"]["provider_name"] == \
+        "Robert\x1b[1A\x1b[2KJones\x9b"
