@@ -126,6 +126,7 @@ class _Applier:
 
         # 2. What the master now can do everywhere.
         for c in by[("change", PracticeSetupChange, False)]:
+            self._need(c.account, "practice_setup", "full")
             self.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
                                       c.after["bills_electronically"])
             self.tick()
@@ -159,6 +160,21 @@ class _Applier:
                             "groupsync can't apply (such as removing the master's own "
                             "access); nothing was changed")
 
+    def _need(self, account: str, area: str, level: str) -> None:
+        """The master may hold less than an operation needs (the file gives it `codes: view`
+        somewhere, yet that account's codes must be copied). Where it holds full
+        account_access it raises itself for this apply, and the end of the apply puts back
+        what the file says, as it does for the master's own reductions."""
+        if ukey(self.s.actor) != self.master:
+            return
+        have = self.s.state.access.get((self.master, account))
+        if have is None or LEVEL_RANK[have[area]] >= LEVEL_RANK[level]:
+            return
+        if have["account_access"] != "full":
+            return  # it can't; the account system's refusal says why
+        self.final_master.setdefault(account, dict(have))
+        self.s.set_privileges(account, self.plan.master, {**have, area: level})
+
     def _password(self, username: str) -> str:
         password = self.pw.get(username)
         if not password:
@@ -190,13 +206,17 @@ class _Applier:
         # The master account's own file first, so copies carry the new records.
         for (account, file), changes in sorted(puts.items(), key=lambda kv: kv[0][0] != master):
             if account == master or master is None:
+                self._need(account, "codes", "full")
                 self.s.put_codes(account, file, [c.after for c in changes if c.after])
             else:
+                self._need(master, "codes", "view")
+                self._need(account, "codes", "full")
                 self.s.copy_codes(master, account, file, [c.key for c in changes])
             self.tick(len(changes))
         removes: dict[tuple[str, str], list[str]] = defaultdict(list)
         for c in by[("remove", CodeChange, False)]:
             removes[(c.account, c.file)].append(c.key)
         for (account, file), keys in removes.items():
+            self._need(account, "codes", "full")
             self.s.remove_codes(account, file, keys)
             self.tick(len(keys))

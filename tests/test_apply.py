@@ -14,7 +14,16 @@ from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, StaleError
 
 from .conftest import FULL, raw_sql
-from .helpers import MASTER_PW, change, converge, plan_for, practice, sandboxed, secrets
+from .helpers import (
+    MASTER_PW,
+    change,
+    converge,
+    kinds,
+    plan_for,
+    practice,
+    sandboxed,
+    secrets,
+)
 
 
 def test_apply_is_one_revision_and_converges(tmp_path: Path, store: str) -> None:
@@ -160,3 +169,25 @@ def test_a_master_that_lost_account_access_is_restored_through_the_provider_logi
     assert plan_for(system, desired).changes == []
     actors = [(e.actor, e.type) for e in system.audit(2)]
     assert ("rjones", "privileges") in actors
+
+
+def test_a_master_with_view_on_codes_still_gets_the_codes_copied(
+    tmp_path: Path, store: str
+) -> None:
+    """Found by `make fuzz`: the file gives the master `codes: view` in an account whose code
+    file must change. The master raises itself for the apply (it holds full account_access
+    there) and is put back to what the file says at the end."""
+    limited = "privileges:\n  riverside-admin: {all: full, jones: {codes: view}}\n"
+    desired = practice(tmp_path, ("privileges:\n", limited))
+    system, _ = sandboxed(tmp_path, desired, store=store)
+    converge(system, desired)
+    jones = "100517"
+    assert system.read_state().access[("riverside-admin", jones)]["codes"] == "view"
+    fee_change = practice(tmp_path, ("privileges:\n", limited),
+                          ('fee: "150.00"', 'fee: "155.00"'))
+    plan = converge(system, fee_change)
+    assert ("change", "code", jones, "90837") in kinds(plan)
+    state = system.read_state()
+    assert state.file(jones, "billing_codes")["90837"]["fee"] == "155.00"
+    assert state.access[("riverside-admin", jones)]["codes"] == "view"
+    assert plan_for(system, fee_change).changes == []

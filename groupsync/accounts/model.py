@@ -189,6 +189,7 @@ class User:
     home: str
     password_hash: str
     created_at: str = ""
+    id: str = ""  # stable, made once, never reused: audit, tokens and throttling refer to it
 
 
 def ukey(username: str) -> str:

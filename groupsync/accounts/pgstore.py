@@ -31,6 +31,7 @@ from groupsync.accounts.storage import (
     SqlWrite,
     WaitCallback,
     _load,
+    schema_ddl,
     tables_ddl,
     utcnow,
 )
@@ -45,7 +46,7 @@ _TRIGGERS = "\n".join(
     for t in ("accounts", "usernames", "access", "codes")
 )
 
-SCHEMA = tables_ddl("postgresql") + f"""
+_V1 = tables_ddl("postgresql") + f"""
 CREATE SEQUENCE write_count_seq;
 CREATE FUNCTION groupsync_count_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM nextval('write_count_seq'); RETURN NULL; END $$;
@@ -61,6 +62,7 @@ CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE ON notices
 CREATE TRIGGER notices_no_truncate BEFORE TRUNCATE ON notices
     FOR EACH STATEMENT EXECUTE FUNCTION groupsync_append_only();
 """
+SCHEMA = schema_ddl("postgresql", _V1)
 
 
 class _PgConn:

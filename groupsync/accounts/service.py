@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
@@ -164,13 +165,14 @@ class AccountSystem:
         seconds, when the username is deleted, or when its password is set."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        self.storage.issue_token(_token_hash(token), ukey(user.username), user.username,
-                                 credential_of(user.password_hash), now + ttl, now)
+        self.storage.issue_token(_token_hash(token), user.id, credential_of(user.password_hash),
+                                 now + ttl, now)
         return token
 
     def token_user(self, token: str) -> str | None:
-        """The username a live token belongs to; None for anything else."""
-        return self.storage.token_owner(_token_hash(token), self.clock())
+        """The username a live token belongs to (as spelled now); None for anything else."""
+        user = self.storage.token_owner(_token_hash(token), self.clock())
+        return user.username if user else None
 
     def verify_logins(self, state: State, credentials: dict[str, str],
                       address: str = LOCAL) -> None:
@@ -179,7 +181,7 @@ class AccountSystem:
             self._verify(state.user(username), username, password, address)
 
     def _verify(self, user: User | None, username: str, password: str, address: str) -> None:
-        k = ukey(username)
+        k = throttle_subject(user, username)
         now = self.clock()
         locked_until, counted = self.storage.login_throttle(k, address, now)
         try:
@@ -193,7 +195,7 @@ class AccountSystem:
     def _login_failed(self, exc: LoginFailed, user: User | None, address: str) -> None:
         """Count and audit a failed log-in with its address; never the password, never
         whether the name exists."""
-        k = ukey(exc.username)
+        k = throttle_subject(user, exc.username)
         if isinstance(exc, LoginLocked):
             self.storage.record_login_refused(k, address)
             return
@@ -226,14 +228,15 @@ class AccountSystem:
             )
             state.users[ukey(username)] = User(
                 username=username, home=account_id, password_hash=hash_password(password),
-                created_at=now,
+                created_at=now, id=new_user_id(),
             )
             state.set_access(username, account_id, full_privileges())
             dirty = Dirty(accounts={account_id}, users={ukey(username)},
                           access={(ukey(username), account_id)})
+            user_id = state.users[ukey(username)].id
             entry = AuditEntry(
                 action="add", type="account", actor=username, account=account_id,
-                username=username,
+                username=username, actor_id=user_id, username_id=user_id,
                 detail={"after": {"provider_name": provider_name.strip(), "signup": username}},
             )
             tx.flush(state, dirty, [entry], state.revision + 1)
@@ -243,7 +246,7 @@ class AccountSystem:
                       providers: list[dict[str, object]]) -> None:
         """Record a group-rate notice as sent, as a logged-in username (audited)."""
         user = self.login(username, password)
-        entry = AuditEntry("add", "notice", actor=user.username,
+        entry = AuditEntry("add", "notice", actor=user.username, actor_id=user.id,
                            detail={"after": {"practice_name": practice_name, "tin": tin,
                                              "providers": providers}})
         self.storage.record_notice(practice_name, tin, providers, entry)
@@ -265,13 +268,24 @@ class AccountSystem:
             raise
 
 
+def throttle_subject(user: User | None, username: str) -> str:
+    """Whose failures a throttle row counts: the username's id, so a name deleted and made
+    again starts clean; a name that doesn't exist is counted by its spelling."""
+    return f"id:{user.id}" if user is not None else f"name:{ukey(username)}"
+
+
+def new_user_id() -> str:
+    return uuid.uuid4().hex
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _login_entry(user: User | None, username: str) -> AuditEntry:
     return AuditEntry("login", "login", actor=user.username if user else "(unknown name)",
-                      username=user.username if user else None)
+                      username=user.username if user else None,
+                      actor_id=user.id if user else None, username_id=user.id if user else None)
 
 
 def _new_account_id(state: State) -> str:
@@ -314,10 +328,10 @@ class Session:
 
     def verify_login(self, username: str, password: str) -> User:
         """Check a login against the state inside this transaction."""
-        k = ukey(username)
+        known = self.state.user(username)
+        k = throttle_subject(known, username)
         locked_until, counted = self._tx.login_throttle(k, self.address, self._now)
-        user = _check_login(self.state.user(username), username, password, locked_until,
-                            self._now)
+        user = _check_login(known, username, password, locked_until, self._now)
         if counted:
             self._logins_ok.add(k)
         return user
@@ -373,8 +387,14 @@ class Session:
             raise NotFound(f"username {username!r} does not exist")
         return user
 
-    def _record(self, entry: AuditEntry) -> None:
+    def _record(self, entry: AuditEntry, username_id: str | None = None) -> None:
         entry.actor = self.actor
+        actor = self.state.user(self.actor)
+        entry.actor_id = actor.id if actor else None
+        if username_id is None and entry.username:
+            about = self.state.user(entry.username)
+            username_id = about.id if about else None
+        entry.username_id = username_id
         self._audit.append(entry)
 
     # -- Practice Set-up -------------------------------------------------------------------
@@ -412,7 +432,7 @@ class Session:
         k = ukey(username)
         self.state.users[k] = User(
             username=username, home=account_id, password_hash=hash_password(password),
-            created_at=utcnow(),
+            created_at=utcnow(), id=new_user_id(),
         )
         self.state.set_access(username, account_id, privs)
         self._dirty.users.add(k)
@@ -505,11 +525,12 @@ class Session:
         for acct in accounts:
             self._guard(acct, f"deleting {username}")
         del self.state.users[k]
+        self._dirty.gone_ids.add(user.id)
         self._dirty.users.add(k)
         self._record(AuditEntry(
             "remove", "username", self.actor, account=user.home, username=user.username,
             detail={"before": {"home": user.home, "access": before}},
-        ))
+        ), username_id=user.id)
 
     # -- code files ------------------------------------------------------------------------
 

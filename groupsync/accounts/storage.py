@@ -52,6 +52,8 @@ class AuditEntry:
     revision: int = 0
     at: str = ""
     id: int = 0
+    actor_id: str | None = None  # the acting username's id (None for unknown names, v1 rows)
+    username_id: str | None = None  # the id of the username the entry is about
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Dirty:
     users: set[str] = field(default_factory=set)
     access: set[tuple[str, str]] = field(default_factory=set)
     codes: set[tuple[str, str, str]] = field(default_factory=set)
+    gone_ids: set[str] = field(default_factory=set)  # ids of usernames deleted: tokens end
 
     def __bool__(self) -> bool:
         return bool(self.accounts or self.users or self.access or self.codes)
@@ -91,10 +94,10 @@ class Storage(Protocol):
     def login_succeeded(self, ukey: str, address: str, now: float,
                         entry: AuditEntry) -> None: ...
 
-    def issue_token(self, token_hash: str, ukey: str, username: str, credential: str,
+    def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None: ...
 
-    def token_owner(self, token_hash: str, now: float) -> str | None: ...
+    def token_owner(self, token_hash: str, now: float) -> User | None: ...
 
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None: ...
@@ -162,7 +165,11 @@ CREATE TABLE notices (                  -- group-rate notices recorded as sent
     tin TEXT NOT NULL,
     providers TEXT NOT NULL             -- JSON list of account_id, name, bills_electronically
 );
-@THROTTLE_TABLES@
+CREATE TABLE login_failures (
+    ukey TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until @FLOAT@ NOT NULL
+);
 CREATE TABLE audit (
     id @AUTO_ID@,
     revision INTEGER NOT NULL,
@@ -175,42 +182,67 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 """
-# Log-in bookkeeping (schema 2). Throttling is per (name, client address), so a stranger
-# can't lock anyone else out; the row with ukey '' is the address as a whole (no username is
-# empty), which stops one address from spraying many names. Tokens are kept hashed, in the
-# store, so every `serve` process honours and ends the same ones.
-_THROTTLE_TABLES = """
+# Schema 2, as one step after schema 1's tables above: a new store is made by the same steps
+# a migrated one went through, so the two can't differ.
+# - Every username gets a stable internal id, made once and never reused: audit entries,
+#   tokens and throttling refer to it, so a name deleted and created again (by anyone)
+#   inherits no history, token or lock. Audit entries written before schema 2 keep their
+#   names only: matching them to today's holder of a name is exactly the mistake ids end.
+# - Throttling is per (subject, client address): the subject is a username's id, or the
+#   casefolded name when no such username exists (every name tried is counted); the row with
+#   subject '' is the address as a whole, which stops one address from spraying many names.
+# - Tokens are kept hashed, in the store, so every `serve` process honours and ends the same.
+# - Indexes for reads scoped to a practice: who can open an account, whose home it is, the
+#   audit entries about an account or by/about a username.
+_SCHEMA_2 = """
+DROP TABLE login_failures;
 CREATE TABLE login_throttle (
-    ukey TEXT NOT NULL,                 -- casefolded name tried (known or not); '' = any name
+    subject TEXT NOT NULL,              -- 'id:' + username id, or 'name:' + casefolded name
     address TEXT NOT NULL,              -- client address; 'local' for the CLI on a local store
     failures INTEGER NOT NULL,          -- failed log-ins in a row (name) or in the window
     window_ends @FLOAT@ NOT NULL,       -- the address row's counting window, epoch seconds
     locked_until @FLOAT@ NOT NULL,      -- epoch seconds; 0 when not locked
     refused INTEGER NOT NULL,           -- attempts refused during the current lock
-    PRIMARY KEY (ukey, address)
+    PRIMARY KEY (subject, address)
 );
 CREATE TABLE tokens (
     token_hash TEXT PRIMARY KEY,        -- sha256 of the bearer token; never the token
-    ukey TEXT NOT NULL,
-    username TEXT NOT NULL,
+    user_id TEXT NOT NULL,
     credential TEXT NOT NULL,           -- sha256 of the password hash it was issued against
     expires_at @FLOAT@ NOT NULL
 );
-CREATE INDEX tokens_by_ukey ON tokens (ukey);
+CREATE INDEX tokens_by_user ON tokens (user_id);
+ALTER TABLE usernames ADD COLUMN user_id TEXT;
+UPDATE usernames SET user_id = @RANDOM_ID@;
+CREATE UNIQUE INDEX usernames_by_id ON usernames (user_id);
+CREATE INDEX usernames_by_home ON usernames (home);
+CREATE INDEX access_by_account ON access (account_id, ukey);
+ALTER TABLE audit ADD COLUMN actor_id TEXT;
+ALTER TABLE audit ADD COLUMN username_id TEXT;
+CREATE INDEX audit_by_account ON audit (account, id);
+CREATE INDEX audit_by_actor_id ON audit (actor_id, id);
+CREATE INDEX audit_by_username_id ON audit (username_id, id);
 """
-_TABLES = _TABLES.replace("@THROTTLE_TABLES@", _THROTTLE_TABLES)
 
-# Each schema step, applied by `groupsync store migrate` in one transaction with its version
-# bump. 1 -> 2: log-in failures per (name, address) and tokens in the store. The old
-# per-name counters are dropped: they are minutes-long locks, not data.
-MIGRATIONS = {2: "DROP TABLE login_failures;\n" + _THROTTLE_TABLES}
+# Each schema step, applied by `groupsync store migrate` (and by store creation) in one
+# transaction with its version bump.
+MIGRATIONS = {2: _SCHEMA_2}
 
 _DIALECT_WORDS = {
     "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
-               "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL"},
+               "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL",
+               "@RANDOM_ID@": "lower(hex(randomblob(16)))"},
     "postgresql": {"@AUTO_ID@": "BIGSERIAL PRIMARY KEY", "@WITHOUT_ROWID@": "",
-                   "@FLOAT@": "DOUBLE PRECISION"},
+                   "@FLOAT@": "DOUBLE PRECISION",
+                   "@RANDOM_ID@": "replace(gen_random_uuid()::text, '-', '')"},
 }
+
+
+def schema_ddl(dialect: str, tables: str) -> str:
+    """Everything a new store is made of: schema 1's tables (and the dialect's `tables`
+    extras such as triggers), then every later step in order."""
+    return tables + "\n" + "\n".join(tables_ddl(dialect, MIGRATIONS[v])
+                                      for v in range(2, SCHEMA_VERSION + 1))
 
 
 def tables_ddl(dialect: str, ddl: str = _TABLES) -> str:
@@ -225,7 +257,8 @@ _SQLITE_APPEND_ONLY = "\n".join(
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
     for table in ("audit", "notices") for event in ("UPDATE", "DELETE")
 )
-_SCHEMA = tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n" + _SQLITE_APPEND_ONLY + "\n"
+_SCHEMA = schema_ddl("sqlite", tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n"
+                     + _SQLITE_APPEND_ONLY + "\n")
 
 _CODE_COLUMNS = ("description", "fee", "payer_id", "claims")
 
@@ -279,16 +312,17 @@ class SqlStorage:
 
     def read_audit(self, limit: int | None,
                    about: tuple[list[str], str] | None = None) -> list[AuditEntry]:
-        """Newest first. `about=(accounts, username)` keeps entries about those accounts or by
-        or about that username, filtered in the query (the trail grows with every change)."""
-        sql = "SELECT id, revision, at, actor, action, type, account, username, detail FROM audit"
+        """Newest first. `about=(accounts, user_id)` keeps entries about those accounts or by
+        or about that username, filtered in the query (indexed; the trail grows forever)."""
+        sql = ("SELECT id, revision, at, actor, action, type, account, username, detail, "
+               "actor_id, username_id FROM audit")
         params: list[object] = []
         if about is not None:
-            accounts, username = about
+            accounts, user_id = about
             marks = ",".join("?" * len(accounts)) or "NULL"
-            sql += (f" WHERE account IN ({marks}) OR lower(actor) = ? "
-                    "OR lower(username) = ?")  # usernames are ASCII: lower() is casefold
-            params += [*accounts, username.lower(), username.lower()]
+            # by id, never by name: a name deleted and made again inherits no history
+            sql += f" WHERE account IN ({marks}) OR actor_id = ? OR username_id = ?"
+            params += [*accounts, user_id, user_id]
         sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -298,7 +332,8 @@ class SqlStorage:
         return [
             AuditEntry(
                 id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
-                account=r[6], username=r[7], detail=json.loads(r[8]),
+                account=r[6], username=r[7], detail=json.loads(r[8]), actor_id=r[9],
+                username_id=r[10],
             )
             for r in rows
         ]
@@ -314,10 +349,11 @@ class SqlStorage:
     def read_user(self, ukey: str) -> User | None:
         """One username by its casefolded name: what a log-in reads, and nothing else."""
         with self._reader() as conn:
-            row = conn.execute("SELECT username, home, password_hash, created_at FROM "
+            row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
                                "usernames WHERE ukey = ?", (ukey,)).fetchone()
         return None if row is None else User(username=row[0], home=row[1],
-                                             password_hash=row[2], created_at=row[3])
+                                             password_hash=row[2], created_at=row[3],
+                                             id=row[4])
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
         """(when the name's lock from this address, or the address's own lock, ends — 0 if
@@ -332,28 +368,28 @@ class SqlStorage:
         with self._bookkeeping() as c:
             _settle(c, ukey, address, now, entry)
             c.execute("INSERT INTO login_throttle VALUES (?, ?, 1, 0, 0, 0) ON CONFLICT "
-                      "(ukey, address) DO UPDATE SET failures = login_throttle.failures + 1",
+                      "(subject, address) DO UPDATE SET failures = login_throttle.failures + 1",
                       (ukey, address))
-            failures = int(c.execute("SELECT failures FROM login_throttle WHERE ukey = ? AND "
-                                     "address = ?", (ukey, address)).fetchone()[0])
+            failures = int(c.execute("SELECT failures FROM login_throttle WHERE subject = ? "
+                                     "AND address = ?", (ukey, address)).fetchone()[0])
             locked = failures >= limits.max_failures
             if locked:
                 c.execute("UPDATE login_throttle SET failures = 0, locked_until = ?, refused = 0 "
-                          "WHERE ukey = ? AND address = ?",
+                          "WHERE subject = ? AND address = ?",
                           (now + limits.lock_seconds, ukey, address))
             # the address as a whole: failures in a window, across every name
             c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
-                      "(ukey, address) DO NOTHING", (address, now + limits.address_window))
+                      "(subject, address) DO NOTHING", (address, now + limits.address_window))
             c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 "
                       "ELSE failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? "
-                      "ELSE window_ends END WHERE ukey = '' AND address = ?",
+                      "ELSE window_ends END WHERE subject = '' AND address = ?",
                       (now, now, now + limits.address_window, address))
-            spray = int(c.execute("SELECT failures FROM login_throttle WHERE ukey = '' AND "
+            spray = int(c.execute("SELECT failures FROM login_throttle WHERE subject = '' AND "
                                   "address = ?", (address,)).fetchone()[0])
             address_locked = spray >= limits.address_max_failures
             if address_locked:
                 c.execute("UPDATE login_throttle SET failures = 0, window_ends = 0, "
-                          "locked_until = ?, refused = 0 WHERE ukey = '' AND address = ?",
+                          "locked_until = ?, refused = 0 WHERE subject = '' AND address = ?",
                           (now + limits.address_lock_seconds, address))
             entry.detail = {**entry.detail, "address": address, "failures_in_a_row": failures,
                             "locked": locked}
@@ -369,36 +405,38 @@ class SqlStorage:
         one entry when the lock is over (`_settle`)."""
         with self._bookkeeping() as c:
             c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE address = ? AND "
-                      "ukey IN (?, '') AND locked_until > 0", (address, ukey))
+                      "subject IN (?, '') AND locked_until > 0", (address, ukey))
 
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
         """A good log-in ends the name's failure count from this address (only that one)."""
         with self._bookkeeping() as c:
-            if c.execute("SELECT 1 FROM login_throttle WHERE ukey = ? AND address = ?",
+            if c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
                          (ukey, address)).fetchone() is None:
                 return
             _settle(c, ukey, address, now, entry)
-            c.execute("DELETE FROM login_throttle WHERE ukey = ? AND address = ?",
+            c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                       (ukey, address))
 
-    def issue_token(self, token_hash: str, ukey: str, username: str, credential: str,
+    def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None:
         with self._bookkeeping() as c:
             c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
-            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
-                      (token_hash, ukey, username, credential, expires_at))
+            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                      (token_hash, user_id, credential, expires_at))
 
-    def token_owner(self, token_hash: str, now: float) -> str | None:
-        """The username a live token was issued to, as it is spelled now; None when the token
-        is unknown, expired, or its username was deleted or given a new password since."""
+    def token_owner(self, token_hash: str, now: float) -> User | None:
+        """The username a live token was issued to; None when the token is unknown, expired,
+        or its username was deleted (a name made again is another id) or given a new password
+        since."""
         with self._reader() as conn:
             row = conn.execute(
-                "SELECT u.username, t.credential, u.password_hash FROM tokens t JOIN usernames "
-                "u ON u.ukey = t.ukey WHERE t.token_hash = ? AND t.expires_at > ?",
-                (token_hash, now)).fetchone()
-        if row is None or row[1] != credential_of(row[2]):
+                "SELECT u.username, u.home, u.password_hash, u.created_at, u.user_id, "
+                "t.credential FROM tokens t JOIN usernames u ON u.user_id = t.user_id "
+                "WHERE t.token_hash = ? AND t.expires_at > ?", (token_hash, now)).fetchone()
+        if row is None or row[5] != credential_of(row[2]):
             return None
-        return str(row[0])
+        return User(username=row[0], home=row[1], password_hash=row[2], created_at=row[3],
+                    id=row[4])
 
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None:
@@ -445,15 +483,15 @@ def credential_of(password_hash: str) -> str:
 
 
 def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, bool]:
-    rows = conn.execute("SELECT ukey, locked_until FROM login_throttle WHERE address = ? AND "
-                        "ukey IN (?, '')", (address, ukey)).fetchall()
+    rows = conn.execute("SELECT subject, locked_until FROM login_throttle WHERE address = ? "
+                        "AND subject IN (?, '')", (address, ukey)).fetchall()
     until = max((float(r[1]) for r in rows), default=0.0)
     return (until if until > now else 0.0), any(r[0] == ukey for r in rows)
 
 
 def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
     """A lock that is over and refused attempts: one audit entry with their count."""
-    row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE ukey = ? AND "
+    row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE subject = ? AND "
                     "address = ?", (ukey, address)).fetchone()
     if row is None or not row[1] or float(row[1]) > now:
         return
@@ -462,7 +500,7 @@ def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry) -> 
                              username=entry.username,
                              detail={"address": address, "refused_while_locked": int(row[0])})
         _insert_audit(c, [summary], _revision(c))
-    c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE ukey = ? AND "
+    c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE subject = ? AND "
               "address = ?", (ukey, address))
 
 
@@ -681,7 +719,7 @@ class SqlWrite:
     def clear_login_throttle(self, ukeys: list[str], address: str, now: float) -> None:
         for k in ukeys:
             _settle(self.conn, k, address, now, AuditEntry("login", "login", actor=k))
-            self.conn.execute("DELETE FROM login_throttle WHERE ukey = ? AND address = ?",
+            self.conn.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                               (k, address))
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
@@ -698,11 +736,12 @@ class SqlWrite:
             acct_rows,
         )
         user_rows = [
-            (k, u.username, u.home, u.password_hash, u.created_at)
+            (k, u.username, u.home, u.password_hash, u.created_at, u.id)
             for k in sorted(dirty.users) if (u := state.users.get(k))
         ]
         c.executemany(
-            "INSERT INTO usernames VALUES (?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
+            "INSERT INTO usernames (ukey, username, home, password_hash, created_at, user_id) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
             "username=excluded.username, home=excluded.home, "
             "password_hash=excluded.password_hash",
             user_rows,
@@ -737,7 +776,8 @@ class SqlWrite:
         )
         gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
         c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
-        c.executemany("DELETE FROM tokens WHERE ukey=?", gone_users)  # they end with it
+        gone_ids = [(i,) for i in sorted(dirty.gone_ids)]
+        c.executemany("DELETE FROM tokens WHERE user_id=?", gone_ids)  # they end with it
         _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
 
@@ -745,11 +785,11 @@ class SqlWrite:
 def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
     now = utcnow()
     c.executemany(
-        "INSERT INTO audit(revision, at, actor, action, type, account, username, detail) "
-        "VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO audit(revision, at, actor, action, type, account, username, detail, "
+        "actor_id, username_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
         [
             (revision, now, e.actor, e.action, e.type, e.account, e.username,
-             json.dumps(e.detail, sort_keys=True))
+             json.dumps(e.detail, sort_keys=True), e.actor_id, e.username_id)
             for e in audit
         ],
     )
@@ -776,10 +816,11 @@ def _load(conn: Conn) -> State:
         for r in conn.execute(
             "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
     ]
-    for k, name, home, pw_hash, created in conn.execute(
-        "SELECT ukey, username, home, password_hash, created_at FROM usernames"
+    for k, name, home, pw_hash, created, user_id in conn.execute(
+        "SELECT ukey, username, home, password_hash, created_at, user_id FROM usernames"
     ):
-        state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created)
+        state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created,
+                              id=user_id)
     access: dict[tuple[str, str], Privileges] = {}
     for row in conn.execute(f"SELECT ukey, account_id, {', '.join(AREAS)} FROM access"):
         access[(row[0], row[1])] = dict(zip(AREAS, row[2:], strict=True))
