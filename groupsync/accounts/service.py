@@ -319,7 +319,7 @@ class Session:
         self.state = state
         self._now = now
         self.address = address
-        self._logins_ok: set[str] = set()  # failure counters to clear on commit
+        self._logins_ok: dict[str, AuditEntry] = {}  # failure counters to clear on commit
         self._dirty = Dirty()
         self._audit: list[AuditEntry] = []
         self.actor = self.verify_login(username, password).username
@@ -333,7 +333,7 @@ class Session:
         locked_until, counted = self._tx.login_throttle(k, self.address, self._now)
         user = _check_login(known, username, password, locked_until, self._now)
         if counted:
-            self._logins_ok.add(k)
+            self._logins_ok[k] = _login_entry(user, username)
         return user
 
     def act_as(self, username: str, password: str) -> None:
@@ -593,7 +593,7 @@ class Session:
 
     def _commit(self) -> None:
         if self._logins_ok:
-            self._tx.clear_login_throttle(sorted(self._logins_ok), self.address, self._now)
+            self._tx.clear_login_throttle(self._logins_ok, self.address, self._now)
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1

@@ -108,7 +108,8 @@ class WriteTransaction(Protocol):
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
 
-    def clear_login_throttle(self, ukeys: list[str], address: str, now: float) -> None: ...
+    def clear_login_throttle(self, subjects: dict[str, AuditEntry], address: str,
+                             now: float) -> None: ...
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None: ...
 
@@ -716,9 +717,12 @@ class SqlWrite:
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
         return _throttle(self.conn, ukey, address, now)
 
-    def clear_login_throttle(self, ukeys: list[str], address: str, now: float) -> None:
-        for k in ukeys:
-            _settle(self.conn, k, address, now, AuditEntry("login", "login", actor=k))
+    def clear_login_throttle(self, subjects: dict[str, AuditEntry], address: str,
+                             now: float) -> None:
+        """Good log-ins inside this transaction: their counts from this address end (any
+        refused attempts of an expired lock are audited first, on `entry`'s username)."""
+        for k, entry in sorted(subjects.items()):
+            _settle(self.conn, k, address, now, entry)
             self.conn.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                               (k, address))
 
