@@ -15,6 +15,7 @@ from typing import Any
 from groupsync.accounts import AccountSystem, Session
 from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
 from groupsync.accounts.service import LOCAL
+from groupsync.accounts.storage import Scope
 from groupsync.changes import (
     CodeChange,
     JoinChange,
@@ -40,6 +41,25 @@ def login_secrets(plan: Plan, secrets: Secrets,
     }
 
 
+def scope_for(desired: Desired) -> Scope:
+    """The rows a plan for `desired` reads (and its apply re-reads): the declared accounts,
+    the usernames that can open them, and every username the file names, wherever it lives
+    (a name the file would create must be seen if it is taken)."""
+    names = {ukey(desired.master.username), *desired.staff,
+             *(ukey(p.login) for p in desired.providers.values())}
+    return Scope(accounts=frozenset(desired.by_account), usernames=frozenset(names))
+
+
+def scope_for_plan(plan: Plan) -> Scope:
+    """The rows a saved plan's apply reads: every account and username it names."""
+    accounts = {*plan.accounts, *(c.account for c in plan.changes)}
+    if plan.code_master:
+        accounts.add(plan.code_master)
+    names = {plan.actor, plan.master, *plan.credentials, *plan.logins.values(),
+             *(c.username for c in plan.changes if c.username)}
+    return Scope(accounts=frozenset(accounts), usernames=frozenset(ukey(n) for n in names))
+
+
 def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return {area: max(a[area], b[area], key=LEVEL_RANK.__getitem__) for area in AREAS}
 
@@ -61,7 +81,8 @@ def apply_plan(
         # a hand-made request or plan can leave one out: refused whole, before any log-in
         raise PlanError(f"the apply needs the password of {', '.join(missing)}, which was not "
                         "given; nothing was changed")
-    with system.session(plan.actor, passwords[plan.actor], address) as session:
+    scope = scope_for(desired) if desired is not None else scope_for_plan(plan)
+    with system.session(plan.actor, passwords[plan.actor], address, scope) as session:
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:

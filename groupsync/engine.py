@@ -13,8 +13,9 @@ from typing import Protocol
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
 from groupsync.accounts.model import State
 from groupsync.accounts.passwords import password_problem
+from groupsync.accounts.storage import Scope
 from groupsync.accounts.urls import redact
-from groupsync.apply import login_secrets
+from groupsync.apply import login_secrets, scope_for
 from groupsync.changes import UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
@@ -31,13 +32,13 @@ class Prepared:
 class Reader(Protocol):
     """What planning needs from a store: a local AccountSystem or a RemoteSystem."""
 
-    def read_state(self) -> State: ...
+    def read_state(self, scope: Scope | None = None) -> State: ...
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None: ...
 
 
 def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
-    state = system.read_state()
+    state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
     plan = make_plan(desired, state, today=today())
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)

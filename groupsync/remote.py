@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from groupsync.accounts.model import State, check_text, ukey
-from groupsync.accounts.storage import AuditEntry
+from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
 from groupsync.errors import RuleError, StoreError, StoreNotFound, error_class
 from groupsync.plan import Plan
@@ -71,7 +71,9 @@ class RemoteSystem:
             if ukey(username) not in self._tokens:
                 self.login(username, password)
 
-    def read_state(self) -> State:
+    def read_state(self, scope: Scope | None = None) -> State:
+        """What the logged-in usernames may see (the service scopes every read itself)."""
+        del scope
         if not self._tokens:
             raise StoreError("a remote store is read as a username: no login was given")
         states = [state_from_wire(self._call("GET", "/v1/state", token=t))

@@ -216,6 +216,9 @@ class State:
     # planner never scan every access row for one account or one username.
     by_account: dict[str, set[str]] = field(default_factory=dict)
     by_user: dict[str, set[str]] = field(default_factory=dict)
+    # the storage.Scope this state was read for (None: the whole store). A scoped state
+    # knows its accounts and the usernames around them, not every name in the store.
+    scope: object = None
 
     def __post_init__(self) -> None:
         for (u, acct) in self.access:

@@ -27,6 +27,7 @@ from groupsync.accounts.storage import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Conn,
+    Scope,
     SqlStorage,
     SqlWrite,
     WaitCallback,
@@ -89,8 +90,8 @@ def _write_count(conn: Conn) -> int:
 
 
 class PgWrite(SqlWrite):
-    def load_state(self) -> State:
-        state = _load(self.conn)
+    def load_state(self, scope: Scope | None = None) -> State:
+        state = _load(self.conn, scope)
         state.write_count = _write_count(self.conn)
         return state
 
@@ -224,12 +225,12 @@ class PostgresStorage(SqlStorage):
         finally:
             conn.close()
 
-    def read_state(self) -> State:
+    def read_state(self, scope: Scope | None = None) -> State:
         with self._reader() as conn:
             # one snapshot for every table, as SQLite's read transaction gives
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                state = _load(conn)
+                state = _load(conn, scope)
                 state.write_count = _write_count(conn)
             finally:
                 conn.execute("COMMIT")

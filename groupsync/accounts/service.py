@@ -40,6 +40,7 @@ from groupsync.accounts.passwords import hash_password, password_problem, verify
 from groupsync.accounts.storage import (
     AuditEntry,
     Dirty,
+    Scope,
     Storage,
     ThrottleLimits,
     WriteTransaction,
@@ -122,8 +123,9 @@ class AccountSystem:
         self.storage = storage
         self.clock = clock  # injectable so tests can step past a lock without sleeping
 
-    def read_state(self) -> State:
-        return self.storage.read_state()
+    def read_state(self, scope: Scope | None = None) -> State:
+        """The whole store (local admin tools), or the rows of one scope."""
+        return self.storage.read_state(scope)
 
     def audit(self, limit: int | None = None) -> list[AuditEntry]:
         return self.storage.read_audit(limit)
@@ -137,28 +139,54 @@ class AccountSystem:
         return user
 
     def visible_state(self, username: str) -> State:
-        """What `username` may read: the accounts it can open, who can open them, their code
-        files and notices. A remote client sees only this, as the product's screens show."""
-        full = self.read_state()
+        """What `username` may read, as the product's screens show it (DESIGN §7.1): in each
+        account it can open, the account itself (id, provider name); the Practice Set-up with
+        at least view on practice_setup; the usernames and their privileges with at least
+        view on account_access; the code files with at least view on codes. Its own row
+        always. Read from the rows of those accounts only."""
         k = ukey(username)
-        accounts = set(full.by_user.get(k, ()))
-        seen = State(lineage=full.lineage, revision=full.revision,
-                     write_count=full.write_count)
-        seen.accounts = {a: full.accounts[a] for a in accounts}
-        for acct in accounts:
-            for u in full.by_account.get(acct, ()):
-                seen.users[u] = full.users[u]
-                seen.set_access(full.users[u].username, acct, full.access[(u, acct)])
-            if acct in full.codes:
-                seen.codes[acct] = full.codes[acct]
-        seen.notices = [n for n in full.notices
-                        if accounts & {str(p["account_id"]) for p in n.providers}]
+        user = self.storage.read_user(k)
+        if user is None:
+            raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
+        mine = self.storage.read_state(Scope(accounts=frozenset(
+            self.storage.accounts_of(k)), usernames=frozenset({k}), closure=False))
+        seen = State(lineage=mine.lineage, revision=mine.revision,
+                     write_count=mine.write_count)
+        seen.users[k] = mine.users[k]
+        for acct in sorted(mine.by_user.get(k, ())):
+            levels = mine.access[(k, acct)]
+            account = mine.accounts[acct]
+            if _at_least(levels["practice_setup"], "view"):
+                seen.accounts[acct] = account
+            else:  # the account, not its set-up
+                seen.accounts[acct] = Account(account_id=acct,
+                                              provider_name=account.provider_name,
+                                              signup_username=account.signup_username)
+            if _at_least(levels["account_access"], "view"):
+                for u in mine.by_account.get(acct, ()):
+                    seen.users[u] = mine.users[u]
+                    seen.set_access(mine.users[u].username, acct, mine.access[(u, acct)])
+            else:
+                seen.set_access(user.username, acct, levels)
+            if _at_least(levels["codes"], "view") and acct in mine.codes:
+                seen.codes[acct] = mine.codes[acct]
+        setups = {a for a, acct in seen.accounts.items() if acct.tin is not None
+                  or _at_least(mine.access[(k, a)]["practice_setup"], "view")}
+        seen.notices = [n for n in mine.notices
+                        if setups & {str(p["account_id"]) for p in n.providers}]
         return seen
 
     def visible_audit(self, username: str, limit: int | None = None) -> list[AuditEntry]:
-        """Audit entries about the accounts `username` can open, or by or about it."""
-        accounts = sorted(self.read_state().by_user.get(ukey(username), ()))
-        return self.storage.read_audit(limit, about=(accounts, username))
+        """Audit entries about the accounts where `username` has at least view on
+        account_access, and those by or about it (by its id: a name deleted and made again
+        sees none of the old one's)."""
+        k = ukey(username)
+        user = self.storage.read_user(k)
+        if user is None:
+            return []
+        accounts = sorted(a for a, levels in self.storage.access_of(k).items()
+                          if _at_least(levels["account_access"], "view"))
+        return self.storage.read_audit(limit, about=(accounts, user.id))
 
     def issue_token(self, user: User, ttl: float) -> str:
         """A bearer token for `user`, kept in the store as a hash only. It ends after `ttl`
@@ -208,11 +236,13 @@ class AccountSystem:
     ) -> str:
         """Free Trial sign-up: a new account and its provider username with full everywhere."""
         with self.storage.write() as tx:
-            state = tx.load_state()
             if account_id is None:
-                account_id = _new_account_id(state)
+                account_id = _new_account_id(tx)
             elif not account_id.isdigit():
                 raise RuleError(f"Account ID {account_id!r} must be digits")
+            # one account and one name: a sign-up reads nothing else of the store
+            state = tx.load_state(Scope(accounts=frozenset({account_id}),
+                                        usernames=frozenset({ukey(username)}), closure=False))
             if account_id in state.accounts:
                 raise Conflict(f"account {account_id} already exists")
             _check_new_username(state, username)
@@ -252,12 +282,17 @@ class AccountSystem:
         self.storage.record_notice(practice_name, tin, providers, entry)
 
     @contextlib.contextmanager
-    def session(self, username: str, password: str, address: str = LOCAL) -> Iterator[Session]:
-        """Log in and open one write transaction; committed when the block ends cleanly."""
+    def session(self, username: str, password: str, address: str = LOCAL,
+                scope: Scope | None = None) -> Iterator[Session]:
+        """Log in and open one write transaction; committed when the block ends cleanly. With
+        a scope, the transaction reads (and can change) only those rows."""
         state: State | None = None
+        if scope is not None:
+            scope = Scope(accounts=scope.accounts,
+                          usernames=scope.usernames | {ukey(username)}, closure=True)
         try:
             with self.storage.write() as tx:
-                state = tx.load_state()
+                state = tx.load_state(scope)
                 session = Session(tx, state, username, password, self.clock(), address)
                 yield session
                 session._commit()
@@ -266,6 +301,10 @@ class AccountSystem:
             if state is not None:
                 self._login_failed(exc, state.user(exc.username), address)
             raise
+
+
+def _at_least(level: str, wanted: str) -> bool:
+    return LEVEL_RANK[level] >= LEVEL_RANK[wanted]
 
 
 def throttle_subject(user: User | None, username: str) -> str:
@@ -288,10 +327,10 @@ def _login_entry(user: User | None, username: str) -> AuditEntry:
                       actor_id=user.id if user else None, username_id=user.id if user else None)
 
 
-def _new_account_id(state: State) -> str:
+def _new_account_id(tx: WriteTransaction) -> str:
     while True:
         candidate = str(100000 + secrets.randbelow(900000))
-        if candidate not in state.accounts:
+        if not tx.find_account(candidate):
             return candidate
 
 
@@ -427,6 +466,10 @@ class Session:
         """Allow Account Access: a new username whose home is this account."""
         self._require(account_id, "account_access", "full", "add a username")
         _check_new_username(self.state, username)
+        if self.state.scope is not None and self._tx.find_user(ukey(username)):
+            # taken outside the rows this apply read: said as a sign-up screen says it, not
+            # where it lives
+            raise Conflict(f"username {username} is taken")
         _check_new_password(username, password)
         privs = normalize_privileges(privileges)
         k = ukey(username)

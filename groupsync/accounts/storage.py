@@ -75,7 +75,7 @@ class Storage(Protocol):
 
     location: str
 
-    def read_state(self) -> State: ...
+    def read_state(self, scope: Scope | None = None) -> State: ...
 
     def write(self) -> contextlib.AbstractContextManager[WriteTransaction]: ...
 
@@ -83,6 +83,10 @@ class Storage(Protocol):
                    about: tuple[list[str], str] | None = None) -> list[AuditEntry]: ...
 
     def read_user(self, ukey: str) -> User | None: ...
+
+    def access_of(self, ukey: str) -> dict[str, Privileges]: ...
+
+    def accounts_of(self, ukey: str) -> list[str]: ...
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
 
@@ -104,7 +108,11 @@ class Storage(Protocol):
 
 
 class WriteTransaction(Protocol):
-    def load_state(self) -> State: ...
+    def load_state(self, scope: Scope | None = None) -> State: ...
+
+    def find_user(self, ukey: str) -> bool: ...
+
+    def find_account(self, account_id: str) -> bool: ...
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
 
@@ -355,6 +363,16 @@ class SqlStorage:
         return None if row is None else User(username=row[0], home=row[1],
                                              password_hash=row[2], created_at=row[3],
                                              id=row[4])
+
+    def access_of(self, ukey: str) -> dict[str, Privileges]:
+        """The accounts one username can open, with its privileges there (its rows only)."""
+        with self._reader() as conn:
+            rows = conn.execute(f"SELECT account_id, {', '.join(AREAS)} FROM access WHERE "
+                                "ukey = ?", (ukey,)).fetchall()
+        return {r[0]: dict(zip(AREAS, r[1:], strict=True)) for r in rows}
+
+    def accounts_of(self, ukey: str) -> list[str]:
+        return sorted(self.access_of(ukey))
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
         """(when the name's lock from this address, or the address's own lock, ends — 0 if
@@ -631,12 +649,12 @@ class SqliteStorage(SqlStorage):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read_state(self) -> State:
+    def read_state(self, scope: Scope | None = None) -> State:
         try:
             with contextlib.closing(self._connect()) as conn:
                 conn.execute("BEGIN")  # one read transaction: a consistent snapshot
                 try:
-                    return _load(conn)
+                    return _load(conn, scope)
                 finally:
                     conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -711,8 +729,17 @@ class SqlWrite:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
-    def load_state(self) -> State:
-        return _load(self.conn)
+    def load_state(self, scope: Scope | None = None) -> State:
+        return _load(self.conn, scope)
+
+    def find_account(self, account_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM accounts WHERE account_id = ?",
+                                 (account_id,)).fetchone() is not None
+
+    def find_user(self, ukey: str) -> bool:
+        """Whether a username exists anywhere (outside a scoped state too)."""
+        return self.conn.execute("SELECT 1 FROM usernames WHERE ukey = ?",
+                                 (ukey,)).fetchone() is not None
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
         return _throttle(self.conn, ukey, address, now)
@@ -799,16 +826,70 @@ def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
     )
 
 
-def _load(conn: Conn) -> State:
+@dataclass(frozen=True)
+class Scope:
+    """The rows a question concerns, so its cost follows the practice, not the store.
+
+    `accounts` and the usernames that can open them; `usernames` (casefolded) named besides,
+    wherever they live (a name the file would create must be seen if it is taken). With
+    `closure`, also every account those usernames can open and everyone there, which is what
+    a write needs: deleting a username checks the lockout guard in every account it could
+    open. Code files are read for the accounts in scope."""
+
+    accounts: frozenset[str]
+    usernames: frozenset[str] = frozenset()
+    closure: bool = True
+
+
+def _set_of(conn: Conn) -> str:
+    """A subquery yielding the values of one JSON-array parameter, in each dialect: one
+    parameter however many accounts a practice has, and an index lookup per value."""
+    if isinstance(conn, sqlite3.Connection):
+        return "SELECT value FROM json_each(?)"
+    return "SELECT value FROM json_array_elements_text(?::json)"
+
+
+def _load(conn: Conn, scope: Scope | None = None) -> State:
+    """One consistent read: the whole store, or the rows of a scope (indexed lookups)."""
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     missing = {"lineage", "revision", "write_count"} - meta.keys()
     if missing:
         raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
     state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
                   write_count=int(meta["write_count"]))
+    where_account = where_user = where_code = ""
+    params_account: tuple[object, ...] = ()
+    params_user: tuple[object, ...] = ()
+    access_rows: list[Any]
+    columns = f"ukey, account_id, {', '.join(AREAS)}"
+    if scope is None:
+        access_rows = list(conn.execute(f"SELECT {columns} FROM access"))
+    else:
+        inside = _set_of(conn)
+        accounts = set(scope.accounts)
+        access_rows = list(conn.execute(
+            f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
+            (json.dumps(sorted(accounts)),)))
+        ukeys = {r[0] for r in access_rows} | set(scope.usernames)
+        if scope.closure and ukeys:
+            further = {r[0] for r in conn.execute(
+                f"SELECT DISTINCT account_id FROM access WHERE ukey IN ({inside})",
+                (json.dumps(sorted(ukeys)),))} - accounts
+            if further:
+                access_rows += list(conn.execute(
+                    f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
+                    (json.dumps(sorted(further)),)))
+                accounts |= further
+        ukeys |= {r[0] for r in access_rows}
+        where_account = f" WHERE account_id IN ({inside})"
+        params_account = (json.dumps(sorted(accounts)),)
+        where_user = f" WHERE ukey IN ({inside})"
+        params_user = (json.dumps(sorted(ukeys)),)
+        where_code = where_account
     for row in conn.execute(
         "SELECT account_id, provider_name, signup_username, practice_name, tin, "
-        "bills_electronically, created_at, trial_ends FROM accounts"
+        "bills_electronically, created_at, trial_ends FROM accounts" + where_account,
+        params_account,
     ):
         state.accounts[row[0]] = Account(
             account_id=row[0], provider_name=row[1], signup_username=row[2],
@@ -820,16 +901,21 @@ def _load(conn: Conn) -> State:
         for r in conn.execute(
             "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
     ]
+    if scope is not None:
+        state.notices = [n for n in state.notices
+                         if any(str(p.get("account_id")) in state.accounts for p in n.providers)]
     for k, name, home, pw_hash, created, user_id in conn.execute(
         "SELECT ukey, username, home, password_hash, created_at, user_id FROM usernames"
+        + where_user, params_user,
     ):
         state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created,
                               id=user_id)
     access: dict[tuple[str, str], Privileges] = {}
-    for row in conn.execute(f"SELECT ukey, account_id, {', '.join(AREAS)} FROM access"):
+    for row in access_rows:
         access[(row[0], row[1])] = dict(zip(AREAS, row[2:], strict=True))
     state.access = access
     state.__post_init__()  # build the indexes over the access rows just read
+    state.scope = scope
     # The bulk of the rows (340,000 at size L): one scan in primary-key order, records built
     # as dict literals per file, the target dict looked up once per (account, file) run.
     codes = state.codes
@@ -837,6 +923,7 @@ def _load(conn: Conn) -> State:
     target: dict[str, Record] = {}
     for acct, file, key, desc, fee, payer_id, claims in conn.execute(
         "SELECT account_id, file, key, description, fee, payer_id, claims FROM codes"
+        + where_code, params_account,
     ):
         if (acct, file) != run_key:
             run_key = (acct, file)
