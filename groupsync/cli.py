@@ -82,6 +82,7 @@ class Context:
         self.env_file = env_file
         self.color = (not no_color and "NO_COLOR" not in os.environ
                       and sys.stdout.isatty())
+        self.opened: list[RemoteSystem] = []
 
     @functools.cached_property
     def _desired(self) -> Desired:
@@ -114,10 +115,22 @@ class Context:
                              f"not through a groupsync service")
         return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
 
+    def _open_remote(self) -> RemoteSystem:
+        from groupsync.remote import RemoteSystem
+
+        system = RemoteSystem(self.store)
+        self.opened.append(system)
+        return system
+
+    def close(self) -> None:
+        """Close every service connection this command opened."""
+        for system in self.opened:
+            system.close()
+        self.opened.clear()
+
     def remote(self) -> RemoteSystem:
         """A service store is read as a username: the master once it exists (it can open every
         declared account, so one log-in does), else each provider login (each sees its own)."""
-        from groupsync.remote import RemoteSystem
 
         desired, secrets = self.desired(), self.secrets()
         logins = {}
@@ -129,7 +142,7 @@ class Context:
                               "password (none of the providers' variables is set)")
         home_login = desired.by_account[desired.master.home].login
         first = home_login if home_login in logins else next(iter(logins))
-        system = RemoteSystem(self.store)
+        system = self._open_remote()
         system.authenticate({first: logins[first]})
         master = desired.master
         with contextlib.suppress(SecretError):
@@ -137,7 +150,7 @@ class Context:
             # The master lives in its home account, which the home login can see: log in as it
             # only when it exists, so a first run never spends a failed log-in on it.
             if first == home_login and system.read_state().user(master.username) is not None:
-                system = RemoteSystem(self.store)
+                system = self._open_remote()
                 system.authenticate({master.username: master_password})
                 return system
         system.authenticate(logins)
@@ -166,6 +179,8 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
         except GroupsyncError as exc:
             click.echo(render.printable(f"Error: {exc}"), err=True)
             code = 1
+        finally:
+            ctx.close()
         sys.exit(code)
 
     return wrapper
@@ -257,7 +272,8 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         passwords = login_secrets(saved.plan, ctx.secrets())
         # Authenticated before anything else uses it: an edited file stops here.
         p = saved.verify(passwords[saved.plan.actor])
-        system = ctx.system()
+        # a saved plan needs nothing else: through a service, the apply logs in as its actor
+        system = ctx._open_remote() if is_http_url(ctx.store) else ctx.system()
         _emit(ctx, render.plan_text(p, color=ctx.color))
     else:
         system, p, passwords, desired = _plan(ctx)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
-from groupsync.accounts.model import State
+from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.storage import Scope
 from groupsync.accounts.urls import redact
@@ -36,9 +36,18 @@ class Reader(Protocol):
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None: ...
 
+    def taken(self, usernames: list[str]) -> list[str]: ...
+
 
 def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
+    named = [desired.master.username, *(u.username for u in desired.staff.values()),
+             *(p.login for p in desired.providers.values())]
+    unseen = [name for name in named if state.user(name) is None]
+    # A name held where the caller can't see (through a service) is still taken: known now,
+    # at plan time, and known as nothing more than taken (no home, no account).
+    for name in system.taken(unseen) if unseen else ():
+        state.users[ukey(name)] = User(username=name, home="", password_hash="")
     plan = make_plan(desired, state, today=today())
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)

@@ -129,17 +129,22 @@ class _Planner:
             if login is None:
                 problems.append(f"provider {p.key}'s login {p.login} does not exist")
             elif login.home != p.account_id:
-                problems.append(
-                    f"provider {p.key}'s login {p.login} belongs to account {login.home}, "
-                    f"not {p.account_id}"
-                )
+                problems.append(f"provider {p.key}'s login {p.login} is another account's "
+                                f"username, not a login of {p.account_id}")
         for u in (self.d.master, *self.d.staff.values()):
             existing = self.s.user(u.username)
-            if existing is not None and existing.home != u.home:
+            if existing is None or existing.home == u.home:
+                continue
+            if existing.home in self.d.by_account:
                 problems.append(
-                    f"username {u.username} already exists with home account {existing.home}, "
-                    f"not {self.label(u.home)}; usernames are unique across the system"
+                    f"username {u.username} already exists with home account "
+                    f"{self.label(existing.home)}, not {self.label(u.home)}"
                 )
+            else:
+                # Held outside this practice: said as a sign-up screen says it, never where
+                # (DESIGN §7.1: no error names an account the caller can't open).
+                problems.append(f"username {u.username} is taken; usernames are unique across "
+                                "the store, so choose another")
         if problems:
             raise PlanError("; ".join(problems))
 

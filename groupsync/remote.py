@@ -84,13 +84,26 @@ class RemoteSystem:
         del state  # the service checks against its own state
         self.authenticate(credentials)
 
-    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+    def taken(self, usernames: list[str]) -> list[str]:
         token = next(iter(self._tokens.values()), None)
         if token is None:
             raise StoreError("a remote store is read as a username: no login was given")
+        found = self._call("POST", "/v1/names", token=token, json={"usernames": usernames})
+        return [str(u) for u in found["taken"]]
+
+    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+        """Every logged-in username's view of the trail, merged: each sees its own accounts'
+        entries, and one entry seen by two is shown once."""
+        if not self._tokens:
+            raise StoreError("a remote store is read as a username: no login was given")
         params = {"limit": limit} if limit else {}
-        return audit_from_wire(self._call("GET", "/v1/audit", token=token,
-                                          params=params)["entries"])
+        merged: dict[int, AuditEntry] = {}
+        for token in self._tokens.values():
+            for entry in audit_from_wire(self._call("GET", "/v1/audit", token=token,
+                                                    params=params)["entries"]):
+                merged[entry.id] = entry
+        entries = sorted(merged.values(), key=lambda e: e.id, reverse=True)
+        return entries[:limit] if limit else entries
 
     def apply(self, plan: Plan, passwords: dict[str, str], practice: str | None = None) -> int:
         """One request, one transaction on the service. With the practice file's text the

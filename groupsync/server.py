@@ -73,6 +73,16 @@ class ApplyRequest(BaseModel):
                           "this request, never kept")
 
 
+class NamesRequest(BaseModel):
+    usernames: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        max_length=10_000)
+
+
+class NamesResponse(BaseModel):
+    taken: list[str] = Field(description="the names asked about that exist anywhere in the "
+                                         "store; nothing about where")
+
+
 class ApplyResponse(BaseModel):
     revision: int
     changes: int
@@ -164,6 +174,11 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
               limit: int | None = Query(default=None, ge=1, le=100_000)) -> dict[str, Any]:
         return {"entries": audit_to_wire(system.visible_audit(username, limit))}
 
+    @app.post("/v1/names", response_model=NamesResponse, responses=_ERRORS,
+              summary="Which of these usernames are taken (as a sign-up screen would say)")
+    def names(body: NamesRequest, _username: str = Depends(caller)) -> NamesResponse:
+        return NamesResponse(taken=system.taken(body.usernames))
+
     @app.post("/v1/apply", response_model=ApplyResponse, responses=_ERRORS,
               summary="Apply a saved plan in one transaction, as the plan's acting username")
     def apply(body: ApplyRequest, request: Request,
@@ -186,7 +201,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
                 trusted_proxy=trusted_proxy)
 
 
-_SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields,
+_SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
                     *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
                     "account", "username", "file", "key", "before", "after", "home",
                     "privileges", "access", "practice_name", "tin", "bills_electronically"}

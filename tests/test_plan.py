@@ -182,8 +182,19 @@ def test_plan_refuses_what_it_cannot_reach(tmp_path: Path, store: str) -> None:
     with system.session("rjones", "demo-only-jones-2b9c") as s:
         s.allow_access(JONES, "FrontDesk", "pw-test-2026", {})
     with pytest.raises(PlanError, match="username frontdesk already exists with home account "
-                                        f"{JONES}, not {SMITH}"):
+                                        f"{JONES} \\(jones\\), not {SMITH} \\(smith\\)"):
         plan_for(system, desired)
+
+
+def test_a_name_taken_in_another_practice_is_said_without_where(
+    tmp_path: Path, store: str
+) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
+    system.signup("Other Practice Provider", "Billing", "pw-other-2026", "300001")
+    with pytest.raises(PlanError) as caught:
+        plan_for(system, desired)
+    assert str(caught.value) == ("username billing is taken; usernames are unique across the "
+                                 "store, so choose another")
 
 
 def test_master_privilege_overrides(tmp_path: Path, store: str) -> None:

@@ -188,6 +188,11 @@ class AccountSystem:
                           if _at_least(levels["account_access"], "view"))
         return self.storage.read_audit(limit, about=(accounts, user.id))
 
+    def taken(self, usernames: list[str]) -> list[str]:
+        """Which of these names exist anywhere in the store (nothing about where)."""
+        found = self.storage.existing_usernames([ukey(u) for u in usernames])
+        return [u for u in usernames if ukey(u) in found]
+
     def issue_token(self, user: User, ttl: float) -> str:
         """A bearer token for `user`, kept in the store as a hash only. It ends after `ttl`
         seconds, when the username is deleted, or when its password is set."""
@@ -401,8 +406,10 @@ class Session:
     # -- rule helpers ----------------------------------------------------------------------
 
     def _require(self, account_id: str, area: str, level: str, doing: str) -> None:
-        if account_id not in self.state.accounts:
-            raise NotFound(f"account {account_id} does not exist")
+        if (ukey(self.actor), account_id) not in self.state.access:
+            # the same words whether the account exists or not: an account the actor can't
+            # open is not described to it (DESIGN §7.1)
+            raise PermissionDenied(f"{self.actor} can't open account {account_id}")
         have = self.state.level(self.actor, account_id, area)
         if LEVEL_RANK[have] < LEVEL_RANK[level]:
             raise PermissionDenied(
@@ -493,8 +500,8 @@ class Session:
         The joined username gets exactly that login's privileges there, never more.
         """
         user = self._user(username)
-        if account_id not in self.state.accounts:
-            raise NotFound(f"account {account_id} does not exist")
+        # Whether the account exists is not said here: only a login whose home it is can
+        # join it, so a wrong account reads as a wrong login (no probing for account ids).
         if ukey(self.actor) != ukey(username):
             self._require(user.home, "account_access", "full", f"join {username} to other accounts")
         login = self.verify_login(login_username, login_password)

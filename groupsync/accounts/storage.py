@@ -86,6 +86,8 @@ class Storage(Protocol):
 
     def access_of(self, ukey: str) -> dict[str, Privileges]: ...
 
+    def existing_usernames(self, ukeys: list[str]) -> set[str]: ...
+
     def accounts_of(self, ukey: str) -> list[str]: ...
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
@@ -373,6 +375,12 @@ class SqlStorage:
 
     def accounts_of(self, ukey: str) -> list[str]:
         return sorted(self.access_of(ukey))
+
+    def existing_usernames(self, ukeys: list[str]) -> set[str]:
+        with self._reader() as conn:
+            rows = conn.execute(f"SELECT ukey FROM usernames WHERE ukey IN ({_set_of(conn)})",
+                                (json.dumps(sorted(set(ukeys))),)).fetchall()
+        return {r[0] for r in rows}
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
         """(when the name's lock from this address, or the address's own lock, ends — 0 if

@@ -1,0 +1,171 @@
+"""Identity and scope (DESIGN §7.1): usernames known by id, reads that honour levels, names
+taken elsewhere said without where, and log-in bookkeeping that never waits behind an apply."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from groupsync.accounts import create_system, open_system
+from groupsync.errors import LoginFailed, LoginLocked
+from groupsync.server import create_app
+
+from .conftest import DEMO_ENV, EXAMPLE, Result
+
+Run = Callable[..., Result]
+FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
+
+
+def test_a_name_deleted_and_made_again_inherits_nothing(store: str) -> None:
+    system = create_system(store)
+    system.signup("Alice Able", "alice", "pw-alice-2026", "100001")
+    system.signup("Bob Baker", "bob", "pw-bob-2026", "100002")
+    with system.session("alice", "pw-alice-2026") as s:
+        s.allow_access("100001", "frontdesk", "pw-desk-2026", {"clients": "view"})
+    old = system.login("frontdesk", "pw-desk-2026")
+    token = system.issue_token(old, 900)
+    assert system.token_user(token) == "frontdesk"
+    with system.session("frontdesk", "pw-desk-2026"):
+        pass  # a log-in: an entry by the old frontdesk
+    for _ in range(5):  # and a lock on it from one address
+        with pytest.raises(LoginFailed):
+            system.login("frontdesk", "guess-guess", "203.0.113.9")
+    with pytest.raises(LoginLocked):
+        system.login("frontdesk", "pw-desk-2026", "203.0.113.9")
+    with system.session("alice", "pw-alice-2026") as s:
+        s.delete_username("frontdesk")
+    assert system.token_user(token) is None  # its token ended with it
+    with system.session("bob", "pw-bob-2026") as s:  # another practice takes the name
+        s.allow_access("100002", "FrontDesk", "pw-new-desk-2026", {"clients": "view"})
+    new = system.login("FrontDesk", "pw-new-desk-2026", "203.0.113.9")  # no lock inherited
+    assert new.id != old.id
+    assert system.token_user(token) is None  # nor the old token
+    seen = system.visible_audit("FrontDesk")
+    assert seen and all(e.account != "100001" for e in seen)
+    assert all(e.actor_id in (None, new.id, system.login("bob", "pw-bob-2026").id)
+               for e in seen)
+    assert not [e for e in seen if e.username_id == old.id or e.actor_id == old.id]
+
+
+@pytest.mark.parametrize("level", ["full", "view", "none"])
+@pytest.mark.parametrize("area", ["practice_setup", "account_access", "codes"])
+def test_reads_honour_levels(tmp_path: Path, area: str, level: str) -> None:
+    system = create_system(str(tmp_path / "store.db"))
+    system.signup("Alice Able", "alice", "pw-alice-2026", "100001")
+    with system.session("alice", "pw-alice-2026") as s:
+        s.set_practice_setup("100001", "Riverside", "12-3456789", True)
+        s.put_codes("100001", "diagnosis_codes", [{"code": "F41.1", "description": "GAD"}])
+        s.allow_access("100001", "desk", "pw-desk-2026", {area: level})
+    seen = system.visible_state("desk")
+    account = seen.accounts["100001"]
+    assert account.provider_name == "Alice Able"  # the account itself: always
+    assert ("desk", "100001") in seen.access  # its own row: always
+    shown = {
+        "practice_setup": account.tin == "12-3456789" and account.practice_name == "Riverside",
+        "account_access": ("alice", "100001") in seen.access and "alice" in seen.users,
+        "codes": bool(seen.file("100001", "diagnosis_codes")),
+    }
+    assert shown[area] == (level != "none")
+    for other in set(shown) - {area}:
+        assert shown[other] is False, other  # `none` on every area it wasn't given
+    # the audit trail of the account: with view on account_access; its own entries always
+    entries = system.visible_audit("desk")
+    about_account = [e for e in entries if e.account == "100001" and e.username != "desk"]
+    assert bool(about_account) == (area == "account_access" and level != "none")
+    # and the service says the same
+    client = TestClient(create_app(system))
+    token = client.post("/v1/login", json={"username": "desk", "password": "pw-desk-2026"})
+    auth = {"Authorization": f"Bearer {token.json()['token']}"}
+    wire = client.get("/v1/state", headers=auth).json()
+    assert (wire["accounts"][0]["tin"] == "12-3456789") == shown["practice_setup"]
+    assert bool(wire["codes"]) == shown["codes"]
+    assert ({u["username"] for u in wire["usernames"]} == {"alice", "desk"}) == \
+        shown["account_access"]
+    audit = client.get("/v1/audit", headers=auth).json()["entries"]
+    assert len(audit) == len(entries)
+
+
+def test_a_taken_name_is_said_at_plan_time_through_the_service(
+    run: Run, tmp_path: Path
+) -> None:
+    from .test_service import serving
+
+    assert run("sandbox", *FILES).code == 0
+    store = str(tmp_path / "groupsync.db")
+    open_system(store).signup("Other Practice", "Billing", "pw-other-2026", "300001")
+    with serving(store, tmp_path) as (url, _proc):
+        r = run("plan", *FILES, "--store", url)
+    assert r.code == 1
+    assert r.err == ("Error: username billing is taken; usernames are unique across the "
+                     "store, so choose another\n")
+    assert "300001" not in r.err
+
+
+def test_a_failed_login_during_a_long_apply_is_answered_and_counted(store: str) -> None:
+    """On PostgreSQL the bookkeeping never waits for an apply's lock; on SQLite it waits a
+    bounded time, so an apply shorter than that doesn't cost the count."""
+    system = create_system(store)
+    system.signup("Alice Able", "alice", "pw-alice-2026", "100001")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def long_apply() -> None:
+        with system.session("alice", "pw-alice-2026") as s:
+            s.set_practice_setup("100001", "Riverside", "12-3456789", False)
+            holding.set()
+            release.wait(timeout=30)
+
+    writer = threading.Thread(target=long_apply)
+    writer.start()
+    assert holding.wait(timeout=30)
+    other = open_system(store)
+    started = time.monotonic()
+    if store.startswith("postgresql://"):
+        with pytest.raises(LoginFailed):
+            other.login("alice", "guess-guess", "203.0.113.9")
+        waited = time.monotonic() - started
+        release.set()
+        assert waited < 3, waited  # the apply still held its lock: no wait for it
+    else:
+        threading.Timer(1.0, release.set).start()  # the apply ends within the bounded wait
+        with pytest.raises(LoginFailed):
+            other.login("alice", "guess-guess", "203.0.113.9")
+    writer.join(timeout=30)
+    failed = [e for e in open_system(store).audit() if e.action == "login_failed"]
+    assert [e.detail["address"] for e in failed] == ["203.0.113.9"]
+    assert open_system(store).read_state().accounts["100001"].practice_name == "Riverside"
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_two_services_over_one_database_behave_as_one(run: Run, tmp_path: Path,
+                                                       store: str) -> None:
+    import httpx
+
+    from .test_service import serving
+
+    assert run("sandbox", *FILES, "--store", store).code == 0
+    assert run("apply", *FILES, "--store", store, "--auto-approve").code == 0
+    with serving(store, tmp_path) as (one, _a), serving(store, tmp_path) as (two, _b):
+        token = httpx.post(f"{one}/v1/login", json={
+            "username": "frontdesk", "password": "demo-only-frontdesk-9e2d"}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{two}/v1/state", headers=auth).status_code == 200
+        # frontdesk is deleted (through the first service): both refuse its token at once
+        gone = EXAMPLE.read_text().replace("  usernames: false", "  usernames: true", 1)
+        start = gone.index("  frontdesk:\n    password")
+        end = gone.index("  billing:\n    password")
+        gone = gone[:start] + gone[end:]
+        start = gone.index("  frontdesk:\n    all:")
+        end = gone.index("  billing:\n    all:")
+        gone = gone[:start] + gone[end:]
+        (tmp_path / "gone.yaml").write_text(gone)
+        r = run("apply", "-f", str(tmp_path / "gone.yaml"), "--env-file", str(DEMO_ENV),
+                "--store", one, "--auto-approve")
+        assert r.code == 0, r.err
+        assert httpx.get(f"{one}/v1/state", headers=auth).status_code == 401
+        assert httpx.get(f"{two}/v1/state", headers=auth).status_code == 401
