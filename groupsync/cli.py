@@ -248,7 +248,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     else:
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if out:
-        write_private(out, planfile_format.dumps(p, passwords[p.actor]))
+        write_private(out, planfile_format.dumps(p, passwords))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
         click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}", err=True)
     return 2 if detailed_exitcode and p.changes else 0
@@ -271,7 +271,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         saved = planfile_format.read(planfile)
         passwords = login_secrets(saved.plan, ctx.secrets())
         # Authenticated before anything else uses it: an edited file stops here.
-        p = saved.verify(passwords[saved.plan.actor])
+        p = saved.verify(passwords)
         # a saved plan needs nothing else: through a service, the apply logs in as its actor
         system = ctx._open_remote() if is_http_url(ctx.store) else ctx.system()
         _emit(ctx, render.plan_text(p, color=ctx.color))

@@ -6,10 +6,14 @@ treated as written by someone hostile when it comes back.
 
 - Its shape is checked against the same typed change classes the planner makes (changes.py),
   so a malformed or hand-made plan is refused with a clear message before anything runs.
-- It is authenticated: an HMAC-SHA256 over the canonical plan, keyed by argon2id from the
-  acting login's password and the store's lineage. An edited file fails the check. The key
-  comes from a secret the apply needs anyway, never from a file on disk, and argon2id makes
-  the tag as costly to brute-force offline as the store's own password hash.
+- It is authenticated: an HMAC-SHA256 over the canonical plan, keyed by argon2id from *every*
+  password the apply will use (each login the plan names) and the store's lineage. An edited
+  file fails the check. Every password, not only the acting login's: an apply switches to the
+  master and to provider logins with passwords from the environment, so a plan keyed by one
+  low-privilege password could be forged by its holder to act with the others. To forge a
+  plan one must know every password it uses, and then one could act as those usernames
+  anyway. The key never lives in a file, and argon2id makes the tag as costly to brute-force
+  offline as the store's own password hashes.
 - It holds no secret: only the names of the variables the apply will read.
 """
 
@@ -106,29 +110,45 @@ def _canonical(plan: dict[str, Any]) -> bytes:
     return json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _tag(plan: dict[str, Any], password: str, salt: bytes) -> str:
+def _key_material(plan: dict[str, Any], passwords: dict[str, str]) -> bytes:
+    """Every password the plan's credentials name, in a fixed order; a missing one fails the
+    check rather than the apply (PlanError, before anything runs)."""
+    credentials = plan.get("credentials")
+    if not isinstance(credentials, dict) or not credentials:
+        raise PlanError("the plan names no credentials; refused")
+    parts = []
+    for username in sorted(credentials, key=ukey):
+        password = passwords.get(username)
+        if not password:
+            raise PlanError(f"the apply needs the password of {username}; refused")
+        parts.append(f"{ukey(username)}\x00{password}")
+    return "\x00\x00".join(parts).encode()
+
+
+def _tag(plan: dict[str, Any], passwords: dict[str, str], salt: bytes) -> str:
     key = hash_secret_raw(
-        password.encode(), salt + str(plan.get("lineage", "")).encode(), time_cost=TIME_COST,
-        memory_cost=MEMORY_KIB, parallelism=PARALLELISM, hash_len=32, type=Type.ID,
+        _key_material(plan, passwords), salt + str(plan.get("lineage", "")).encode(),
+        time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM, hash_len=32,
+        type=Type.ID,
     )
     message = f"{FORMAT}/{FORMAT_VERSION}\n".encode() + _canonical(plan)
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def dumps(plan: Plan, actor_password: str) -> str:
-    """The saved plan file's text, authenticated with the acting login's password."""
+def dumps(plan: Plan, passwords: dict[str, str]) -> str:
+    """The saved plan file's text, authenticated with every password the apply will use."""
     data = plan_data(plan)
     salt = secrets.token_bytes(16)
     return json.dumps({
         "format": FORMAT, "format_version": FORMAT_VERSION, "plan": data,
         "mac": {"alg": "hmac-sha256/argon2id", "salt": salt.hex(),
-                "tag": _tag(data, actor_password, salt)},
+                "tag": _tag(data, passwords, salt)},
     }, indent=1, ensure_ascii=False) + "\n"
 
 
 class Unverified:
-    """A saved plan read and shape-checked, not yet authenticated: `actor` and `credentials`
-    say which password `verify` needs; nothing else of it may be used before."""
+    """A saved plan read and shape-checked, not yet authenticated: its credentials say which
+    passwords `verify` needs; nothing else of it may be used before."""
 
     def __init__(self, name: str, plan: Plan, data: dict[str, Any], salt: bytes,
                  tag: str) -> None:
@@ -138,12 +158,12 @@ class Unverified:
         self._salt = salt
         self._tag = tag
 
-    def verify(self, actor_password: str) -> Plan:
-        if not hmac.compare_digest(_tag(self._data, actor_password, self._salt), self._tag):
+    def verify(self, passwords: dict[str, str]) -> Plan:
+        """The plan, if its tag matches the passwords its credentials name."""
+        if not hmac.compare_digest(_tag(self._data, passwords, self._salt), self._tag):
             raise PlanError(
-                f"{self.name} was changed after groupsync wrote it (or was written with another "
-                f"password for {self.plan.actor}); refused, nothing was changed. Run plan --out "
-                "again"
+                f"{self.name} was changed after groupsync wrote it (or the passwords it was "
+                "written with have changed); refused, nothing was changed. Run plan --out again"
             )
         return self.plan
 
@@ -163,16 +183,18 @@ def read(path: str) -> Unverified:
         raise PlanError(f"{path} is larger than any groupsync plan ({MAX_BYTES >> 20} MiB)")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer of 4,300+ digits
         raise PlanError(f"{path} is not a groupsync plan file (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         if isinstance(doc, dict) and doc.get("format_version") == "1":
             raise PlanError(f"{path} was saved by an older groupsync (unauthenticated plan "
                             "format 1); run plan --out again")
         raise PlanError(f"{path} is not a groupsync plan file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise PlanError(f"{path} has plan format version {doc.get('format_version')!r}; this "
-                        f"groupsync reads version {FORMAT_VERSION}")
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        shown = version if isinstance(version, int) and abs(version) < 10**6 else "other"
+        raise PlanError(f"{path} has plan format version {shown!r}; this groupsync reads "
+                        f"version {FORMAT_VERSION} (the number)")
     mac = doc.get("mac")
     data = doc.get("plan")
     if (not isinstance(mac, dict) or not isinstance(mac.get("tag"), str)

@@ -77,10 +77,10 @@ def test_a_change_behind_groupsyncs_back_makes_a_plan_stale(tmp_path: Path, stor
 
 def test_saved_plan_round_trips_without_secrets(tmp_path: Path, store: str) -> None:
     system, desired = sandboxed(tmp_path, store=store)
-    plan = plan_for(system, desired)
+    prepared = prepare(system, desired, secrets())
     saved = tmp_path / "saved.plan"
-    saved.write_text(planfile.dumps(plan, MASTER_PW))
-    assert planfile.read(str(saved)).verify(MASTER_PW) == plan
+    saved.write_text(planfile.dumps(prepared.plan, prepared.passwords))
+    assert planfile.read(str(saved)).verify(prepared.passwords) == prepared.plan
     text = saved.read_text()
     for value in secrets()._file.values():
         assert value not in text

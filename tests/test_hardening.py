@@ -68,8 +68,8 @@ def test_an_edited_saved_plan_is_refused_and_changes_nothing(
     before = _store_bytes(tmp_path)
     r = run("apply", str(planned), *FILES)
     assert r.code == 1 and r.out == ""
-    assert r.err == (f"Error: {planned} was changed after groupsync wrote it (or was written "
-                     "with another password for jsmith); refused, nothing was changed. Run plan "
+    assert r.err == (f"Error: {planned} was changed after groupsync wrote it (or the passwords "
+                     "it was written with have changed); refused, nothing was changed. Run plan "
                      "--out again\n")
     assert _store_bytes(tmp_path) == before
 
@@ -86,7 +86,9 @@ def test_the_untouched_saved_plan_applies(run: Run, planned: Path) -> None:
     ('{"format_version": "1", "changes": []}',
      "was saved by an older groupsync (unauthenticated plan format 1); run plan --out again"),
     ('{"format": "groupsync-saved-plan", "format_version": 3}',
-     "has plan format version 3; this groupsync reads version 2"),
+     "has plan format version 3; this groupsync reads version 2 (the number)"),
+    ('{"format": "groupsync-saved-plan", "format_version": 2, "plan": {"revision": 1' + '0' * 5000
+     + '}}', "is not a groupsync plan file (not JSON)"),
     ('{"format": "groupsync-saved-plan", "format_version": 2, "plan": {}}',
      "is not an authenticated groupsync plan file; refused"),
 ])
@@ -108,13 +110,47 @@ def test_a_hand_made_plan_signed_with_the_right_password_is_still_checked(
     setup = next(c for c in doc["plan"]["changes"] if c["type"] == "practice_setup")
     setup["after"] = None
     salt = bytes.fromhex(doc["mac"]["salt"])
-    doc["mac"]["tag"] = planfile._tag(doc["plan"], DEMO["SMITH_PASSWORD"], salt)
+    doc["mac"]["tag"] = planfile._tag(doc["plan"], _passwords(doc), salt)
     planned.write_text(json.dumps(doc))
     before = _store_bytes(tmp_path)
     r = run("apply", str(planned), *FILES)
     assert r.code == 1
     assert r.err == (f"Error: {planned} is not a valid groupsync plan: changes.0.practice_setup."
                      "after: Input should be a valid dictionary\n")
+    assert _store_bytes(tmp_path) == before
+
+
+def _passwords(doc: dict[str, object]) -> dict[str, str]:
+    plan = doc["plan"]
+    assert isinstance(plan, dict)
+    return {user: DEMO[var] for user, var in plan["credentials"].items()}
+
+
+def test_one_low_privilege_password_cannot_forge_a_plan(run: Run, planned: Path,
+                                                        tmp_path: Path) -> None:
+    """From the security review: the key must come from every password the apply uses, or
+    the holder of frontdesk's password could sign a plan that acts as frontdesk and then as
+    the master, with the master's password from CI's environment."""
+    assert run("apply", str(planned), *FILES).code == 0  # frontdesk exists now
+    assert run("plan", *FILES, "--out", "noop.plan").code == 0
+    doc = json.loads((tmp_path / "noop.plan").read_text())
+    plan = doc["plan"]
+    plan["actor"] = "frontdesk"
+    plan["credentials"]["frontdesk"] = "FRONTDESK_PASSWORD"
+    state = json.loads(run("show", "--json", *FILES).out)
+    for account in ("100482", "100517"):
+        plan["changes"].append({"action": "change", "type": "privileges", "account": account,
+                                "username": "frontdesk",
+                                "before": state["accounts"][account]["access"]["frontdesk"],
+                                "after": FULL})
+    known = {"frontdesk": DEMO["FRONTDESK_PASSWORD"]}  # all the forger knows
+    for guess in ("riverside-admin", "jsmith"):
+        known[guess] = "a-guess-2026"
+    doc["mac"]["tag"] = planfile._tag(plan, known, bytes.fromhex(doc["mac"]["salt"]))
+    (tmp_path / "forged.plan").write_text(json.dumps(doc))
+    before = _store_bytes(tmp_path)
+    r = run("apply", "forged.plan", *FILES)
+    assert r.code == 1 and "was changed after groupsync wrote it" in r.err, r
     assert _store_bytes(tmp_path) == before
 
 
