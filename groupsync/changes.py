@@ -197,6 +197,7 @@ CHANGE_CLASSES: dict[str, type[_Change]] = {
     "privileges": PrivilegesChange, "code": CodeChange,
 }
 _changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
 
 
 def make(action: str, type: str, account: str, *, username: str | None = None,
@@ -242,8 +243,8 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         parts = [str(p) for p in err["loc"] if not _is_tag(p)]
-        where = ".".join([prefix, *parts] if prefix else parts) or "the body"
-        lines.append(f"{where}: {_message(err)}")
+        where = ".".join([prefix, *parts] if prefix else parts)
+        lines.append(f"{where}: {_message(err)}" if where else _message(err))
     shown = lines[:10]
     if len(lines) > 10:
         shown.append(f"… and {len(lines) - 10} more")

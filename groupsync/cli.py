@@ -28,7 +28,7 @@ from groupsync.accounts import (
 )
 from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import SCHEMA_VERSION
-from groupsync.accounts.urls import is_http_url, redact
+from groupsync.accounts.urls import is_http_url, redact, redact_text
 from groupsync.apply import apply_plan, login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
@@ -177,7 +177,8 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 click.echo(render.printable(f"Error: {problem}"), err=True)
             code = 1
         except GroupsyncError as exc:
-            click.echo(render.printable(f"Error: {exc}"), err=True)
+            # whatever an error quotes, never the store URL's secrets
+            click.echo(render.printable(f"Error: {redact_text(str(exc), store)}"), err=True)
             code = 1
         finally:
             ctx.close()

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+import h11
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -270,6 +271,19 @@ class GuardedH11(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self._awaiting_head():
             self._arm_head_deadline()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 can't parse (a bad Content-Length, a smuggling-shaped
+        Transfer-Encoding): answered in the one error shape, not uvicorn's plain text."""
+        del msg  # uvicorn's words; ours say the same without its formatting
+        payload = json.dumps(error_body("the request is not valid HTTP/1.1", "bad_request"))
+        event = h11.Response(status_code=400, reason=b"Bad Request", headers=[
+            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+            (b"connection", b"close")])
+        self.transport.write(self.conn.send(event) or b"")
+        self.transport.write(self.conn.send(h11.Data(data=payload.encode())) or b"")
+        self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if getattr(self, "_head_deadline", None) is not None:

@@ -29,6 +29,7 @@ from argon2.low_level import Type, hash_secret_raw
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     NonNegativeInt,
     StringConstraints,
     ValidationError,
@@ -37,7 +38,14 @@ from pydantic import (
 
 from groupsync.accounts.model import ukey
 from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
-from groupsync.changes import AccountId, Change, Text, UsernameText, describe
+from groupsync.changes import (
+    AccountId,
+    Change,
+    Text,
+    UsernameText,
+    change_adapter,
+    describe,
+)
 from groupsync.errors import PlanError
 from groupsync.plan import Plan
 
@@ -59,7 +67,7 @@ class SavedPlan(BaseModel):
     revision: NonNegativeInt
     write_count: NonNegativeInt
     changes: list[Change]
-    warnings: list[Text] = []
+    warnings: Annotated[list[Text], Field(max_length=10_000)] = []
     actor: UsernameText
     master: UsernameText
     credentials: dict[UsernameText, VarName]
@@ -67,12 +75,32 @@ class SavedPlan(BaseModel):
     accounts: dict[AccountId, ProviderKey] = {}
     logins: dict[AccountId, UsernameText] = {}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _changes_one_by_one(cls, data: Any) -> Any:
+        """Changes are checked one at a time, stopping at the tenth bad one: a hostile plan of
+        two million `{}` would otherwise make two million error records (gigabytes) before
+        the answer."""
+        if not isinstance(data, dict) or not isinstance(data.get("changes"), list):
+            return data
+        checked, problems = [], []
+        for i, raw in enumerate(data["changes"]):
+            try:
+                checked.append(change_adapter.validate_python(raw))
+            except ValidationError as exc:
+                problems.append(describe(exc, f"changes.{i}"))
+                if len(problems) == 10:
+                    problems.append("(stopped at ten bad changes)")
+                    break
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {**data, "changes": checked}
+
     @model_validator(mode="after")
     def _consistent(self) -> SavedPlan:
         named = {ukey(u) for u in self.credentials}
-        for who in (self.actor, self.master):
-            if ukey(who) not in named:
-                raise ValueError(f"credentials must name the variable of {who}")
+        if ukey(self.actor) not in named or ukey(self.master) not in named:
+            raise ValueError("credentials must name the variables of the actor and the master")
         return self
 
     @classmethod

@@ -16,6 +16,7 @@ TLS is a reverse proxy's job (README: "Running a shared store").
 
 from __future__ import annotations
 
+import re
 import resource
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import ukey
+from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED
 from groupsync.apply import apply_plan
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
@@ -35,6 +37,7 @@ from groupsync.errors import (
     ConfigError,
     GroupsyncError,
     LoginFailed,
+    LoginLocked,
     PermissionDenied,
     http_status,
 )
@@ -127,18 +130,28 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         # No docs page: Swagger UI and ReDoc load their code from a CDN. The document itself
         # is at /openapi.json for any client or local viewer.
         docs_url=None, redoc_url=None,
+        redirect_slashes=False,  # a redirect would echo the Host header; a 404 says enough
     )
 
     @app.exception_handler(GroupsyncError)
     async def _groupsync_error(_request: Request, exc: GroupsyncError) -> JSONResponse:
         status, kind = http_status(exc)
         message = str(exc)
+        headers = None
+        if isinstance(exc, LoginLocked):
+            # never the name as typed (it may be a password typed in the wrong box)
+            message = ("this log-in is locked from your address after repeated failed "
+                       "attempts; try again later")
+            headers = {"Retry-After": str(LOCK_SECONDS)}
+        elif isinstance(exc, LoginFailed):
+            message = LOGIN_FAILED
         if isinstance(exc, ConfigError):
             # the practice sent with an apply: say where, not what it holds
             places = ", ".join(f"line {p.line}" for p in exc.problems[:5])
             message = (f"the practice is invalid ({len(exc.problems)} problem(s) at {places}); "
                        "run 'groupsync validate' on it")
-        return JSONResponse(status_code=status, content=error_body(message, kind))
+        return JSONResponse(status_code=status, content=error_body(message, kind),
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -207,6 +220,9 @@ _SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_field
                     "privileges", "access", "practice_name", "tin", "bills_electronically"}
 
 
+_QUOTED = re.compile("'[^']*'|\"[^\"]*\"")
+
+
 def _validation_text(errors: Any) -> str:
     """Where and what, never the value: a password sent in the wrong field must not come back
     in the answer. Location parts that are not field names (dict keys a client chose) show
@@ -227,6 +243,8 @@ def _validation_text(errors: Any) -> str:
             what = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
             if "Input should be" in what and "'" in what and kind != "literal_error":
                 what = "has the wrong type or form"
+            elif kind != "literal_error":
+                what = _QUOTED.sub("…", what)  # a rule's words may quote the value: not here
         lines.append(f"{'.'.join(parts) or 'body'}: {what}")
     shown = lines[:10]
     if len(lines) > 10:
@@ -250,6 +268,9 @@ def serve(system: AccountSystem, host: str, port: int, max_body: int = DEFAULT_M
     config = uvicorn.Config(
         create_app(system, max_body=max_body, trusted_proxy=trusted_proxy),
         http=protocol, log_level="info", server_header=False, date_header=True,
+        # the client address is decided by the edge (--trusted-proxy), never by uvicorn's
+        # own X-Forwarded-For handling, which trusts loopback by default
+        proxy_headers=False,
         limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
         # Access logs carry method, path and status only: no body, no header, no secret.
     )

@@ -226,6 +226,7 @@ def test_no_answer_echoes_what_was_sent(applied: str, tmp_path: Path) -> None:
             httpx.post(f"{url}/v1/login", json={"user": "jsmith", "password": secret}),
             httpx.post(f"{url}/v1/login", json={"username": "jsmith", "password": secret * 60}),
             httpx.post(f"{url}/v1/login", json={"username": secret, secret: secret}),
+            httpx.post(f"{url}/v1/login", json={"username": secret, "password": secret}),
             httpx.post(f"{url}/v1/login", content=b'{"username": "' + secret.encode() + b'"',
                        headers={"Content-Type": "application/json"}),
         ]
@@ -243,6 +244,8 @@ def test_no_answer_echoes_what_was_sent(applied: str, tmp_path: Path) -> None:
         assert 400 <= answer.status_code < 500, answer.text
         assert set(answer.json()) == {"detail", "error"}, answer.text
         assert "S3cret" not in answer.text, answer.text
+    # nor is a name typed at the log-in (a password in the wrong box) kept as typed
+    assert b"s3cret" not in Path(applied).read_bytes().lower()
 
 
 def test_a_busy_port_is_one_line_and_exit_1(run: Run, applied: str) -> None:
@@ -267,3 +270,42 @@ def test_tokens_live_in_the_store_and_outlive_a_restart(applied: str, tmp_path: 
     tokens = open_system(applied).storage
     assert token not in Path(applied).read_bytes().decode("latin-1")
     assert tokens.token_owner("0" * 64, time.time()) is None
+
+
+def test_concurrent_guesses_cannot_slip_past_the_lock(applied: str, tmp_path: Path) -> None:
+    """From the security review: 60 wrong passwords sent at once from one address. Each
+    attempt is counted before its password is checked, so at most five are checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving(applied, tmp_path) as (url, _proc):
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            answers = list(pool.map(
+                lambda _: _login(url, "dchen", "guess-guess-guess", source="127.0.0.7"),
+                range(60)))
+    kinds = [a.json()["error"] for a in answers]
+    assert kinds.count("login_failed") <= 5, kinds
+    assert set(kinds) <= {"login_failed", "login_locked"}
+    assert all(a.headers.get("retry-after") for a in answers if a.status_code == 429)
+    checked = [e for e in open_system(applied).audit() if e.action == "login_failed"]
+    assert len(checked) == kinds.count("login_failed")
+
+
+def test_requests_http_cannot_parse_get_the_one_shape_and_no_proxy_is_trusted_by_default(
+    applied: str, tmp_path: Path
+) -> None:
+    with serving(applied, tmp_path) as (url, _proc):
+        port = int(url.rsplit(":", 1)[1])
+        for head in (b"Content-Length: -5\r\n", b"Content-Length: 2\r\nContent-Length: 3\r\n",
+                     b"Transfer-Encoding: gzip, chunked\r\n"):
+            status, headers, body = _raw(port, b"POST /v1/login HTTP/1.1\r\nHost: x\r\n"
+                                               b"Content-Type: application/json\r\n" + head
+                                               + b"\r\n")
+            assert (status, json.loads(body)["error"]) == (400, "bad_request"), head
+            assert headers["content-type"] == "application/json"
+        slash = httpx.get(f"{url}/v1/state/", headers={"Host": "evil.example"})
+        assert slash.status_code in (401, 404) and "evil" not in slash.text
+        # X-Forwarded-For from loopback, with no --trusted-proxy: ignored
+        httpx.post(f"{url}/v1/login", json={"username": "jsmith", "password": "wrong-pw-1"},
+                   headers={"X-Forwarded-For": "10.66.0.1"})
+    failed = [e for e in open_system(applied).audit() if e.action == "login_failed"]
+    assert [e.detail["address"] for e in failed] == ["127.0.0.1"]

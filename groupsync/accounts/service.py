@@ -216,16 +216,27 @@ class AccountSystem:
     def _verify(self, user: User | None, username: str, password: str, address: str) -> None:
         k = throttle_subject(user, username)
         now = self.clock()
-        locked_until, counted = self.storage.login_throttle(k, address, now)
+        # Through the service, an attempt is counted before its password is checked, so
+        # concurrent guesses can't all slip past the lock; the CLI on a local store checks
+        # its logins one after another and writes only failures.
+        claimed = address != LOCAL
+        if claimed:
+            locked_until = self.storage.claim_login_attempt(k, address, now, LIMITS)
+            counted = True
+        else:
+            locked_until, counted = self.storage.login_throttle(k, address, now)
         try:
             _check_login(user, username, password, locked_until, now)
         except LoginFailed as exc:
-            self._login_failed(exc, user, address)
+            if not isinstance(exc, LoginLocked) or not claimed:  # a claim counted refusals
+                self._login_failed(exc, user, address, claimed)
             raise
         if counted:
-            self.storage.login_succeeded(k, address, now, _login_entry(user, username))
+            self.storage.login_succeeded(k, address, now, _login_entry(user, username),
+                                         claimed)
 
-    def _login_failed(self, exc: LoginFailed, user: User | None, address: str) -> None:
+    def _login_failed(self, exc: LoginFailed, user: User | None, address: str,
+                      claimed: bool = False) -> None:
         """Count and audit a failed log-in with its address; never the password, never
         whether the name exists."""
         k = throttle_subject(user, exc.username)
@@ -234,7 +245,7 @@ class AccountSystem:
             return
         entry = _login_entry(user, exc.username)
         entry.action = "login_failed"
-        self.storage.record_login_failure(k, address, entry, self.clock(), LIMITS)
+        self.storage.record_login_failure(k, address, entry, self.clock(), LIMITS, claimed)
 
     def signup(
         self, provider_name: str, username: str, password: str, account_id: str | None = None
@@ -314,8 +325,11 @@ def _at_least(level: str, wanted: str) -> bool:
 
 def throttle_subject(user: User | None, username: str) -> str:
     """Whose failures a throttle row counts: the username's id, so a name deleted and made
-    again starts clean; a name that doesn't exist is counted by its spelling."""
-    return f"id:{user.id}" if user is not None else f"name:{ukey(username)}"
+    again starts clean. A name that doesn't exist is counted by a hash of its spelling: what
+    someone typed as a username (a password, as often as not) is never stored as typed."""
+    if user is not None:
+        return f"id:{user.id}"
+    return "name:" + hashlib.sha256(ukey(username).encode()).hexdigest()[:32]
 
 
 def new_user_id() -> str:

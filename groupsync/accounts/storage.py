@@ -92,13 +92,16 @@ class Storage(Protocol):
 
     def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]: ...
 
+    def claim_login_attempt(self, subject: str, address: str, now: float,
+                            limits: ThrottleLimits) -> float: ...
+
     def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
-                             limits: ThrottleLimits) -> bool: ...
+                             limits: ThrottleLimits, claimed: bool = False) -> bool: ...
 
     def record_login_refused(self, ukey: str, address: str) -> None: ...
 
-    def login_succeeded(self, ukey: str, address: str, now: float,
-                        entry: AuditEntry) -> None: ...
+    def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
+                        claimed: bool = False) -> None: ...
 
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None: ...
@@ -388,15 +391,61 @@ class SqlStorage:
         with self._reader() as conn:
             return _throttle(conn, ukey, address, now)
 
-    def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
-                             limits: ThrottleLimits) -> bool:
-        """Count a failed log-in for (name, address) and for the address, audit it with the
-        address, and lock after the limits. True if the name is now locked from there."""
+    def claim_login_attempt(self, subject: str, address: str, now: float,
+                            limits: ThrottleLimits) -> float:
+        """Count an attempt *before* its password is checked, in one short transaction, so
+        concurrent guesses can't all pass the lock check before any failure is written.
+        Returns when the refusal ends if this attempt must be refused (locked, or as many
+        attempts already under way as the limit allows), else 0. The count is kept if the
+        attempt fails (`record_login_failure`) and taken back if it succeeds."""
         with self._bookkeeping() as c:
-            _settle(c, ukey, address, now, entry)
-            c.execute("INSERT INTO login_throttle VALUES (?, ?, 1, 0, 0, 0) ON CONFLICT "
-                      "(subject, address) DO UPDATE SET failures = login_throttle.failures + 1",
-                      (ukey, address))
+            _settle(c, subject, address, now, None)
+            _settle(c, "", address, now, None)
+            c.execute("INSERT INTO login_throttle VALUES (?, ?, 0, 0, 0, 0) ON CONFLICT "
+                      "(subject, address) DO NOTHING", (subject, address))
+            c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
+                      "(subject, address) DO NOTHING", (address, now + limits.address_window))
+            # row locks from here to the commit: concurrent claims queue, each sees the last
+            c.execute("UPDATE login_throttle SET failures = failures + 1 WHERE subject = ? AND "
+                      "address = ?", (subject, address))
+            c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 "
+                      "ELSE failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? "
+                      "ELSE window_ends END WHERE subject = '' AND address = ?",
+                      (now, now, now + limits.address_window, address))
+            rows = {r[0]: (int(r[1]), float(r[2])) for r in c.execute(
+                "SELECT subject, failures, locked_until FROM login_throttle WHERE address = ? "
+                "AND subject IN (?, '')", (address, subject))}
+            (name_count, name_lock), (spray, address_lock) = rows[subject], rows[""]
+            until = max(name_lock, address_lock)
+            if until <= now and name_count <= limits.max_failures \
+                    and spray <= limits.address_max_failures:
+                return 0.0
+            # refused: not an attempt after all, but counted as one refused during a lock
+            c.execute("UPDATE login_throttle SET failures = failures - 1, refused = refused + 1 "
+                      "WHERE address = ? AND subject IN (?, '')", (address, subject))
+            if until <= now:  # as many under way as allowed: refused for the lock's length
+                until = now + limits.lock_seconds
+            return until
+
+    def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
+                             limits: ThrottleLimits, claimed: bool = False) -> bool:
+        """Count a failed log-in for (name, address) and for the address (unless
+        `claim_login_attempt` counted it already), audit it with the address, and lock after
+        the limits. True if the name is now locked from there."""
+        with self._bookkeeping() as c:
+            if not claimed:
+                _settle(c, ukey, address, now, entry)
+                _settle(c, "", address, now, None)
+                c.execute("INSERT INTO login_throttle VALUES (?, ?, 1, 0, 0, 0) ON CONFLICT "
+                          "(subject, address) DO UPDATE SET failures = "
+                          "login_throttle.failures + 1", (ukey, address))
+                c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
+                          "(subject, address) DO NOTHING",
+                          (address, now + limits.address_window))
+                c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? "
+                          "THEN 1 ELSE failures + 1 END, window_ends = CASE WHEN window_ends "
+                          "<= ? THEN ? ELSE window_ends END WHERE subject = '' AND address = ?",
+                          (now, now, now + limits.address_window, address))
             failures = int(c.execute("SELECT failures FROM login_throttle WHERE subject = ? "
                                      "AND address = ?", (ukey, address)).fetchone()[0])
             locked = failures >= limits.max_failures
@@ -404,13 +453,6 @@ class SqlStorage:
                 c.execute("UPDATE login_throttle SET failures = 0, locked_until = ?, refused = 0 "
                           "WHERE subject = ? AND address = ?",
                           (now + limits.lock_seconds, ukey, address))
-            # the address as a whole: failures in a window, across every name
-            c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
-                      "(subject, address) DO NOTHING", (address, now + limits.address_window))
-            c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 "
-                      "ELSE failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? "
-                      "ELSE window_ends END WHERE subject = '' AND address = ?",
-                      (now, now, now + limits.address_window, address))
             spray = int(c.execute("SELECT failures FROM login_throttle WHERE subject = '' AND "
                                   "address = ?", (address,)).fetchone()[0])
             address_locked = spray >= limits.address_max_failures
@@ -434,11 +476,16 @@ class SqlStorage:
             c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE address = ? AND "
                       "subject IN (?, '') AND locked_until > 0", (address, ukey))
 
-    def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
-        """A good log-in ends the name's failure count from this address (only that one)."""
+    def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
+                        claimed: bool = False) -> None:
+        """A good log-in ends the name's failure count from this address (only that one); a
+        claimed attempt is taken back from the address's count too."""
         with self._bookkeeping() as c:
-            if c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
-                         (ukey, address)).fetchone() is None:
+            if claimed:
+                c.execute("UPDATE login_throttle SET failures = failures - 1 WHERE subject = '' "
+                          "AND address = ? AND failures > 0", (address,))
+            elif c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
+                           (ukey, address)).fetchone() is None:
                 return
             _settle(c, ukey, address, now, entry)
             c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
@@ -516,16 +563,21 @@ def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, b
     return (until if until > now else 0.0), any(r[0] == ukey for r in rows)
 
 
-def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry) -> None:
-    """A lock that is over and refused attempts: one audit entry with their count."""
+def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | None) -> None:
+    """A lock that is over and refused attempts: one audit entry with their count (for the
+    address as a whole, subject '', the entry names no username)."""
     row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE subject = ? AND "
                     "address = ?", (ukey, address)).fetchone()
     if row is None or not row[1] or float(row[1]) > now:
         return
     if row[0]:
-        summary = AuditEntry("login_refused", "login", actor=entry.actor,
-                             username=entry.username,
-                             detail={"address": address, "refused_while_locked": int(row[0])})
+        summary = AuditEntry(
+            "login_refused", "login",
+            actor=entry.actor if entry and ukey else "(any name from this address)",
+            username=entry.username if entry and ukey else None,
+            actor_id=entry.actor_id if entry and ukey else None,
+            username_id=entry.username_id if entry and ukey else None,
+            detail={"address": address, "refused_while_locked": int(row[0])})
         _insert_audit(c, [summary], _revision(c))
     c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE subject = ? AND "
               "address = ?", (ukey, address))

@@ -9,7 +9,7 @@ text is withheld.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 MASK = "***"
 # query parameters that carry a secret in libpq's and common URL conventions
@@ -29,25 +29,41 @@ def _secret_param(name: str) -> bool:
     return any(word in name for word in _SECRET_PARAMS)
 
 
+def _parts(url: str) -> tuple[str, str | None, str, str]:
+    """(scheme, user-info or None, host and path, query) of a URL. The user-info ends at the
+    *last* `@` (a password may hold `@`, `/`, `?` or `#`, which a standard parser takes for
+    the start of the path, query or fragment, leaving the password in plain sight)."""
+    scheme, _, rest = url.partition("://")
+    userinfo: str | None = None
+    if "@" in rest:
+        userinfo, _, rest = rest.rpartition("@")
+    where, _, query = rest.partition("?")
+    return scheme, userinfo, where, query
+
+
+def _token_scheme(scheme: str) -> bool:
+    # in an http(s) URL a lone user-info is as often a token as a name
+    return scheme.lower() in ("http", "https")
+
+
 def redact(url: str) -> str:
-    """The URL as it may be shown: every password and secret parameter replaced by ***."""
+    """The URL as it may be shown: every password, secret parameter and (for http) lone
+    user-info replaced by ***."""
     if "://" not in url:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return f"{url.split('://', 1)[0]}://{MASK}"  # unparsable: show the scheme only
-    netloc, query = parts.netloc, parts.query
-    userinfo, _, host = netloc.rpartition("@")
-    if ":" in userinfo:
-        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(_secret_param(k) for k, _ in pairs):
-        query = urlencode([(k, MASK if _secret_param(k) else v) for k, v in pairs],
-                          safe="*", quote_via=quote)
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url  # nothing secret: shown exactly as given
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    scheme, userinfo, where, query = _parts(url)
+    shown = ""
+    if userinfo is not None:
+        user, sep, _password = userinfo.partition(":")
+        lone = f"{MASK}@" if _token_scheme(scheme) else f"{user}@"
+        shown = f"{user}:{MASK}@" if sep else lone
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_secret_param(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if _secret_param(k) else v) for k, v in pairs],
+                              safe="*", quote_via=quote)
+    out = f"{scheme}://{shown}{where}" + (f"?{query}" if query else "")
+    return out if out != url or userinfo is not None else url
 
 
 def secrets_in(url: str) -> list[str]:
@@ -55,16 +71,14 @@ def secrets_in(url: str) -> list[str]:
     found: list[str] = []
     if "://" not in url:
         return found
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        rest = url.split("://", 1)[1]
-        return [rest] if rest else []
-    userinfo = parts.netloc.rpartition("@")[0]
-    if ":" in userinfo:
-        raw = userinfo.partition(":")[2]
-        found += [raw, unquote(raw)]
-    for part in parts.query.split("&"):
+    scheme, userinfo, _where, query = _parts(url)
+    if userinfo is not None:
+        user, sep, raw = userinfo.partition(":")
+        if not sep and _token_scheme(scheme):
+            raw = user
+        if raw:
+            found += [raw, unquote(raw)]
+    for part in query.split("&"):
         name, _, raw = part.partition("=")
         if _secret_param(unquote(name)) and raw:
             found += [raw, unquote(raw)]
