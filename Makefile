@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit fuzz bench load clean
+.PHONY: install demo test lint typecheck unit fuzz bench bench-scale load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ test: lint typecheck unit
 SIZE ?= M
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --size $(SIZE)
+
+# A 3-provider practice alone vs. in a vendor-sized store (20,000 more practices), both backends.
+PRACTICES ?= 20000
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --backend sqlite --practices $(PRACTICES)
+	$(BIN)/python benchmarks/scale.py --backend postgresql --practices $(PRACTICES)
 
 # 20 planning and 5 applying clients against `groupsync serve` over PostgreSQL for 60 s.
 load: $(STAMP)

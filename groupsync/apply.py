@@ -82,7 +82,12 @@ def apply_plan(
         raise PlanError(f"the apply needs the password of {', '.join(missing)}, which was not "
                         "given; nothing was changed")
     scope = scope_for(desired) if desired is not None else scope_for_plan(plan)
-    with system.session(plan.actor, passwords[plan.actor], address, scope) as session:
+    # argon2 for new usernames before the transaction: it holds the lock for SQL only
+    new = {c.username: passwords[c.username] for c in plan.changes
+           if isinstance(c, UsernameChange) and c.action == "add" and c.username in passwords}
+    prehashed = system.prehash(new)
+    with system.session(plan.actor, passwords[plan.actor], address, scope,
+                        prehashed) as session:
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:

@@ -14,7 +14,7 @@ import httpx
 from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.errors import RuleError, StoreError, StoreNotFound, error_class
+from groupsync.errors import LoginFailed, RuleError, StoreError, StoreNotFound, error_class
 from groupsync.plan import Plan
 from groupsync.planfile import plan_data
 from groupsync.wire import audit_from_wire, merge_states, state_from_wire
@@ -58,7 +58,12 @@ class RemoteSystem:
         raise error(detail)
 
     def login(self, username: str, password: str) -> str:
-        data = self._call("POST", "/v1/login", json={"username": username, "password": password})
+        try:
+            data = self._call("POST", "/v1/login",
+                              json={"username": username, "password": password})
+        except LoginFailed as exc:
+            # the service never repeats the name; the client knows which one it tried
+            raise type(exc)(f"{exc} ({username})", username) from None
         token: str = data["token"]
         self._tokens[ukey(username)] = token
         return token

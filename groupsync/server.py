@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import ukey
-from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED
+from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
 from groupsync.apply import apply_plan
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
@@ -206,7 +206,10 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
         desired = (load_text(body.practice.encode("utf-8", "replace"), "practice")
                    if body.practice is not None else None)
-        revision = apply_plan(system, plan, body.passwords, desired, address=address(request))
+        with remembering_logins():  # every login checked once, before the transaction
+            system.verify_existing_logins(body.passwords, address(request))
+            revision = apply_plan(system, plan, body.passwords, desired,
+                                  address=address(request))
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
     assert {"/v1/state", "/v1/audit", "/v1/apply"} <= AUTHENTICATED_PATHS

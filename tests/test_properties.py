@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -174,3 +175,53 @@ def test_plan_and_apply_properties(p: dict[str, Any], steps: list[Any]) -> None:
         # the master can open every declared account
         master = ukey(desired.master.username)
         assert all((master, acct) in after.access for acct in declared)
+
+
+# Another practice in the same store, tangled with the first: its own accounts and usernames,
+# one of its usernames joined to an account of the first, and a name of the first's taken.
+neighbour_step = st.one_of(
+    st.tuples(st.just("join_in"), st.integers(0, 2), area_map),
+    st.tuples(st.just("take_name"), st.sampled_from(["staff0", "staff1", "the-master"])),
+    st.tuples(st.just("codes"), st.sampled_from(DIAG)),
+)
+
+
+@settings(max_examples=budget(20),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(practices(), st.lists(drift_step, max_size=4), st.lists(neighbour_step, max_size=4))
+def test_a_plan_from_the_practices_rows_equals_one_from_the_whole_store(
+    p: dict[str, Any], steps: list[Any], neighbour: list[Any]
+) -> None:
+    from groupsync.apply import scope_for
+
+    with tempfile.TemporaryDirectory() as folder:
+        system, desired = _setup(p, steps, Path(folder))
+        system.signup("Neighbour One", "n1-login", "pw-test-2026", "200001")
+        system.signup("Neighbour Two", "n2-login", "pw-test-2026", "200002")
+        for step in neighbour:
+            try:
+                if step[0] == "join_in":  # a neighbour's username can open our account
+                    a = step[1] % p["n"]
+                    with system.session("n1-login", "pw-test-2026") as s:
+                        if s.state.user("n1-desk") is None:
+                            s.allow_access("200001", "n1-desk", "pw-test-2026", {})
+                        s.join("n1-desk", IDS[a], f"{p['keys'][a]}-login", "pw-test-2026")
+                elif step[0] == "take_name":
+                    with system.session("n2-login", "pw-test-2026") as s:
+                        s.allow_access("200002", step[1], "pw-test-2026", {})
+                else:
+                    with system.session("n2-login", "pw-test-2026") as s:
+                        s.put_codes("200002", "diagnosis_codes", [{"code": step[1]}])
+            except GroupsyncError:
+                pass
+        whole = system.read_state()
+        scoped = system.read_state(scope_for(desired))
+        assert len(scoped.accounts) <= len(whole.accounts)
+        try:
+            expected = make_plan(desired, whole).to_json()
+        except GroupsyncError as exc:
+            with pytest.raises(type(exc)) as caught:
+                make_plan(desired, scoped)
+            assert str(caught.value) == str(exc)
+            return
+        assert make_plan(desired, scoped).to_json() == expected

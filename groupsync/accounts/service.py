@@ -207,6 +207,22 @@ class AccountSystem:
         user = self.storage.token_owner(_token_hash(token), self.clock())
         return user.username if user else None
 
+    def prehash(self, passwords: dict[str, str]) -> dict[str, tuple[str, str]]:
+        """argon2 hashes of new usernames' passwords, made *before* a write transaction opens,
+        so the transaction holds the store's lock for SQL only (DESIGN §7.1: log-ins never
+        wait behind an apply's hashing). Keyed by casefolded name; policy still applies to
+        the password itself when the username is made."""
+        return {ukey(u): (hash_password(pw), _fingerprint(pw)) for u, pw in passwords.items()
+                if password_problem(pw, u) is None}
+
+    def verify_existing_logins(self, credentials: dict[str, str], address: str) -> None:
+        """Check, before an apply's transaction, every login that exists (each reads its own
+        row): inside `remembering_logins()` the transaction's own checks are then free."""
+        for username, password in credentials.items():
+            user = self.storage.read_user(ukey(username))
+            if user is not None:
+                self._verify(user, username, password, address)
+
     def verify_logins(self, state: State, credentials: dict[str, str],
                       address: str = LOCAL) -> None:
         """Check several logins against a state (for `plan`); only failures are written."""
@@ -299,7 +315,8 @@ class AccountSystem:
 
     @contextlib.contextmanager
     def session(self, username: str, password: str, address: str = LOCAL,
-                scope: Scope | None = None) -> Iterator[Session]:
+                scope: Scope | None = None,
+                prehashed: dict[str, tuple[str, str]] | None = None) -> Iterator[Session]:
         """Log in and open one write transaction; committed when the block ends cleanly. With
         a scope, the transaction reads (and can change) only those rows."""
         state: State | None = None
@@ -309,7 +326,8 @@ class AccountSystem:
         try:
             with self.storage.write() as tx:
                 state = tx.load_state(scope)
-                session = Session(tx, state, username, password, self.clock(), address)
+                session = Session(tx, state, username, password, self.clock(), address,
+                                  prehashed or {})
                 yield session
                 session._commit()
         except LoginFailed as exc:
@@ -334,6 +352,15 @@ def throttle_subject(user: User | None, username: str) -> str:
 
 def new_user_id() -> str:
     return uuid.uuid4().hex
+
+
+# Which password a hash made ahead of time was made for: a keyed digest, the key random per
+# process, so an apply can match a prehashed password in microseconds without keeping it.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
+
+
+def _fingerprint(password: str) -> str:
+    return hmac.new(_FINGERPRINT_KEY, password.encode(), hashlib.sha256).hexdigest()
 
 
 def _token_hash(token: str) -> str:
@@ -372,8 +399,10 @@ class Session:
     """One logged-in username inside one write transaction."""
 
     def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
-                 now: float, address: str) -> None:
+                 now: float, address: str,
+                 prehashed: dict[str, tuple[str, str]] | None = None) -> None:
         self._tx = tx
+        self._prehashed = prehashed or {}
         self.state = state
         self._now = now
         self.address = address
@@ -494,8 +523,13 @@ class Session:
         _check_new_password(username, password)
         privs = normalize_privileges(privileges)
         k = ukey(username)
+        ready = self._prehashed.get(k)
+        if ready is not None and hmac.compare_digest(ready[1], _fingerprint(password)):
+            made = ready[0]
+        else:
+            made = hash_password(password)  # not hashed beforehand (or not for this password)
         self.state.users[k] = User(
-            username=username, home=account_id, password_hash=hash_password(password),
+            username=username, home=account_id, password_hash=made,
             created_at=utcnow(), id=new_user_id(),
         )
         self.state.set_access(username, account_id, privs)
