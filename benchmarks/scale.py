@@ -144,8 +144,9 @@ def measure(store: str, yaml_path: Path, env_path: Path, runs: int) -> dict[str,
             apply_plan(system, prepared.plan, prepared.passwords, fees[flip[0]])
 
     out = {"noop_plan_s": _median(noop, runs), "fee_apply_s": _median(fee_change, runs)}
-    if flip[0]:
-        fee_change()  # leave the store as the file says
+    with remembering_logins():  # leave the store as the file says
+        prepared = prepare(system, desired, secrets)
+        apply_plan(system, prepared.plan, prepared.passwords, desired)
     # through a real service on loopback, as the CLI's client reaches it
     from groupsync.remote import RemoteSystem
 
@@ -172,7 +173,7 @@ def measure(store: str, yaml_path: Path, env_path: Path, runs: int) -> dict[str,
             try:
                 remote.authenticate({master.username: password})
                 prepared = prepare(remote, desired, secrets)
-                assert not prepared.plan.changes
+                assert not prepared.plan.changes, [(c.action, c.type, c.account, c.username) for c in prepared.plan.changes][:5]
             finally:
                 remote.close()
 
