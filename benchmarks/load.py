@@ -56,7 +56,7 @@ def main() -> None:
     from groupsync.engine import prepare, sandbox
     from groupsync.errors import StaleError
     from groupsync.plan import make_plan
-    from groupsync.remote import RemoteSystem
+    from groupsync.remote import RemoteSystem, connect
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -114,11 +114,7 @@ def main() -> None:
 
     def remote_for(i: int) -> tuple[RemoteSystem, Any]:
         variants, secrets = practices[i]
-        desired = load_file(variants[0])
-        remote = RemoteSystem(url)
-        remote.authenticate({p.login: secrets.get(p.password_var, "")
-                             for p in desired.providers.values()})
-        return remote, secrets
+        return connect(url, load_file(variants[0]), secrets), secrets
 
     def planner(i: int) -> None:
         remote, secrets = remote_for(i)

@@ -13,8 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,16 +28,16 @@ from groupsync.accounts import (
 from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import SCHEMA_VERSION
 from groupsync.accounts.urls import is_http_url, redact, redact_text
-from groupsync.apply import apply_plan, login_secrets
+from groupsync.apply import login_secrets
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
-from groupsync.engine import prepare
+from groupsync.engine import Backend, LocalBackend, prepare
+from groupsync.engine import apply as apply_changes
 from groupsync.engine import sandbox as sandbox_accounts
 from groupsync.errors import (
     ConfigError,
     GroupsyncError,
     PlanError,
-    SecretError,
     StoreError,
     UsageError,
 )
@@ -49,7 +48,6 @@ if TYPE_CHECKING:  # httpx loads only when a store is a service URL
     from groupsync.remote import RemoteSystem
 
 F = TypeVar("F", bound=Callable[..., Any])
-System = Union[AccountSystem, "RemoteSystem"]
 
 DEFAULT_MAX_REMOVALS = 10
 PROGRESS_MIN_CHANGES = 50
@@ -92,10 +90,6 @@ class Context:
         """The practice file, loaded once per command however many steps need it."""
         return self._desired
 
-    def practice_text(self) -> str:
-        """The practice file as written, for a service that re-plans it (already validated
-        by `desired()`, so it is UTF-8)."""
-        return Path(self.file).read_text(encoding="utf-8")
 
     @functools.cached_property
     def _secrets(self) -> Secrets:
@@ -104,10 +98,14 @@ class Context:
     def secrets(self) -> Secrets:
         return self._secrets
 
-    def system(self) -> System:
+    def system(self) -> Backend:
+        """The store as a Backend: the local account system, or a service read as the
+        practice's logins (remote.connect owns that policy)."""
         if is_http_url(self.store):
-            return self.remote()
-        return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+            from groupsync.remote import connect
+
+            return self._keep(connect(self.store, self.desired(), self.secrets()))
+        return LocalBackend(self.local("this command"))
 
     def local(self, doing: str) -> AccountSystem:
         if is_http_url(self.store):
@@ -115,10 +113,16 @@ class Context:
                              f"not through a groupsync service")
         return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
 
-    def _open_remote(self) -> RemoteSystem:
-        from groupsync.remote import RemoteSystem
+    def for_saved_plan(self) -> Backend:
+        """A saved plan needs nothing but itself: through a service, its apply logs in as the
+        plan's actor, with no practice file to read."""
+        if is_http_url(self.store):
+            from groupsync.remote import RemoteSystem
 
-        system = RemoteSystem(self.store)
+            return self._keep(RemoteSystem(self.store))
+        return LocalBackend(self.local("this command"))
+
+    def _keep(self, system: RemoteSystem) -> RemoteSystem:
         self.opened.append(system)
         return system
 
@@ -127,34 +131,6 @@ class Context:
         for system in self.opened:
             system.close()
         self.opened.clear()
-
-    def remote(self) -> RemoteSystem:
-        """A service store is read as a username: the master once it exists (it can open every
-        declared account, so one log-in does), else each provider login (each sees its own)."""
-
-        desired, secrets = self.desired(), self.secrets()
-        logins = {}
-        for p in desired.providers.values():
-            with contextlib.suppress(SecretError):
-                logins[p.login] = secrets.get(p.password_var, "")
-        if not logins:
-            raise SecretError("reading a remote store needs at least one provider login's "
-                              "password (none of the providers' variables is set)")
-        home_login = desired.by_account[desired.master.home].login
-        first = home_login if home_login in logins else next(iter(logins))
-        system = self._open_remote()
-        system.authenticate({first: logins[first]})
-        master = desired.master
-        with contextlib.suppress(SecretError):
-            master_password = secrets.get(master.password_var, "")
-            # The master lives in its home account, which the home login can see: log in as it
-            # only when it exists, so a first run never spends a failed log-in on it.
-            if first == home_login and system.read_state().user(master.username) is not None:
-                system = self._open_remote()
-                system.authenticate({master.username: master_password})
-                return system
-        system.authenticate(logins)
-        return system
 
 
 def _emit(ctx: Context, text: str) -> None:
@@ -215,7 +191,7 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _plan(ctx: Context) -> tuple[System, Plan, dict[str, str], Desired]:
+def _plan(ctx: Context) -> tuple[Backend, Plan, dict[str, str], Desired]:
     system = ctx.system()
     desired = ctx.desired()
     prepared = prepare(system, desired, ctx.secrets())
@@ -273,8 +249,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         passwords = login_secrets(saved.plan, ctx.secrets())
         # Authenticated before anything else uses it: an edited file stops here.
         p = saved.verify(passwords)
-        # a saved plan needs nothing else: through a service, the apply logs in as its actor
-        system = ctx._open_remote() if is_http_url(ctx.store) else ctx.system()
+        system = ctx.for_saved_plan()
         _emit(ctx, render.plan_text(p, color=ctx.color))
     else:
         system, p, passwords, desired = _plan(ctx)
@@ -296,11 +271,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
             click.echo("Apply cancelled; nothing was changed.")
             return
     with _progress(len(p.changes), ctx) as progress:
-        if isinstance(system, AccountSystem):
-            revision = apply_plan(system, p, passwords, desired, progress=progress)
-        else:  # one request, one transaction on the service, saved-plan staleness rules
-            revision = system.apply(p, passwords,
-                                    ctx.practice_text() if desired is not None else None)
+        revision = apply_changes(system, p, passwords, desired, progress)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")

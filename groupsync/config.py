@@ -240,6 +240,7 @@ class Desired:
     # variable name -> FILE:LINE:COL of its first ${VAR} reference, for "is not set" errors
     var_where: dict[str, str] = field(default_factory=dict)
     by_account: dict[str, DesiredProvider] = field(default_factory=dict)
+    text: str = ""  # the file as written (no secret: only ${VAR} references), for a service
 
     def __post_init__(self) -> None:
         self.by_account = {p.account_id: p for p in self.providers.values()}
@@ -287,6 +288,7 @@ def load_text(raw: bytes, name: str) -> Desired:
         raise ConfigError(problems + exc.problems) from None
     if problems:
         raise ConfigError(problems)
+    desired.text = raw.decode("utf-8")
     return desired
 
 

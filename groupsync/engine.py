@@ -1,8 +1,10 @@
 """The library's front door: what the commands do, without any printing.
 
 `prepare` reads the store, computes the plan and logs in with every credential the apply will
-need, so a wrong or missing password fails at plan time. `sandbox` signs up the file's provider
-accounts in a local store.
+need, so a wrong or missing password fails at plan time; `apply` applies it. Both work on a
+`Backend`: the local account system (`LocalBackend`) or a service (`remote.RemoteSystem`), with
+one shape, so the CLI never asks which it has. `sandbox` signs up the file's provider accounts
+in a local store.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Protocol
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
-from groupsync.accounts.storage import Scope
+from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.apply import login_secrets, scope_for
+from groupsync.apply import Progress, apply_plan, login_secrets, scope_for
 from groupsync.changes import UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
@@ -29,8 +31,8 @@ class Prepared:
     passwords: dict[str, str]  # username -> password, in memory only
 
 
-class Reader(Protocol):
-    """What planning needs from a store: a local AccountSystem or a RemoteSystem."""
+class Backend(Protocol):
+    """What the commands need from a store, local or behind `groupsync serve`."""
 
     def read_state(self, scope: Scope | None = None) -> State: ...
 
@@ -38,8 +40,49 @@ class Reader(Protocol):
 
     def taken(self, usernames: list[str]) -> list[str]: ...
 
+    def audit(self, limit: int | None = None) -> list[AuditEntry]: ...
 
-def prepare(system: Reader, desired: Desired, secrets: Secrets) -> Prepared:
+    def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
+              progress: Progress | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """The account system on a local store (SQLite or PostgreSQL) as a Backend."""
+
+    def __init__(self, system: AccountSystem) -> None:
+        self.system = system
+
+    def read_state(self, scope: Scope | None = None) -> State:
+        return self.system.read_state(scope)
+
+    def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
+        self.system.verify_logins(state, credentials)
+
+    def taken(self, usernames: list[str]) -> list[str]:
+        return self.system.taken(usernames)
+
+    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+        return self.system.audit(limit)
+
+    def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
+              progress: Progress | None = None) -> int:
+        return apply_plan(self.system, plan, passwords, desired, progress=progress)
+
+    def close(self) -> None:
+        """Nothing held open: every store call opens and closes its own connection."""
+
+
+def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
+          desired: Desired | None = None, progress: Progress | None = None) -> int:
+    """Apply `plan` in one transaction (locally, or as one request to a service); returns the
+    store's new revision. With `desired` the plan is made again inside the transaction and must
+    come out the same; without, the store must be at the plan's exact revision."""
+    return backend.apply(plan, passwords, desired, progress)
+
+
+def prepare(system: Backend, desired: Desired, secrets: Secrets) -> Prepared:
     state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
     named = [desired.master.username, *(u.username for u in desired.staff.values()),
              *(p.login for p in desired.providers.values())]

@@ -7,6 +7,8 @@ network: the service's transaction either committed or it did not.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,7 +16,15 @@ import httpx
 from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.errors import LoginFailed, RuleError, StoreError, StoreNotFound, error_class
+from groupsync.config import Desired, Secrets
+from groupsync.errors import (
+    LoginFailed,
+    RuleError,
+    SecretError,
+    StoreError,
+    StoreNotFound,
+    error_class,
+)
 from groupsync.plan import Plan
 from groupsync.planfile import plan_data
 from groupsync.wire import audit_from_wire, merge_states, state_from_wire
@@ -110,10 +120,13 @@ class RemoteSystem:
         entries = sorted(merged.values(), key=lambda e: e.id, reverse=True)
         return entries[:limit] if limit else entries
 
-    def apply(self, plan: Plan, passwords: dict[str, str], practice: str | None = None) -> int:
-        """One request, one transaction on the service. With the practice file's text the
-        service re-plans inside it (as a local apply does); without, a saved plan's
-        exact-revision rule holds."""
+    def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
+              progress: Callable[[int, int], None] | None = None) -> int:
+        """One request, one transaction on the service. With the practice (its file's text)
+        the service re-plans inside it, as a local apply does; without, a saved plan's
+        exact-revision rule holds. No progress to show: the work happens on the service."""
+        del progress
+        practice = desired.text if desired is not None else None
         token = self._tokens.get(ukey(plan.actor)) or self.login(plan.actor,
                                                                  passwords[plan.actor])
         body: dict[str, Any] = {"plan": plan_data(plan),
@@ -125,6 +138,39 @@ class RemoteSystem:
 
     def close(self) -> None:
         self._client.close()
+
+
+def connect(url: str, desired: Desired, secrets: Secrets) -> RemoteSystem:
+    """A service store, read as a username: the master once it exists (it can open every
+    declared account, so one log-in does), else each provider login (each sees its own
+    account). The log-in policy lives here, once, for the CLI and the load benchmark alike."""
+    logins = {}
+    for p in desired.providers.values():
+        with contextlib.suppress(SecretError):
+            logins[p.login] = secrets.get(p.password_var, "")
+    if not logins:
+        raise SecretError("reading a remote store needs at least one provider login's "
+                          "password (none of the providers' variables is set)")
+    home_login = desired.by_account[desired.master.home].login
+    first = home_login if home_login in logins else next(iter(logins))
+    system = RemoteSystem(url)
+    try:
+        system.authenticate({first: logins[first]})
+        master = desired.master
+        with contextlib.suppress(SecretError):
+            master_password = secrets.get(master.password_var, "")
+            # The master lives in its home account, which the home login can see: log in as it
+            # only when it exists, so a first run never spends a failed log-in on it.
+            if first == home_login and system.read_state().user(master.username) is not None:
+                system.close()
+                system = RemoteSystem(url)
+                system.authenticate({master.username: master_password})
+                return system
+        system.authenticate(logins)
+    except BaseException:
+        system.close()
+        raise
+    return system
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

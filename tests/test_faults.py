@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.generate import Shape, generate
 from groupsync.accounts import open_system, state_digest
-from groupsync.accounts.storage import SqliteStorage
+from groupsync.accounts.sqlite import SqliteStorage
 from groupsync.config import Secrets, load_env_file, load_file
 from groupsync.engine import prepare, sandbox
 from groupsync.errors import StoreError

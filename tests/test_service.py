@@ -155,7 +155,9 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
     outcomes = {"old": 0, "new": 0}
     # Each kill of the service is anchored at the apply's own progress in the store: while
     # its transaction holds the write lock, and right after its commit became durable.
-    for marker, delay in (("lock", 0.0), ("lock", 0.15), ("lock", 0.3), ("committed", 0.0)):
+    # (The apply hashes and checks its logins before its transaction, so the locked window is
+    # short: the kills land at once or within milliseconds of the marker.)
+    for marker, delay in (("lock", 0.0), ("lock", 0.0), ("lock", 0.005), ("committed", 0.0)):
         shutil.copyfile(pristine, store)
         with serving(str(store), tmp_path) as (url, proc):
             client = subprocess.Popen(
@@ -166,10 +168,12 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
             landed = kill_at(proc, store, marker, delay)
             _, err = client.communicate(timeout=120)
         assert landed, f"the apply ended before {marker}"
-        assert client.returncode == 1, err  # the service died under it
-        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-        assert err.startswith("Error: lost the groupsync service at ")
         state = open_system(str(store)).read_state()
+        if client.returncode != 0:  # the service died under it: one clear line
+            assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+            assert err.startswith("Error: lost the groupsync service at ")
+        else:  # the answer left just before the kill: then the apply is in the store
+            assert state.revision == old.revision + 1
         if state.revision == old.revision:
             assert state_digest(state) == state_digest(old)
             outcomes["old"] += 1

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from groupsync.accounts.model import AREAS, CODE_FILE_NAMES, LEVELS, State, state_digest
 from groupsync.accounts.service import AccountSystem, Session
-from groupsync.accounts.storage import SCHEMA_VERSION, AuditEntry, SqliteStorage, Storage
+from groupsync.accounts.sqlite import SqliteStorage
+from groupsync.accounts.storage import SCHEMA_VERSION, AuditEntry, Storage
 from groupsync.accounts.urls import is_postgres_url, redact
 from groupsync.errors import StoreError, StoreNotFound
 

@@ -22,18 +22,20 @@ from typing import Any
 import psycopg
 
 from groupsync.accounts.model import State
-from groupsync.accounts.storage import (
-    BUSY_TIMEOUT_S,
+from groupsync.accounts.sql import (
     MIGRATIONS,
-    SCHEMA_VERSION,
     Conn,
-    Scope,
     SqlStorage,
     SqlWrite,
-    WaitCallback,
     _load,
     schema_ddl,
     tables_ddl,
+)
+from groupsync.accounts.storage import (
+    BUSY_TIMEOUT_S,
+    SCHEMA_VERSION,
+    Scope,
+    WaitCallback,
     utcnow,
 )
 from groupsync.accounts.urls import redact, redact_text

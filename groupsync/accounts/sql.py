@@ -1,0 +1,631 @@
+"""The SQL every backend shares: the tables and their steps, the scoped read, bulk writes,
+the audit trail, log-in bookkeeping and notices. Backends (sqlite.py, pgstore.py) provide the
+connection, the write transaction and their dialect's few words."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from groupsync.accounts.model import (
+    AREAS,
+    Account,
+    Notice,
+    Privileges,
+    Record,
+    State,
+    User,
+)
+from groupsync.accounts.storage import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    Dirty,
+    Scope,
+    ThrottleLimits,
+    credential_of,
+    utcnow,
+)
+from groupsync.errors import StoreError
+
+# Every row written to the state tables moves meta.write_count, whoever writes it (groupsync or
+# a hand-made UPDATE), so a saved plan can tell in O(1) that the store is not what it saw.
+_WRITE_COUNT_TRIGGERS = "\n".join(
+    f"CREATE TRIGGER {table}_{event.lower()}_counts AFTER {event} ON {table} BEGIN "
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'write_count'; END;"
+    for table in ("accounts", "usernames", "access", "codes")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+
+# The tables, written once for every backend; dialects fill in the few words that differ.
+_TABLES = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY,
+    provider_name TEXT NOT NULL,
+    signup_username TEXT NOT NULL,
+    practice_name TEXT,
+    tin TEXT,
+    bills_electronically INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    trial_ends TEXT                     -- free trial's last day; NULL = 30 days after created
+);
+CREATE TABLE usernames (
+    ukey TEXT PRIMARY KEY,              -- casefolded: usernames are unique ignoring case
+    username TEXT NOT NULL,
+    home TEXT NOT NULL REFERENCES accounts(account_id),
+    password_hash TEXT NOT NULL,        -- argon2id, parameters inside; never a password
+    created_at TEXT NOT NULL
+);
+CREATE TABLE access (
+    ukey TEXT NOT NULL REFERENCES usernames(ukey),
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
+    PRIMARY KEY (ukey, account_id)
+)@WITHOUT_ROWID@;
+CREATE TABLE codes (
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    file TEXT NOT NULL,
+    key TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    fee TEXT NOT NULL DEFAULT '',
+    payer_id TEXT NOT NULL DEFAULT '',
+    claims TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (account_id, file, key)
+)@WITHOUT_ROWID@;
+CREATE TABLE notices (                  -- group-rate notices recorded as sent
+    id @AUTO_ID@,
+    sent_at TEXT NOT NULL,
+    practice_name TEXT NOT NULL,
+    tin TEXT NOT NULL,
+    providers TEXT NOT NULL             -- JSON list of account_id, name, bills_electronically
+);
+CREATE TABLE login_failures (
+    ukey TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until @FLOAT@ NOT NULL
+);
+CREATE TABLE audit (
+    id @AUTO_ID@,
+    revision INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    type TEXT NOT NULL,
+    account TEXT,
+    username TEXT,
+    detail TEXT NOT NULL
+);
+"""
+# Schema 2, as one step after schema 1's tables above: a new store is made by the same steps
+# a migrated one went through, so the two can't differ.
+# - Every username gets a stable internal id, made once and never reused: audit entries,
+#   tokens and throttling refer to it, so a name deleted and created again (by anyone)
+#   inherits no history, token or lock. Audit entries written before schema 2 keep their
+#   names only: matching them to today's holder of a name is exactly the mistake ids end.
+# - Throttling is per (subject, client address): the subject is a username's id, or the
+#   casefolded name when no such username exists (every name tried is counted); the row with
+#   subject '' is the address as a whole, which stops one address from spraying many names.
+# - Tokens are kept hashed, in the store, so every `serve` process honours and ends the same.
+# - Indexes for reads scoped to a practice: who can open an account, whose home it is, the
+#   audit entries about an account or by/about a username.
+_SCHEMA_2 = """
+DROP TABLE login_failures;
+CREATE TABLE login_throttle (
+    subject TEXT NOT NULL,              -- 'id:' + username id, or 'name:' + casefolded name
+    address TEXT NOT NULL,              -- client address; 'local' for the CLI on a local store
+    failures INTEGER NOT NULL,          -- failed log-ins in a row (name) or in the window
+    window_ends @FLOAT@ NOT NULL,       -- the address row's counting window, epoch seconds
+    locked_until @FLOAT@ NOT NULL,      -- epoch seconds; 0 when not locked
+    refused INTEGER NOT NULL,           -- attempts refused during the current lock
+    PRIMARY KEY (subject, address)
+);
+CREATE TABLE tokens (
+    token_hash TEXT PRIMARY KEY,        -- sha256 of the bearer token; never the token
+    user_id TEXT NOT NULL,
+    credential TEXT NOT NULL,           -- sha256 of the password hash it was issued against
+    expires_at @FLOAT@ NOT NULL
+);
+CREATE INDEX tokens_by_user ON tokens (user_id);
+ALTER TABLE usernames ADD COLUMN user_id TEXT;
+UPDATE usernames SET user_id = @RANDOM_ID@;
+CREATE UNIQUE INDEX usernames_by_id ON usernames (user_id);
+CREATE INDEX usernames_by_home ON usernames (home);
+CREATE INDEX access_by_account ON access (account_id, ukey);
+ALTER TABLE audit ADD COLUMN actor_id TEXT;
+ALTER TABLE audit ADD COLUMN username_id TEXT;
+CREATE INDEX audit_by_account ON audit (account, id);
+CREATE INDEX audit_by_actor_id ON audit (actor_id, id);
+CREATE INDEX audit_by_username_id ON audit (username_id, id);
+"""
+
+# Each schema step, applied by `groupsync store migrate` (and by store creation) in one
+# transaction with its version bump.
+MIGRATIONS = {2: _SCHEMA_2}
+
+_DIALECT_WORDS = {
+    "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
+               "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL",
+               "@RANDOM_ID@": "lower(hex(randomblob(16)))"},
+    "postgresql": {"@AUTO_ID@": "BIGSERIAL PRIMARY KEY", "@WITHOUT_ROWID@": "",
+                   "@FLOAT@": "DOUBLE PRECISION",
+                   "@RANDOM_ID@": "replace(gen_random_uuid()::text, '-', '')"},
+}
+
+
+def schema_ddl(dialect: str, tables: str) -> str:
+    """Everything a new store is made of: schema 1's tables (and the dialect's `tables`
+    extras such as triggers), then every later step in order."""
+    return tables + "\n" + "\n".join(tables_ddl(dialect, MIGRATIONS[v])
+                                      for v in range(2, SCHEMA_VERSION + 1))
+
+
+def tables_ddl(dialect: str, ddl: str = _TABLES) -> str:
+    for word, value in _DIALECT_WORDS[dialect].items():
+        ddl = ddl.replace(word, value)
+    return ddl
+
+
+_CODE_COLUMNS = ("description", "fee", "payer_id", "claims")
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """The DB-API subset the shared SQL below uses; statements are written with `?`."""
+
+    def execute(self, sql: str, params: Any = ...) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Any) -> Any: ...
+
+
+class SqlStorage:
+    """What every SQL backend shares: the audit trail, log-in counters, notices. Backends
+    provide `write()` (an exclusive write transaction) and `_reader()` (a connection)."""
+
+    location: str
+
+    def write(self) -> contextlib.AbstractContextManager[SqlWrite]:
+        raise NotImplementedError
+
+    def _reader(self) -> contextlib.AbstractContextManager[Conn]:
+        raise NotImplementedError
+
+    def read_audit(self, limit: int | None,
+                   about: tuple[list[str], str] | None = None) -> list[AuditEntry]:
+        """Newest first. `about=(accounts, user_id)` keeps entries about those accounts or by
+        or about that username, filtered in the query (indexed; the trail grows forever)."""
+        sql = ("SELECT id, revision, at, actor, action, type, account, username, detail, "
+               "actor_id, username_id FROM audit")
+        params: list[object] = []
+        if about is not None:
+            accounts, user_id = about
+            marks = ",".join("?" * len(accounts)) or "NULL"
+            # by id, never by name: a name deleted and made again inherits no history
+            sql += f" WHERE account IN ({marks}) OR actor_id = ? OR username_id = ?"
+            params += [*accounts, user_id, user_id]
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._reader() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            AuditEntry(
+                id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
+                account=r[6], username=r[7], detail=json.loads(r[8]), actor_id=r[9],
+                username_id=r[10],
+            )
+            for r in rows
+        ]
+
+    # -- log-in bookkeeping (throttling and tokens) ----------------------------------------
+
+    def _bookkeeping(self) -> contextlib.AbstractContextManager[Conn]:
+        """A short transaction for log-in bookkeeping. SQLite has one writer, so it is a
+        write transaction; PostgreSQL overrides it with one that doesn't queue behind an
+        apply's lock."""
+        return _conn_of(self.write())
+
+    def read_user(self, ukey: str) -> User | None:
+        """One username by its casefolded name: what a log-in reads, and nothing else."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
+                               "usernames WHERE ukey = ?", (ukey,)).fetchone()
+        return None if row is None else User(username=row[0], home=row[1],
+                                             password_hash=row[2], created_at=row[3],
+                                             id=row[4])
+
+    def access_of(self, ukey: str) -> dict[str, Privileges]:
+        """The accounts one username can open, with its privileges there (its rows only)."""
+        with self._reader() as conn:
+            rows = conn.execute(f"SELECT account_id, {', '.join(AREAS)} FROM access WHERE "
+                                "ukey = ?", (ukey,)).fetchall()
+        return {r[0]: dict(zip(AREAS, r[1:], strict=True)) for r in rows}
+
+    def accounts_of(self, ukey: str) -> list[str]:
+        return sorted(self.access_of(ukey))
+
+    def existing_usernames(self, ukeys: list[str]) -> set[str]:
+        with self._reader() as conn:
+            rows = conn.execute(f"SELECT ukey FROM usernames WHERE ukey IN ({_set_of(conn)})",
+                                (json.dumps(sorted(set(ukeys))),)).fetchall()
+        return {r[0] for r in rows}
+
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
+        """(when the name's lock from this address, or the address's own lock, ends — 0 if
+        neither is locked; whether this name has failures counted from there). Two rows."""
+        with self._reader() as conn:
+            return _throttle(conn, ukey, address, now)
+
+    def claim_login_attempt(self, subject: str, address: str, now: float,
+                            limits: ThrottleLimits) -> float:
+        """Count an attempt *before* its password is checked, in one short transaction, so
+        concurrent guesses can't all pass the lock check before any failure is written.
+        Returns when the refusal ends if this attempt must be refused (locked, or as many
+        attempts already under way as the limit allows), else 0. The count is kept if the
+        attempt fails (`record_login_failure`) and taken back if it succeeds."""
+        with self._bookkeeping() as c:
+            _count_attempt(c, subject, address, now, limits, None)
+            rows = {r[0]: (int(r[1]), float(r[2])) for r in c.execute(
+                "SELECT subject, failures, locked_until FROM login_throttle WHERE address = ? "
+                "AND subject IN (?, '')", (address, subject))}
+            (name_count, name_lock), (spray, address_lock) = rows[subject], rows[""]
+            until = max(name_lock, address_lock)
+            if until <= now and name_count <= limits.max_failures \
+                    and spray <= limits.address_max_failures:
+                return 0.0
+            # refused: not an attempt after all, but counted as one refused during a lock
+            c.execute("UPDATE login_throttle SET failures = failures - 1, refused = refused + 1 "
+                      "WHERE address = ? AND subject IN (?, '')", (address, subject))
+            if until <= now:  # as many under way as allowed: refused for the lock's length
+                until = now + limits.lock_seconds
+            return until
+
+    def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
+                             limits: ThrottleLimits, claimed: bool = False) -> bool:
+        """Count a failed log-in for (name, address) and for the address (unless
+        `claim_login_attempt` counted it already), audit it with the address, and lock after
+        the limits. True if the name is now locked from there."""
+        with self._bookkeeping() as c:
+            if not claimed:
+                _count_attempt(c, ukey, address, now, limits, entry)
+            failures = int(c.execute("SELECT failures FROM login_throttle WHERE subject = ? "
+                                     "AND address = ?", (ukey, address)).fetchone()[0])
+            locked = failures >= limits.max_failures
+            if locked:
+                c.execute("UPDATE login_throttle SET failures = 0, locked_until = ?, refused = 0 "
+                          "WHERE subject = ? AND address = ?",
+                          (now + limits.lock_seconds, ukey, address))
+            spray = int(c.execute("SELECT failures FROM login_throttle WHERE subject = '' AND "
+                                  "address = ?", (address,)).fetchone()[0])
+            address_locked = spray >= limits.address_max_failures
+            if address_locked:
+                c.execute("UPDATE login_throttle SET failures = 0, window_ends = 0, "
+                          "locked_until = ?, refused = 0 WHERE subject = '' AND address = ?",
+                          (now + limits.address_lock_seconds, address))
+            entry.detail = {**entry.detail, "address": address, "failures_in_a_row": failures,
+                            "locked": locked}
+            if address_locked:
+                entry.detail["address_locked"] = True
+                entry.detail["address_failures"] = spray
+            _insert_audit(c, [entry], _revision(c))
+        return locked
+
+    def record_login_refused(self, ukey: str, address: str) -> None:
+        """An attempt refused during a lock: counted on the lock's row, not audited one by one
+        (a script hammering a locked name must not flood the trail). The count is audited in
+        one entry when the lock is over (`_settle`)."""
+        with self._bookkeeping() as c:
+            c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE address = ? AND "
+                      "subject IN (?, '') AND locked_until > 0", (address, ukey))
+
+    def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
+                        claimed: bool = False) -> None:
+        """A good log-in ends the name's failure count from this address (only that one); a
+        claimed attempt is taken back from the address's count too."""
+        with self._bookkeeping() as c:
+            if claimed:
+                c.execute("UPDATE login_throttle SET failures = failures - 1 WHERE subject = '' "
+                          "AND address = ? AND failures > 0", (address,))
+            elif c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
+                           (ukey, address)).fetchone() is None:
+                return
+            _settle(c, ukey, address, now, entry)
+            c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
+                      (ukey, address))
+
+    def issue_token(self, token_hash: str, user_id: str, credential: str,
+                    expires_at: float, now: float) -> None:
+        with self._bookkeeping() as c:
+            c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                      (token_hash, user_id, credential, expires_at))
+
+    def token_owner(self, token_hash: str, now: float) -> User | None:
+        """The username a live token was issued to; None when the token is unknown, expired,
+        or its username was deleted (a name made again is another id) or given a new password
+        since."""
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT u.username, u.home, u.password_hash, u.created_at, u.user_id, "
+                "t.credential FROM tokens t JOIN usernames u ON u.user_id = t.user_id "
+                "WHERE t.token_hash = ? AND t.expires_at > ?", (token_hash, now)).fetchone()
+        if row is None or row[5] != credential_of(row[2]):
+            return None
+        return User(username=row[0], home=row[1], password_hash=row[2], created_at=row[3],
+                    id=row[4])
+
+    def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
+                      entry: AuditEntry) -> None:
+        """Record a notice as sent, with its audit entry; not a change of the accounts, so
+        neither the revision nor the write count moves."""
+        with self.write() as tx:
+            c = tx.conn
+            c.execute("INSERT INTO notices(sent_at, practice_name, tin, providers) "
+                      "VALUES (?, ?, ?, ?)",
+                      (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
+            _insert_audit(c, [entry], _revision(c))
+
+
+def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, bool]:
+    rows = conn.execute("SELECT subject, locked_until FROM login_throttle WHERE address = ? "
+                        "AND subject IN (?, '')", (address, ukey)).fetchall()
+    until = max((float(r[1]) for r in rows), default=0.0)
+    return (until if until > now else 0.0), any(r[0] == ukey for r in rows)
+
+
+def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | None) -> None:
+    """A lock that is over and refused attempts: one audit entry with their count (for the
+    address as a whole, subject '', the entry names no username)."""
+    row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE subject = ? AND "
+                    "address = ?", (ukey, address)).fetchone()
+    if row is None or not row[1] or float(row[1]) > now:
+        return
+    if row[0]:
+        summary = AuditEntry(
+            "login_refused", "login",
+            actor=entry.actor if entry and ukey else "(any name from this address)",
+            username=entry.username if entry and ukey else None,
+            actor_id=entry.actor_id if entry and ukey else None,
+            username_id=entry.username_id if entry and ukey else None,
+            detail={"address": address, "refused_while_locked": int(row[0])})
+        _insert_audit(c, [summary], _revision(c))
+    c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE subject = ? AND "
+              "address = ?", (ukey, address))
+
+
+def _count_attempt(c: Conn, subject: str, address: str, now: float, limits: ThrottleLimits,
+                   entry: AuditEntry | None) -> None:
+    """One more attempt for (subject, address) and for the address's window, after settling
+    locks that are over. The UPDATEs take row locks held to the commit, so concurrent
+    counts queue and each sees the one before."""
+    _settle(c, subject, address, now, entry)
+    _settle(c, "", address, now, None)
+    c.execute("INSERT INTO login_throttle VALUES (?, ?, 0, 0, 0, 0) ON CONFLICT "
+              "(subject, address) DO NOTHING", (subject, address))
+    c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
+              "(subject, address) DO NOTHING", (address, now + limits.address_window))
+    c.execute("UPDATE login_throttle SET failures = failures + 1 WHERE subject = ? AND "
+              "address = ?", (subject, address))
+    c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 ELSE "
+              "failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? ELSE "
+              "window_ends END WHERE subject = '' AND address = ?",
+              (now, now, now + limits.address_window, address))
+
+
+@contextlib.contextmanager
+def _conn_of(tx: contextlib.AbstractContextManager[SqlWrite]) -> Iterator[Conn]:
+    with tx as write:
+        yield write.conn
+
+
+def _revision(c: Conn) -> int:
+    return int(c.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+
+
+class SqlWrite:
+    """The inside of one write transaction, on any SQL backend."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def load_state(self, scope: Scope | None = None) -> State:
+        return _load(self.conn, scope)
+
+    def find_account(self, account_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM accounts WHERE account_id = ?",
+                                 (account_id,)).fetchone() is not None
+
+    def find_user(self, ukey: str) -> bool:
+        """Whether a username exists anywhere (outside a scoped state too)."""
+        return self.conn.execute("SELECT 1 FROM usernames WHERE ukey = ?",
+                                 (ukey,)).fetchone() is not None
+
+    def login_throttle(self, ukey: str, address: str, now: float) -> tuple[float, bool]:
+        return _throttle(self.conn, ukey, address, now)
+
+    def clear_login_throttle(self, subjects: dict[str, AuditEntry], address: str,
+                             now: float) -> None:
+        """Good log-ins inside this transaction: their counts from this address end (any
+        refused attempts of an expired lock are audited first, on `entry`'s username)."""
+        for k, entry in sorted(subjects.items()):
+            _settle(self.conn, k, address, now, entry)
+            self.conn.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
+                              (k, address))
+
+    def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
+        c = self.conn
+        acct_rows = [
+            (a.account_id, a.provider_name, a.signup_username, a.practice_name, a.tin,
+             int(a.bills_electronically), a.created_at, a.trial_ends)
+            for acct in sorted(dirty.accounts) if (a := state.accounts.get(acct))
+        ]
+        c.executemany(
+            "INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(account_id) DO UPDATE SET "
+            "provider_name=excluded.provider_name, practice_name=excluded.practice_name, "
+            "tin=excluded.tin, bills_electronically=excluded.bills_electronically",
+            acct_rows,
+        )
+        user_rows = [
+            (k, u.username, u.home, u.password_hash, u.created_at, u.id)
+            for k in sorted(dirty.users) if (u := state.users.get(k))
+        ]
+        c.executemany(
+            "INSERT INTO usernames (ukey, username, home, password_hash, created_at, user_id) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
+            "username=excluded.username, home=excluded.home, "
+            "password_hash=excluded.password_hash",
+            user_rows,
+        )
+        access_up, access_del = [], []
+        for pair in sorted(dirty.access):
+            privs = state.access.get(pair)
+            if privs is None:
+                access_del.append(pair)
+            else:
+                access_up.append((*pair, *(privs[a] for a in AREAS)))
+        c.executemany("DELETE FROM access WHERE ukey=? AND account_id=?", access_del)
+        c.executemany(
+            f"INSERT INTO access VALUES (?,?,{','.join('?' * len(AREAS))}) "
+            "ON CONFLICT (ukey, account_id) DO UPDATE SET "
+            + ", ".join(f"{a} = excluded.{a}" for a in AREAS),
+            access_up,
+        )
+        codes_up, codes_del = [], []
+        for acct, file, key in sorted(dirty.codes):
+            rec = state.codes.get(acct, {}).get(file, {}).get(key)
+            if rec is None:
+                codes_del.append((acct, file, key))
+            else:
+                codes_up.append((acct, file, key, *(rec.get(col, "") for col in _CODE_COLUMNS)))
+        c.executemany("DELETE FROM codes WHERE account_id=? AND file=? AND key=?", codes_del)
+        c.executemany(
+            "INSERT INTO codes VALUES (?,?,?,?,?,?,?) ON CONFLICT (account_id, file, key) "
+            "DO UPDATE SET description = excluded.description, fee = excluded.fee, "
+            "payer_id = excluded.payer_id, claims = excluded.claims",
+            codes_up,
+        )
+        gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
+        c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
+        gone_ids = [(i,) for i in sorted(dirty.gone_ids)]
+        c.executemany("DELETE FROM tokens WHERE user_id=?", gone_ids)  # they end with it
+        _insert_audit(c, audit, revision)
+        c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
+
+
+def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
+    now = utcnow()
+    c.executemany(
+        "INSERT INTO audit(revision, at, actor, action, type, account, username, detail, "
+        "actor_id, username_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (revision, now, e.actor, e.action, e.type, e.account, e.username,
+             json.dumps(e.detail, sort_keys=True), e.actor_id, e.username_id)
+            for e in audit
+        ],
+    )
+
+
+def _set_of(conn: Conn) -> str:
+    """A subquery yielding the values of one JSON-array parameter, in each dialect: one
+    parameter however many accounts a practice has, and an index lookup per value."""
+    if isinstance(conn, sqlite3.Connection):
+        return "SELECT value FROM json_each(?)"
+    return "SELECT value FROM json_array_elements_text(?::json)"
+
+
+def _load(conn: Conn, scope: Scope | None = None) -> State:
+    """One consistent read: the whole store, or the rows of a scope (indexed lookups)."""
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    missing = {"lineage", "revision", "write_count"} - meta.keys()
+    if missing:
+        raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
+    state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
+                  write_count=int(meta["write_count"]))
+    where_account = where_user = where_code = ""
+    params_account: tuple[object, ...] = ()
+    params_user: tuple[object, ...] = ()
+    access_rows: list[Any]
+    columns = f"ukey, account_id, {', '.join(AREAS)}"
+    if scope is None:
+        access_rows = list(conn.execute(f"SELECT {columns} FROM access"))
+    else:
+        inside = _set_of(conn)
+        accounts = set(scope.accounts)
+        access_rows = list(conn.execute(
+            f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
+            (json.dumps(sorted(accounts)),)))
+        ukeys = {r[0] for r in access_rows} | set(scope.usernames)
+        if scope.closure and ukeys:
+            further = {r[0] for r in conn.execute(
+                f"SELECT DISTINCT account_id FROM access WHERE ukey IN ({inside})",
+                (json.dumps(sorted(ukeys)),))} - accounts
+            if further:
+                access_rows += list(conn.execute(
+                    f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
+                    (json.dumps(sorted(further)),)))
+                accounts |= further
+        ukeys |= {r[0] for r in access_rows}
+        where_account = f" WHERE account_id IN ({inside})"
+        params_account = (json.dumps(sorted(accounts)),)
+        where_user = f" WHERE ukey IN ({inside})"
+        params_user = (json.dumps(sorted(ukeys)),)
+        where_code = where_account
+    for row in conn.execute(
+        "SELECT account_id, provider_name, signup_username, practice_name, tin, "
+        "bills_electronically, created_at, trial_ends FROM accounts" + where_account,
+        params_account,
+    ):
+        state.accounts[row[0]] = Account(
+            account_id=row[0], provider_name=row[1], signup_username=row[2],
+            practice_name=row[3], tin=row[4], bills_electronically=bool(row[5]),
+            created_at=row[6], trial_ends=row[7],
+        )
+    state.notices = [
+        Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
+        for r in conn.execute(
+            "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
+    ]
+    if scope is not None:
+        state.notices = [n for n in state.notices
+                         if any(str(p.get("account_id")) in state.accounts for p in n.providers)]
+    for k, name, home, pw_hash, created, user_id in conn.execute(
+        "SELECT ukey, username, home, password_hash, created_at, user_id FROM usernames"
+        + where_user, params_user,
+    ):
+        state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created,
+                              id=user_id)
+    access: dict[tuple[str, str], Privileges] = {}
+    for row in access_rows:
+        access[(row[0], row[1])] = dict(zip(AREAS, row[2:], strict=True))
+    state.access = access
+    state.__post_init__()  # build the indexes over the access rows just read
+    state.scope = scope
+    # The bulk of the rows (340,000 at size L): one scan in primary-key order, records built
+    # as dict literals per file, the target dict looked up once per (account, file) run.
+    codes = state.codes
+    run_key: tuple[str, str] = ("", "")
+    target: dict[str, Record] = {}
+    for acct, file, key, desc, fee, payer_id, claims in conn.execute(
+        "SELECT account_id, file, key, description, fee, payer_id, claims FROM codes"
+        + where_code, params_account,
+    ):
+        if (acct, file) != run_key:
+            run_key = (acct, file)
+            target = codes.setdefault(acct, {}).setdefault(file, {})
+        if file == "diagnosis_codes":
+            target[key] = {"code": key, "description": desc}
+        elif file == "billing_codes":
+            target[key] = {"code": key, "description": desc, "fee": fee}
+        else:
+            target[key] = {"name": key, "payer_id": payer_id, "claims": claims}
+    return state

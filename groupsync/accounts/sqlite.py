@@ -1,0 +1,268 @@
+"""A groupsync store in one SQLite file: the backend under the shared SQL (sql.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from groupsync.accounts.model import State
+from groupsync.accounts.sql import (
+    _WRITE_COUNT_TRIGGERS,
+    MIGRATIONS,
+    Conn,
+    SqlStorage,
+    SqlWrite,
+    _load,
+    schema_ddl,
+    tables_ddl,
+)
+from groupsync.accounts.storage import (
+    BUSY_TIMEOUT_S,
+    SCHEMA_VERSION,
+    Scope,
+    WaitCallback,
+    utcnow,
+)
+from groupsync.errors import StoreBusy, StoreError, StoreNotFound
+
+# PRAGMA application_id marks a groupsync store, so an unrelated SQLite file is refused
+# before anything reads or writes it.
+APPLICATION_ID = 0x47535943  # "GSYC"
+
+# Append-only tables, refused in the store itself, whoever writes to it.
+_SQLITE_APPEND_ONLY = "\n".join(
+    f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+    for table in ("audit", "notices") for event in ("UPDATE", "DELETE")
+)
+_SCHEMA = schema_ddl("sqlite", tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n"
+                     + _SQLITE_APPEND_ONLY + "\n")
+
+def _store_error(location: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreBusy(
+            f"store {location} is locked by another groupsync process "
+            f"(waited {BUSY_TIMEOUT_S:.0f}s); try again when it has finished"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"store {location} is read-only; nothing was changed")
+    if "disk is full" in text or "disk I/O error" in text:
+        return StoreError(f"store {location}: {text}; nothing was changed")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{location} is not a groupsync store ({text})")
+    return StoreError(f"store {location}: {text}")
+
+
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements one by one (executescript would commit the transaction
+    first); sqlite3 says where each ends, comments with semicolons included."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer)
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer)
+    return out
+
+
+class SqliteStorage(SqlStorage):
+    """A groupsync store in one SQLite file."""
+
+    def __init__(self, path: Path, on_wait: WaitCallback | None = None) -> None:
+        self.path = path
+        self.location = str(path)
+        # Told once when a write has to wait for another process's lock, so a user sees why
+        # groupsync is idle instead of a silent hang.
+        self.on_wait = on_wait
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path) -> SqliteStorage:
+        """Create a new, empty store readable by its owner only."""
+        path = Path(path)
+        try:
+            # O_EXCL: never clobber an existing file; 0600: the store holds password hashes.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        except FileExistsError as exc:
+            raise StoreError(f"{path} already exists") from exc
+        except OSError as exc:
+            raise StoreError(f"can't create store {path}: {exc.strerror}") from exc
+        store = cls(path)
+        try:
+            with contextlib.closing(store._connect()) as conn:
+                # Schema, marks and meta rows in one transaction: a crash leaves an empty file
+                # (refused as "not a groupsync store"), never a store without a lineage.
+                lineage, now = str(uuid.uuid4()), utcnow()
+                conn.executescript(
+                    "BEGIN;"
+                    + _SCHEMA
+                    + f"PRAGMA application_id = {APPLICATION_ID};"
+                    + f"PRAGMA user_version = {SCHEMA_VERSION};"
+                    + "INSERT INTO meta(key, value) VALUES "
+                    + f"('lineage', '{lineage}'), ('revision', '0'), ('write_count', '0'), "
+                    + f"('created_at', '{now}');"
+                    + "COMMIT;"
+                )
+        except sqlite3.Error as exc:
+            path.unlink(missing_ok=True)
+            raise _store_error(str(path), exc) from exc
+        return store
+
+    @classmethod
+    def open(cls, path: Path, on_wait: WaitCallback | None = None) -> SqliteStorage:
+        """Open an existing store, refusing files that are not one or are from a newer version."""
+        path = Path(path)
+        if not path.exists():
+            raise StoreNotFound(
+                f"no store at {path}; create one with 'groupsync sandbox' "
+                "or point --store / GROUPSYNC_STORE at an existing one"
+            )
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a groupsync store")
+        store = cls(path, on_wait)
+        store._check()
+        return store
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly what we say.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @classmethod
+    def version_of(cls, path: Path) -> int:
+        """The schema version of a groupsync store file; refuses any other file."""
+        location = str(path)
+        try:
+            with contextlib.closing(cls(path)._connect()) as conn:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _store_error(location, exc) from exc
+        if app_id != APPLICATION_ID:
+            raise StoreError(f"{location} is not a groupsync store")
+        return version
+
+    def migrate(self) -> int:
+        """Apply every schema step after the store's own, in one transaction; returns the
+        version found."""
+        conn = self._connect()
+        try:
+            self._begin_immediate(conn)
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(tables_ddl("sqlite", MIGRATIONS[version])):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+            return found
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise _store_error(self.location, exc) from exc
+        finally:
+            conn.close()
+
+    def _check(self) -> None:
+        version = self.version_of(self.path)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.location} has schema version {version}, newer than this "
+                f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.location} has schema version {version}, older than this "
+                f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'"
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_state(self, scope: Scope | None = None) -> State:
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                conn.execute("BEGIN")  # one read transaction: a consistent snapshot
+                try:
+                    return _load(conn, scope)
+                finally:
+                    conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _store_error(self.location, exc) from exc
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Conn]:
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise _store_error(self.location, exc) from exc
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[SqlWrite]:
+        """One exclusive write transaction: committed on success, rolled back on any error."""
+        conn = None
+        try:
+            conn = self._connect()
+            self._begin_immediate(conn)
+            tx = SqlWrite(conn)
+            try:
+                yield tx
+            except BaseException:
+                # SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors):
+                # never let a failing ROLLBACK hide the error that caused it.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn is not None and conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise _store_error(self.location, exc) from exc
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock now (so the state we load can't change under us), waiting a
+        bounded time for another writer and saying so."""
+        conn.execute("PRAGMA busy_timeout = 0")
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.02
+        told = False
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"waiting for another groupsync process to finish writing "
+                                 f"{self.location} (up to {BUSY_TIMEOUT_S:.0f}s)")
+                    told = True
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+
