@@ -65,8 +65,9 @@ bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --backend postgresql --practices $(PRACTICES)
 
 # 20 planning and 5 applying clients against `groupsync serve` over PostgreSQL for 60 s.
+VENDOR ?= 0
 load: $(STAMP)
-	$(BIN)/python benchmarks/load.py --seconds 60
+	$(BIN)/python benchmarks/load.py --seconds 60 --vendor $(VENDOR)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

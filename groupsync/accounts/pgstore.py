@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from groupsync.accounts.model import State
 from groupsync.accounts.sql import (
@@ -100,6 +102,7 @@ class PgWrite(SqlWrite):
 
 class PostgresStorage(SqlStorage):
     def __init__(self, url: str, on_wait: WaitCallback | None = None) -> None:
+        self._local = threading.local()
         self.url = url
         self.location = redact(url)
         self.on_wait = on_wait
@@ -185,14 +188,13 @@ class PostgresStorage(SqlStorage):
         """Log-in bookkeeping in its own short transaction, without the writers' advisory
         lock: a failed log-in is counted at once, even while a long apply holds that lock.
         Row locks on the throttle rows keep concurrent counts right."""
-        conn = self._connect()
+        conn = self._held()
         try:
             with conn.transaction():
                 yield _PgConn(conn)
         except psycopg.Error as exc:
+            self._drop()
             raise self._error(exc) from exc
-        finally:
-            conn.close()
 
     @classmethod
     def open(cls, url: str, on_wait: WaitCallback | None = None) -> PostgresStorage:
@@ -219,13 +221,35 @@ class PostgresStorage(SqlStorage):
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[Conn]:
-        conn = self._connect()
+        conn = self._held()
         try:
             yield _PgConn(conn)
         except psycopg.Error as exc:
+            self._drop()
             raise self._error(exc) from exc
         finally:
-            conn.close()
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                try:
+                    conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    self._drop()
+
+    def _held(self) -> psycopg.Connection[Any]:
+        """This thread's connection for reads and log-in bookkeeping, made once and kept: a
+        PostgreSQL connection is a server process, and `serve` answers every request with a
+        few short reads, so opening one per read would cost more than the reads."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     def read_state(self, scope: Scope | None = None) -> State:
         with self._reader() as conn:
