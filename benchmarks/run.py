@@ -76,14 +76,22 @@ def inputs(size: str, seed: int) -> dict[str, Path]:
 
 def _code_version() -> str:
     """Cached stores are rebuilt whenever the store's schema changes."""
-    from groupsync.accounts import storage
+    from groupsync.accounts import sqlite, storage
 
-    return hashlib.sha256(f"{storage.SCHEMA_VERSION}{storage._SCHEMA}".encode()).hexdigest()
+    return hashlib.sha256(f"{storage.SCHEMA_VERSION}{sqlite._SCHEMA}".encode()).hexdigest()
 
 
 # -- one operation, in a child process --------------------------------------------------------
 
 def child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
+    from groupsync.accounts import service
+
+    # as the CLI runs every command: each login verified once per command
+    with service.remembering_logins():
+        return _child(op, size, seed, work)
+
+
+def _child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
     from groupsync.accounts import open_system, passwords, service
     from groupsync.apply import apply_plan
     from groupsync.config import Secrets, load_env_file, load_file
@@ -251,8 +259,11 @@ def setup(files: dict[str, Path]) -> float:
         tmp = files["applied"].with_suffix(".tmp")
         shutil.copyfile(files["sandbox"], tmp)
         system = open_system(str(tmp))
-        prepared = prepare(system, desired, secrets)
-        apply_plan(system, prepared.plan, prepared.passwords, desired)
+        from groupsync.accounts.service import remembering_logins
+
+        with remembering_logins():  # as the CLI: each login verified once
+            prepared = prepare(system, desired, secrets)
+            apply_plan(system, prepared.plan, prepared.passwords, desired)
         tmp.rename(files["applied"])
     return time.perf_counter() - t0
 

@@ -184,6 +184,19 @@ def measure(store: str, yaml_path: Path, env_path: Path, runs: int) -> dict[str,
                 remote.close()
 
         out["serve_noop_plan_s"] = _median(remote_noop, runs)
+        flip[0] = 0
+
+        def remote_fee() -> None:
+            flip[0] ^= 1
+            remote = RemoteSystem(url)
+            try:
+                remote.authenticate({master.username: password})
+                prepared = prepare(remote, fees[flip[0]], secrets)
+                remote.apply(prepared.plan, prepared.passwords, fees[flip[0]])
+            finally:
+                remote.close()
+
+        out["serve_fee_apply_s"] = _median(remote_fee, runs)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
