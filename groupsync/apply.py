@@ -174,7 +174,13 @@ class _Applier:
             self.s.leave(c.username or "", c.account)
             self.tick()
         for c in by[("remove", UsernameChange, False)]:
-            self.s.delete_username(c.username or "")
+            user = self.s.state.user(c.username)
+            if user is not None and user.home != c.account:
+                # what the plan shows is what happens: a hand-made plan can't delete one
+                # username while saying another account
+                raise PlanError(f"the plan deletes {c.username} from account {c.account}, but "
+                                "that is not its home; nothing was changed")
+            self.s.delete_username(c.username)
             self.tick()
         for account, privs in self.final_master.items():
             self.s.set_privileges(account, self.plan.master, privs)

@@ -242,8 +242,10 @@ class _Planner:
                         "accounts don't list; it keeps that access because prune.joins is off"
                     )
                 elif k not in self.d.privileges:
+                    home = (f" (home {self.label(user.home)})" if user.home in self.d.by_account
+                            else "")  # another practice's account is not named
                     self.warnings.append(
-                        f"{user.username} (home {user.home}) can open account "
+                        f"{user.username}{home} can open account "
                         f"{self.label(acct)} but is not in {self.d.source}; it keeps that "
                         "access because prune.joins is off"
                     )

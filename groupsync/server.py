@@ -31,6 +31,7 @@ from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import ukey
 from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
 from groupsync.apply import apply_plan
+from groupsync.changes import UsernameChange
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
 from groupsync.errors import (
@@ -206,8 +207,14 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
         desired = (load_text(body.practice.encode("utf-8", "replace"), "practice")
                    if body.practice is not None else None)
-        with remembering_logins():  # every login checked once, before the transaction
-            system.verify_existing_logins(body.passwords, address(request))
+        # every login the plan uses, checked once before the transaction; not the names it
+        # creates (a taken one is refused as taken, not counted as someone's failed log-in)
+        created = {ukey(c.username) for c in plan.changes
+                   if isinstance(c, UsernameChange) and c.action == "add" and c.username}
+        logins = {u: pw for u, pw in body.passwords.items()
+                  if ukey(u) in {ukey(n) for n in plan.credentials} and ukey(u) not in created}
+        with remembering_logins():
+            system.verify_existing_logins(logins, address(request))
             revision = apply_plan(system, plan, body.passwords, desired,
                                   address=address(request))
         return ApplyResponse(revision=revision, changes=len(plan.changes))

@@ -15,7 +15,9 @@ def state_to_wire(state: State) -> dict[str, Any]:
         "accounts": [
             {"account_id": a.account_id, "provider_name": a.provider_name,
              "signup_username": a.signup_username, "practice_name": a.practice_name,
-             "tin": a.tin, "bills_electronically": a.bills_electronically,
+             "tin": a.tin,
+             # null, not false, where the caller may not see the Practice Set-up
+             "bills_electronically": a.bills_electronically if a.setup_visible else None,
              "created_at": a.created_at, "trial_ends": a.trial_ends}
             for a in state.accounts.values()
         ],
@@ -36,7 +38,10 @@ def state_from_wire(data: dict[str, Any]) -> State:
     state = State(lineage=data["lineage"], revision=int(data["revision"]),
                   write_count=int(data["write_count"]))
     for a in data["accounts"]:
-        state.accounts[a["account_id"]] = Account(**a)
+        hidden = a["bills_electronically"] is None
+        state.accounts[a["account_id"]] = Account(
+            **{**a, "bills_electronically": bool(a["bills_electronically"])},
+            setup_visible=not hidden)
     for u in data["usernames"]:
         # no hash crosses the wire: log-ins are checked by the service
         state.users[ukey(u["username"])] = User(username=u["username"], home=u["home"],

@@ -112,7 +112,7 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
     assert plan.warnings == [
         f"username temp-helper (home {JONES} (jones)) is not in {desired.source}; it keeps its "
         "access because prune.usernames is off",
-        f"temp-helper (home {JONES}) can open account {CHEN} (chen) but is not in "
+        f"temp-helper (home {JONES} (jones)) can open account {CHEN} (chen) but is not in "
         f"{desired.source}; it keeps that access because prune.joins is off",
     ]
 
@@ -213,3 +213,16 @@ def test_master_privilege_overrides(tmp_path: Path, store: str) -> None:
     converge(system, desired)
     assert system.read_state().access[("riverside-admin", GARCIA)]["notes"] == "none"
     assert plan_for(system, desired).changes == []
+
+
+def test_a_username_of_another_practice_in_our_account_is_warned_without_its_home(
+    tmp_path: Path, store: str
+) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
+    system.signup("Other Practice Provider", "other-login", "pw-other-2026", "300001")
+    with system.session("other-login", "pw-other-2026") as s:
+        s.join("other-login", JONES, "rjones", "demo-only-jones-2b9c")
+    warnings = [w for w in plan_for(system, desired).warnings if "other-login" in w]
+    assert warnings == [f"other-login can open account {JONES} (jones) but is not in "
+                        f"{desired.source}; it keeps that access because prune.joins is off"]
+    assert "300001" not in " ".join(warnings)

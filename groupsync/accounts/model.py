@@ -164,6 +164,7 @@ class Account:
     bills_electronically: bool = False
     created_at: str = ""
     trial_ends: str | None = None  # ISO date; None means 30 days after created_at
+    setup_visible: bool = True  # False in what a username without view on practice_setup sees
 
     def practice_setup(self) -> dict[str, object]:
         return {

@@ -156,16 +156,26 @@ class AccountSystem:
         for acct in sorted(mine.by_user.get(k, ())):
             levels = mine.access[(k, acct)]
             account = mine.accounts[acct]
-            if _at_least(levels["practice_setup"], "view"):
+            usernames_visible = _at_least(levels["account_access"], "view")
+            if _at_least(levels["practice_setup"], "view") and usernames_visible:
                 seen.accounts[acct] = account
-            else:  # the account, not its set-up
-                seen.accounts[acct] = Account(account_id=acct,
-                                              provider_name=account.provider_name,
-                                              signup_username=account.signup_username)
-            if _at_least(levels["account_access"], "view"):
+            else:  # the account (id, provider name), and only what the levels show
+                setup = _at_least(levels["practice_setup"], "view")
+                seen.accounts[acct] = Account(
+                    account_id=acct, provider_name=account.provider_name,
+                    signup_username=account.signup_username if usernames_visible else "",
+                    practice_name=account.practice_name if setup else None,
+                    tin=account.tin if setup else None,
+                    bills_electronically=account.bills_electronically if setup else False,
+                    setup_visible=setup)
+            if usernames_visible:
+                opened = set(mine.by_user.get(k, ()))
                 for u in mine.by_account.get(acct, ()):
-                    seen.users[u] = mine.users[u]
-                    seen.set_access(mine.users[u].username, acct, mine.access[(u, acct)])
+                    other = mine.users[u]
+                    # a home the caller can't open is not named (another practice's account)
+                    seen.users[u] = other if other.home in opened else User(
+                        username=other.username, home="", password_hash="", id=other.id)
+                    seen.set_access(other.username, acct, mine.access[(u, acct)])
             else:
                 seen.set_access(user.username, acct, levels)
             if _at_least(levels["codes"], "view") and acct in mine.codes:
@@ -471,10 +481,15 @@ class Session:
         )
 
     def _user(self, username: str) -> User:
+        """A username the actor may act on: one that can open an account the actor can open
+        (or the actor itself). Any other, and one that doesn't exist, get the same words: a
+        username of another practice is neither located nor confirmed (DESIGN §7.1)."""
         user = self.state.user(username)
-        if user is None:
-            raise NotFound(f"username {username!r} does not exist")
-        return user
+        if user is not None and (ukey(user.username) == ukey(self.actor)
+                                 or self.state.by_user.get(ukey(self.actor), set())
+                                 & self.state.by_user.get(ukey(user.username), set())):
+            return user
+        raise NotFound(f"username {username!r} is not one {self.actor} can act on")
 
     def _record(self, entry: AuditEntry, username_id: str | None = None) -> None:
         entry.actor = self.actor
