@@ -200,7 +200,7 @@ def test_set_privileges_needs_full_account_access(two_accounts: AccountSystem) -
     with pytest.raises(PermissionDenied):
         with two_accounts.session("desk", "pw-dana-2026") as s:
             s.set_privileges("100001", "desk", {"account_access": "full"})
-    with pytest.raises(NotFound, match="username .desk. is not one bob can act on"):
+    with pytest.raises(NotFound, match=r"username .desk. is not one bob can act on"):
         with two_accounts.session("bob", "pw-bob-2026") as s:
             s.set_privileges("100002", "desk", {"notes": "view"})
 
