@@ -169,3 +169,32 @@ def test_two_services_over_one_database_behave_as_one(run: Run, tmp_path: Path,
         assert r.code == 0, r.err
         assert httpx.get(f"{one}/v1/state", headers=auth).status_code == 401
         assert httpx.get(f"{two}/v1/state", headers=auth).status_code == 401
+
+
+def test_another_practices_username_is_neither_located_nor_confirmed(store: str) -> None:
+    """From the second review: deleting, joining, leaving or setting privileges of a username
+    of another practice answered with that username's home account; now every such answer
+    reads exactly as it does for a name that doesn't exist."""
+    from groupsync.errors import GroupsyncError
+
+    system = create_system(store)
+    system.signup("Alice Able", "alice", "pw-alice-2026", "100001")
+    system.signup("Bob Baker", "bob", "pw-bob-2026", "200001")
+    with system.session("bob", "pw-bob-2026") as s:
+        s.allow_access("200001", "bdesk", "pw-bdesk-2026", {"clients": "view"})
+    operations = {
+        "delete": lambda s, name: s.delete_username(name),
+        "join": lambda s, name: s.join(name, "100001", "alice", "pw-alice-2026"),
+        "leave": lambda s, name: s.leave(name, "100001"),
+        "privileges": lambda s, name: s.set_privileges("100001", name, {"notes": "view"}),
+    }
+    for op in operations.values():
+        answers = []
+        for name in ("bdesk", "nobody-here"):
+            with pytest.raises(GroupsyncError) as caught:
+                with system.session("alice", "pw-alice-2026") as s:
+                    op(s, name)
+            answers.append((type(caught.value), str(caught.value).replace(name, "X")))
+        assert answers[0] == answers[1]
+        assert "200001" not in answers[0][1]
+    assert system.login("bdesk", "pw-bdesk-2026").home == "200001"  # untouched
