@@ -216,6 +216,9 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
     """
+    if as_json and fmt not in ("text", "json"):
+        # refused before anything is read: two answers to "which format" is a usage error
+        raise UsageError(f"--json and --format {fmt} ask for two formats; use one")
     _system, p, passwords, _desired = _plan(ctx)
     fmt = "json" if as_json else fmt
     if fmt == "json":

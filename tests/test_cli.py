@@ -301,3 +301,11 @@ def test_postgres_store_from_the_command_line(run: Run, store: str) -> None:
     assert r.code == 0, r.err
     assert run("plan", *FILES, "--store", store, "--detailed-exitcode").code == 0
     assert json.loads(run("show", "--store", store, "--json").out)["revision"] == 5
+
+
+def test_conflicting_format_flags_are_a_usage_error(run: Run) -> None:
+    setup(run)
+    r = run("plan", *FILES, "--json", "--format", "markdown")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == "Error: --json and --format markdown ask for two formats; use one\n"
+    assert run("plan", *FILES, "--json", "--format", "json").code == 0
