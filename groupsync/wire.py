@@ -63,7 +63,11 @@ def merge_states(states: list[State]) -> State:
     merged = states[0]
     for other in states[1:]:
         merged.accounts.update(other.accounts)
-        merged.users.update(other.users)
+        for k, user in other.users.items():
+            # a username seen by one login with its home and by another without (a home that
+            # login can't open is not named to it) keeps the home
+            if k not in merged.users or not merged.users[k].home:
+                merged.users[k] = user
         for (k, acct), privs in other.access.items():
             merged.set_access(other.users[k].username, acct, privs)
         for acct, files in other.codes.items():

@@ -198,3 +198,27 @@ def test_another_practices_username_is_neither_located_nor_confirmed(store: str)
         assert answers[0] == answers[1]
         assert "200001" not in answers[0][1]
     assert system.login("bdesk", "pw-bdesk-2026").home == "200001"  # untouched
+
+
+def test_several_logins_views_merge_without_losing_homes(run: Run, tmp_path: Path) -> None:
+    """Found by the load benchmark: read through every provider login, a staff username is
+    seen by one login with its home and by another without (that login can't open the home);
+    the merged view must keep the home, or the plan calls the practice's own staff taken."""
+    from groupsync.config import Secrets, load_env_file, load_file
+    from groupsync.engine import prepare
+    from groupsync.remote import RemoteSystem
+
+    from .test_service import serving
+
+    assert run("sandbox", *FILES).code == 0
+    assert run("apply", *FILES, "--auto-approve").code == 0
+    desired = load_file(EXAMPLE)
+    secrets = Secrets(load_env_file(DEMO_ENV), environ={})
+    with serving(str(tmp_path / "groupsync.db"), tmp_path) as (url, _proc):
+        remote = RemoteSystem(url)
+        try:
+            remote.authenticate({p.login: secrets.get(p.password_var, "")
+                                 for p in desired.providers.values()})
+            assert prepare(remote, desired, secrets).plan.changes == []
+        finally:
+            remote.close()
