@@ -157,20 +157,8 @@ def measure(store: str, yaml_path: Path, env_path: Path, runs: int) -> dict[str,
     from groupsync.remote import RemoteSystem
 
     port = 18000 + os.getpid() % 1000
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
-    proc = subprocess.Popen([sys.executable, "-m", "groupsync", "serve", "--store", store,
-                             "--listen", f"127.0.0.1:{port}"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_service(store, port)
     try:
-        url = f"http://127.0.0.1:{port}"
-        import httpx
-
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         master = desired.master
         password = secrets.get(master.password_var, "")
 
@@ -201,6 +189,25 @@ def measure(store: str, yaml_path: Path, env_path: Path, runs: int) -> dict[str,
         proc.terminate()
         proc.wait(timeout=30)
     return out
+
+
+def start_service(store: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `groupsync serve` on loopback, waited for (at most 30 s); no password in its
+    environment. Shared by this benchmark and load.py."""
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
+    proc = subprocess.Popen([sys.executable, "-m", "groupsync", "serve", "--store", store,
+                             "--listen", f"127.0.0.1:{port}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return proc, url
 
 
 def _verify_many(n: int) -> int:

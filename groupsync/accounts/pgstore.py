@@ -162,26 +162,17 @@ class PostgresStorage(SqlStorage):
         return store
 
     def migrate(self) -> int:
-        """Apply every schema step after the store's own, in one transaction (holding the
-        writers' lock); returns the version found."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN")
-            self._lock(conn)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        """Apply every schema step after the store's own, in one write transaction (holding
+        the writers' lock); returns the version found."""
+        with self.write() as tx:
+            row = tx.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                  ).fetchone()
             found = int(row[0]) if row else 0
             for version in range(found + 1, SCHEMA_VERSION + 1):
-                conn.execute(tables_ddl("postgresql", MIGRATIONS[version]).encode())
-                conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'",
-                             (str(version),))
-            conn.execute("COMMIT")
-            return found
-        except psycopg.Error as exc:
-            with contextlib.suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
-            raise self._error(exc) from exc
-        finally:
-            conn.close()
+                tx.conn.execute(tables_ddl("postgresql", MIGRATIONS[version]))
+                tx.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                (str(version),))
+        return found
 
     @contextlib.contextmanager
     def _bookkeeping(self) -> Iterator[Conn]:

@@ -157,25 +157,15 @@ class SqliteStorage(SqlStorage):
         return version
 
     def migrate(self) -> int:
-        """Apply every schema step after the store's own, in one transaction; returns the
-        version found."""
-        conn = self._connect()
-        try:
-            self._begin_immediate(conn)
-            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        """Apply every schema step after the store's own, in one write transaction; returns
+        the version found."""
+        with self.write() as tx:
+            found = int(tx.conn.execute("PRAGMA user_version").fetchone()[0])
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in _statements(tables_ddl("sqlite", MIGRATIONS[version])):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {int(version)}")
-            conn.execute("COMMIT")
-            return found
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise _store_error(self.location, exc) from exc
-        finally:
-            conn.close()
+                    tx.conn.execute(statement)
+                tx.conn.execute(f"PRAGMA user_version = {int(version)}")
+        return found
 
     def _check(self) -> None:
         version = self.version_of(self.path)
