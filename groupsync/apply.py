@@ -19,6 +19,7 @@ from groupsync.accounts.storage import Scope
 from groupsync.changes import (
     CodeChange,
     JoinChange,
+    PasswordChange,
     PracticeSetupChange,
     PrivilegesChange,
     UsernameChange,
@@ -67,6 +68,7 @@ def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
 def apply_plan(
     system: AccountSystem, plan: Plan, passwords: dict[str, str],
     desired: Desired | None = None, progress: Progress | None = None, address: str = LOCAL,
+    note: str | None = None,
 ) -> int:
     """Apply every change of `plan` in one transaction; return the store's new revision.
 
@@ -74,6 +76,7 @@ def apply_plan(
     the write transaction and must come out the same: other practices' applies in a shared
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
     the store must be exactly the one the plan was made from: lineage, revision and write count.
+    `note` (`apply --note`) is kept on every audit entry the apply writes.
     """
     missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials}
                      if not passwords.get(u))
@@ -84,15 +87,16 @@ def apply_plan(
     scope = scope_for(desired) if desired is not None else scope_for_plan(plan)
     # argon2 for new usernames before the transaction: it holds the lock for SQL only
     new = {c.username: passwords[c.username] for c in plan.changes
-           if isinstance(c, UsernameChange) and c.action == "add" and c.username in passwords}
+           if ((isinstance(c, UsernameChange) and c.action == "add") or
+               isinstance(c, PasswordChange)) and c.username in passwords}
     prehashed = system.prehash(new)
     with system.session(plan.actor, passwords[plan.actor], address, scope,
-                        prehashed) as session:
+                        prehashed, note) as session:
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
             session.expect(plan.lineage)  # the same store; any revision, the plan decides
-            again = make_plan(desired, session.state)
+            again = make_plan(desired, session.state, rotate=plan.rotated)
             if again.changes != plan.changes:
                 raise StaleError(
                     "the store changed since the plan was made, and the plan would now be "
@@ -112,6 +116,7 @@ class _Applier:
         self.done = 0
         self.master = ukey(plan.master)
         self.final_master: dict[str, dict[str, str]] = {}  # account -> privileges, set last
+        self.finished: set[int] = set()  # removals done early (a move), not to do again
 
     def tick(self, n: int = 1) -> None:
         self.done += n
@@ -123,6 +128,20 @@ class _Applier:
         for c in self.plan.changes:
             is_master = c.username is not None and ukey(c.username) == self.master
             by[(c.action, type(c), is_master)].append(c)
+        moved = self.plan.moves()
+
+        # 0. Passwords (--rotate): the master's by its home's provider login (the actor then),
+        # everyone else's by the master, before anything logs in with them.
+        for c in by[("change", PasswordChange, True)]:
+            self.s.set_password(c.username, self.pw[c.username])
+            self.tick()
+        if (by[("change", PasswordChange, False)] and ukey(self.s.actor) != self.master):
+            self.s.act_as(self.plan.master, self.pw[self.plan.master])
+        for c in by[("change", PasswordChange, False)]:
+            self.s.set_password(c.username, self.pw[c.username])
+            self.tick()
+        if self.master in moved:
+            self._move_master(by, moved)
 
         # 1. The master: created (with full rights for now), then acting, then joined.
         for c in by[("add", UsernameChange, True)]:
@@ -154,8 +173,12 @@ class _Applier:
         for c in by[("change", PracticeSetupChange, False)]:
             self._need(c.account, "practice_setup", "full")
             self.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
-                                      c.after["bills_electronically"])
+                                      c.after["bills_electronically"],
+                                      c.after.get("provider_name"))
             self.tick()
+        for c in by[("remove", UsernameChange, False)]:
+            if ukey(c.username) in moved:  # replaced: the old one goes before the new comes
+                self._delete(c)
         for c in by[("add", UsernameChange, False)]:
             self.s.allow_access(c.account, c.username, self._password(c.username),
                                 c.after["privileges"])
@@ -169,19 +192,14 @@ class _Applier:
             self.tick()
         self._codes(by)
 
-        # 3. Removals, then the master's own reductions.
+        # 3. Removals, then the master's own: its joins to accounts the group left, and its
+        # reductions.
         for c in by[("remove", JoinChange, False)]:
-            self.s.leave(c.username or "", c.account)
-            self.tick()
+            self._leave(c)
         for c in by[("remove", UsernameChange, False)]:
-            user = self.s.state.user(c.username)
-            if user is not None and user.home != c.account:
-                # what the plan shows is what happens: a hand-made plan can't delete one
-                # username while saying another account
-                raise PlanError(f"the plan deletes {c.username} from account {c.account}, but "
-                                "that is not its home; nothing was changed")
-            self.s.delete_username(c.username)
-            self.tick()
+            self._delete(c)
+        for c in by[("remove", JoinChange, True)]:
+            self._leave(c)
         for account, privs in self.final_master.items():
             self.s.set_privileges(account, self.plan.master, privs)
         if self.done != len(self.plan.changes):
@@ -191,6 +209,46 @@ class _Applier:
             raise PlanError(f"the plan holds {len(self.plan.changes) - self.done} change(s) "
                             "groupsync can't apply (such as removing the master's own "
                             "access); nothing was changed")
+
+    def _leave(self, c: JoinChange) -> None:
+        if id(c) in self.finished:
+            return
+        self.s.leave(c.username or "", c.account)
+        self.finished.add(id(c))
+        self.tick()
+
+    def _delete(self, c: UsernameChange) -> None:
+        if id(c) in self.finished:
+            return
+        user = self.s.state.user(c.username)
+        if user is not None and user.home != c.account:
+            # what the plan shows is what happens: a hand-made plan can't delete one
+            # username while saying another account
+            raise PlanError(f"the plan deletes {c.username} from account {c.account}, but "
+                            "that is not its home; nothing was changed")
+        self.s.delete_username(c.username)
+        self.finished.add(id(c))
+        self.tick()
+
+    def _move_master(self, by: dict[tuple[str, type, bool], list[Any]],
+                     moved: dict[str, tuple[str, str]]) -> None:
+        """The master moves home (its home provider left, or the file says another): first,
+        as the old master, everything only its current rights allow (access to accounts the
+        group no longer declares, usernames that move with it out of the old home); then it
+        deletes itself, and the new home's provider login makes it again (phase 1)."""
+        declared = set(self.plan.accounts)
+        if ukey(self.s.actor) != self.master:
+            self.s.act_as(self.plan.master, self.pw[self.plan.master])
+        for c in by[("remove", JoinChange, False)]:
+            if c.account not in declared:
+                self._leave(c)
+        for c in by[("remove", UsernameChange, False)]:
+            if ukey(c.username) in moved or c.account not in declared:
+                self._delete(c)
+        for c in by[("remove", UsernameChange, True)]:
+            self._delete(c)
+        login = self._login(moved[self.master][1])
+        self.s.act_as(login, self._password(login))
 
     def _need(self, account: str, area: str, level: str) -> None:
         """The master may hold less than an operation needs (the file gives it `codes: view`

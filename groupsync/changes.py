@@ -10,7 +10,7 @@ character in a text field. Render and apply dispatch on the class, never on stri
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -84,6 +84,9 @@ class _Model(BaseModel):
 # the plan --json view, render and tests read them as the data they are.
 class PracticeSetup(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    # The provider's name is part of the account's Practice Set-up (DESIGN §7.3: a rename is
+    # this change). Optional so a plan saved before renames existed still reads.
+    provider_name: NotRequired[Text]
     practice_name: Text | None
     tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")] | None
     bills_electronically: bool
@@ -162,6 +165,17 @@ class PrivilegesChange(_Change):
     after: Privileges
 
 
+class PasswordChange(_Change):
+    """`--rotate NAME`: set NAME's password to its variable's current value. The value never
+    appears in a plan; before and after are null by contract (DESIGN §7.3)."""
+
+    type: Literal["password"] = "password"
+    action: Literal["change"] = "change"
+    username: UsernameText
+    before: None = None
+    after: None = None
+
+
 class CodeChange(_Change):
     type: Literal["code"] = "code"
     file: CodeFile
@@ -189,12 +203,13 @@ class CodeChange(_Change):
 
 
 Change = Annotated[
-    PracticeSetupChange | UsernameChange | JoinChange | PrivilegesChange | CodeChange,
+    PracticeSetupChange | UsernameChange | JoinChange | PrivilegesChange | CodeChange
+    | PasswordChange,
     Field(discriminator="type"),
 ]
 CHANGE_CLASSES: dict[str, type[_Change]] = {
     "practice_setup": PracticeSetupChange, "username": UsernameChange, "join": JoinChange,
-    "privileges": PrivilegesChange, "code": CodeChange,
+    "privileges": PrivilegesChange, "code": CodeChange, "password": PasswordChange,
 }
 _changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
 change_adapter: TypeAdapter[Change] = TypeAdapter(Change)

@@ -191,11 +191,44 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _plan(ctx: Context) -> tuple[Backend, Plan, dict[str, str], Desired]:
+def _plan(ctx: Context,
+          rotate: tuple[str, ...] = ()) -> tuple[Backend, Plan, dict[str, str], Desired]:
     system = ctx.system()
     desired = ctx.desired()
-    prepared = prepare(system, desired, ctx.secrets())
+    prepared = prepare(system, desired, ctx.secrets(), rotate)
     return system, prepared.plan, prepared.passwords, desired
+
+
+def _rotate_option(func: F) -> F:
+    return click.option(
+        "--rotate", "rotate", metavar="USERNAME", multiple=True,
+        help="Set USERNAME's password to its variable's current value (repeatable; the "
+             "master, a staff username or a provider login).")(func)
+
+
+MAX_NOTE = 500
+
+
+def _note(given: str | None) -> str | None:
+    """`apply --note`, or in CI the run's commit and author (GitHub Actions, GitLab CI), so
+    the audit trail says who did it even when everyone acts as the master."""
+    if given is None:
+        for sha, who in (("GITHUB_SHA", "GITHUB_ACTOR"), ("CI_COMMIT_SHA", "GITLAB_USER_LOGIN")):
+            if os.environ.get(sha):
+                given = f"commit {os.environ[sha][:12]}"
+                if os.environ.get(who):
+                    given += f" by {os.environ[who]}"
+                break
+    if given is None:
+        return None
+    note = " ".join(given.split())
+    if not note:
+        return None
+    if len(note) > MAX_NOTE:
+        raise UsageError(f"--note is {len(note)} characters; the most is {MAX_NOTE}")
+    if not note.isprintable():
+        raise UsageError("--note holds a control character; write it as plain text")
+    return note
 
 
 @cli.command()
@@ -209,9 +242,10 @@ def _plan(ctx: Context) -> tuple[Backend, Plan, dict[str, str], Desired]:
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
               show_default=True, help="Warn when the plan removes more than this.")
+@_rotate_option
 @_command
 def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
-         max_removals: int) -> int:
+         max_removals: int, rotate: tuple[str, ...]) -> int:
     """Show what apply would change; changes nothing.
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
@@ -219,7 +253,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     if as_json and fmt not in ("text", "json"):
         # refused before anything is read: two answers to "which format" is a usage error
         raise UsageError(f"--json and --format {fmt} ask for two formats; use one")
-    _system, p, passwords, _desired = _plan(ctx)
+    _system, p, passwords, _desired = _plan(ctx, rotate)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         _emit(ctx, render.plan_json(p))
@@ -239,14 +273,22 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
               show_default=True, help="Refuse a plan that removes more than this.")
+@_rotate_option
+@click.option("--note", metavar="TEXT", default=None,
+              help="Kept on every audit entry of this apply (in CI: the commit and author).")
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @_command
-def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None) -> None:
+def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None,
+          rotate: tuple[str, ...], note: str | None) -> None:
     """Apply the plan (or a saved PLANFILE) in one transaction.
 
     Example: groupsync apply --auto-approve riverside.plan
     """
     desired: Desired | None = None
+    note = _note(note)
+    if planfile and rotate:
+        raise UsageError("--rotate belongs to the plan: give it to `plan --out`, not to "
+                         "`apply PLANFILE`")
     if planfile:
         saved = planfile_format.read(planfile)
         passwords = login_secrets(saved.plan, ctx.secrets())
@@ -255,7 +297,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         system = ctx.for_saved_plan()
         _emit(ctx, render.plan_text(p, color=ctx.color))
     else:
-        system, p, passwords, desired = _plan(ctx)
+        system, p, passwords, desired = _plan(ctx, rotate)
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if not p.changes:
         return
@@ -268,13 +310,15 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if not sys.stdin.isatty():
             raise PlanError("apply needs --auto-approve when not run from a terminal; "
                             "nothing was changed")
-        answer = click.prompt("\nApply these changes? Only 'yes' will be accepted",
-                              default="", show_default=False)
+        click.echo("\nApply these changes? Only 'yes' will be accepted: ", nl=False)
+        try:
+            answer = input()  # Ctrl-C here is KeyboardInterrupt: exit 130 (DESIGN §7.4)
+        except EOFError:
+            answer = ""
         if answer.strip() != "yes":
-            click.echo("Apply cancelled; nothing was changed.")
-            return
+            raise PlanError("apply cancelled (the answer was not 'yes'); nothing was changed")
     with _progress(len(p.changes), ctx) as progress:
-        revision = apply_changes(system, p, passwords, desired, progress)
+        revision = apply_changes(system, p, passwords, desired, progress, note)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")

@@ -9,6 +9,7 @@ in a local store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
 from groupsync.apply import Progress, apply_plan, login_secrets, scope_for
-from groupsync.changes import UsernameChange
+from groupsync.changes import PasswordChange, UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.errors import RuleError, SecretError
@@ -43,7 +44,7 @@ class Backend(Protocol):
     def audit(self, limit: int | None = None) -> list[AuditEntry]: ...
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
-              progress: Progress | None = None) -> int: ...
+              progress: Progress | None = None, note: str | None = None) -> int: ...
 
     def close(self) -> None: ...
 
@@ -67,22 +68,24 @@ class LocalBackend:
         return self.system.audit(limit)
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
-              progress: Progress | None = None) -> int:
-        return apply_plan(self.system, plan, passwords, desired, progress=progress)
+              progress: Progress | None = None, note: str | None = None) -> int:
+        return apply_plan(self.system, plan, passwords, desired, progress=progress, note=note)
 
     def close(self) -> None:
         """Nothing held open: every store call opens and closes its own connection."""
 
 
 def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
-          desired: Desired | None = None, progress: Progress | None = None) -> int:
+          desired: Desired | None = None, progress: Progress | None = None,
+          note: str | None = None) -> int:
     """Apply `plan` in one transaction (locally, or as one request to a service); returns the
     store's new revision. With `desired` the plan is made again inside the transaction and must
     come out the same; without, the store must be at the plan's exact revision."""
-    return backend.apply(plan, passwords, desired, progress)
+    return backend.apply(plan, passwords, desired, progress, note)
 
 
-def prepare(system: Backend, desired: Desired, secrets: Secrets) -> Prepared:
+def prepare(system: Backend, desired: Desired, secrets: Secrets,
+            rotate: Sequence[str] = ()) -> Prepared:
     state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
     named = [desired.master.username, *(u.username for u in desired.staff.values()),
              *(p.login for p in desired.providers.values())]
@@ -91,12 +94,14 @@ def prepare(system: Backend, desired: Desired, secrets: Secrets) -> Prepared:
     # at plan time, and known as nothing more than taken (no home, no account).
     for name in system.taken(unseen) if unseen else ():
         state.users[ukey(name)] = User(username=name, home="", password_hash="")
-    plan = make_plan(desired, state, today=today())
+    plan = make_plan(desired, state, today=today(), rotate=rotate)
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)
-    # Usernames the apply will create have nothing to log in with yet; every other login is
-    # checked now, once, so `plan` fails where `apply` would.
-    system.verify_logins(state, {u: pw for u, pw in passwords.items() if state.user(u)})
+    # Usernames the apply will create (or give a new password) have nothing to log in with
+    # yet; every other login is checked now, once, so `plan` fails where `apply` would.
+    fresh = {ukey(u) for u in plan.rotated}
+    system.verify_logins(state, {u: pw for u, pw in passwords.items()
+                                 if state.user(u) and ukey(u) not in fresh})
     return Prepared(plan, passwords)
 
 
@@ -105,7 +110,8 @@ def check_new_passwords(plan: Plan, passwords: dict[str, str],
     """Every password the apply will set must pass the policy; a weak one fails at plan time,
     naming its variable and where the file references it, never the value."""
     for change in plan.changes:
-        if isinstance(change, UsernameChange) and change.action == "add":
+        if ((isinstance(change, UsernameChange) and change.action == "add")
+                or isinstance(change, PasswordChange)):
             var = plan.credentials.get(change.username, "")
             _policy(passwords.get(change.username, ""), change.username, var, where.get(var))
 

@@ -8,6 +8,7 @@ login the apply will use. Rendering (render.py) and applying (apply.py) are sepa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,7 +21,9 @@ from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
 
 FORMAT_VERSION = "1"
-TYPE_ORDER = ("practice_setup", "username", "join", "privileges", "code")
+TYPE_ORDER = ("practice_setup", "username", "password", "join", "privileges", "code")
+CODE_FILES_ORDER = list(CODE_FILES)
+MAX_CODE_WARNINGS = 20  # a file without inline lists can keep thousands: the rest are counted
 ACTION_ORDER = ("add", "change", "remove")
 
 
@@ -48,6 +51,19 @@ class Plan:
     def removals(self) -> int:
         return self.summary()["remove"]
 
+    @property
+    def rotated(self) -> list[str]:
+        """The usernames whose password this plan sets (`--rotate`)."""
+        return [c.username or "" for c in self.changes if c.type == "password"]
+
+    def moves(self) -> dict[str, tuple[str, str]]:
+        """Usernames replaced in a new home: casefolded name -> (old home, new home)."""
+        removed = {ukey(c.username or ""): c.account for c in self.changes
+                   if c.type == "username" and c.action == "remove"}
+        return {k: (removed[k], c.account) for c in self.changes
+                if c.type == "username" and c.action == "add"
+                and (k := ukey(c.username or "")) in removed}
+
     def to_json(self) -> dict[str, Any]:
         """The `plan --json` view (contract). A saved plan file is another format, written by
         planfile.py: this view is for machines to read, not for apply to trust."""
@@ -61,13 +77,16 @@ class Plan:
         }
 
 
-def make_plan(desired: Desired, state: State, today: date | None = None) -> Plan:
+def make_plan(desired: Desired, state: State, today: date | None = None,
+              rotate: Sequence[str] = ()) -> Plan:
     """Compare the desired practice with the store's state; raise PlanError if it can't be
-    reached at all (an account that was never signed up, a username with another home).
+    reached at all (an account that was never signed up, a username taken elsewhere, a move
+    or rotation nobody may make), one line per problem.
 
-    With `today`, the plan also warns about free trials ending without a sent notice (the
-    date is a parameter so the same inputs always give the same plan)."""
-    plan = _Planner(desired, state).run()
+    `rotate` names usernames whose password is set to their variable's current value. With
+    `today`, the plan also warns about free trials ending without a sent notice (the date is
+    a parameter so the same inputs always give the same plan)."""
+    plan = _Planner(desired, state, rotate).run()
     if today is not None:
         from groupsync.notice import trial_warnings
 
@@ -76,7 +95,7 @@ def make_plan(desired: Desired, state: State, today: date | None = None) -> Plan
 
 
 class _Planner:
-    def __init__(self, desired: Desired, state: State) -> None:
+    def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = ()) -> None:
         self.d = desired
         self.s = state
         self.changes: list[Change] = []
@@ -84,6 +103,16 @@ class _Planner:
         self.credentials: dict[str, str] = {}
         self.order = {p.account_id: i for i, p in enumerate(desired.providers.values())}
         self.logins = desired.provider_logins()
+        self.master_k = ukey(desired.master.username)
+        self.rotate = list(dict.fromkeys(rotate))
+        self.rotate_keys = {ukey(n) for n in self.rotate}
+        self.moved: dict[str, str] = {}  # ukey -> the home it leaves
+        self.gone: set[str] = set()  # usernames this plan deletes (pruned or moved)
+        self.kept_codes: dict[tuple[str, str, str], list[str]] = {}  # (file, key, why) -> ids
+
+    def exists(self, username: str) -> bool:
+        """The username is in the store and stays there (not deleted or moved by this plan)."""
+        return self.s.user(username) is not None and ukey(username) not in self.gone
 
     def label(self, account_id: str) -> str:
         prov = self.d.by_account.get(account_id)
@@ -92,9 +121,13 @@ class _Planner:
     def run(self) -> Plan:
         self._check_accounts()
         self._practice_setup()
-        deleted = self._prune_usernames()
-        self._usernames(deleted)
+        self.gone = self._prune_usernames()
+        self._moves()
+        self._usernames(self.gone)
+        self._left_accounts()
         self._codes()
+        self._code_warnings()
+        self._rotations()
         self.changes.sort(key=self._sort_key)
         actor, master = self._actors()
         return Plan(
@@ -135,35 +168,83 @@ class _Planner:
             existing = self.s.user(u.username)
             if existing is None or existing.home == u.home:
                 continue
-            if existing.home in self.d.by_account:
-                problems.append(
-                    f"username {u.username} already exists with home account "
-                    f"{self.label(existing.home)}, not {self.label(u.home)}"
-                )
+            if self._ours(u, existing.home):
+                problem = self._move_problem(u, existing.home)
+                if problem:
+                    problems.append(problem)
+                else:
+                    self.moved[ukey(u.username)] = existing.home
             else:
                 # Held outside this practice: said as a sign-up screen says it, never where
                 # (DESIGN §7.1: no error names an account the caller can't open).
                 problems.append(f"username {u.username} is taken; usernames are unique across "
                                 "the store, so choose another")
         if problems:
-            raise PlanError("; ".join(problems))
+            raise PlanError("\n".join(problems))
+
+    def _ours(self, u: DesiredUsername, home: str) -> bool:
+        """A username of this practice (DESIGN §7.3): its home is a declared account or one
+        the group's master can open. The master's own home is one it can open by definition,
+        so the master counts as ours when it can open a declared account."""
+        if not home or home in self.d.by_account:
+            return bool(home)
+        if u.is_master:
+            return any(a in self.d.by_account for a in self.s.by_user.get(self.master_k, ()))
+        return (self.master_k, home) in self.s.access
+
+    def _move_problem(self, u: DesiredUsername, old: str) -> str | None:
+        """Why `u` can't be deleted from `old` and added in its declared home (None: it can),
+        said with the way out."""
+        k = ukey(u.username)
+        where = (f"username {u.username} can't move from account {self.label(old)} to "
+                 f"{self.label(u.home)}")
+        account = self.s.accounts.get(old)
+        if account is not None and ukey(account.signup_username) == k:
+            return (f"{where}: it is that account's sign-up username, which can't be deleted; "
+                    f"keep its home there, or choose another username")
+        # The master deletes a moved username (itself too, when it moves) before it is added
+        # again, so it needs full account_access in the home being left.
+        if self.s.user(self.d.master.username) is None:
+            return (f"{where}: the master {self.d.master.username} deletes it there, and it "
+                    "doesn't exist yet; keep that home for the first apply, then move it")
+        master = self.s.access.get((self.master_k, old))
+        if master is None or master["account_access"] != "full":
+            return (f"{where}: the master {self.d.master.username} needs full account_access "
+                    f"in {self.label(old)} to delete it there; give it that (the account's "
+                    "provider can), or choose another username")
+        for acct in sorted(self.s.by_user.get(k, ())):
+            keepers = [v for v in self.s.by_account.get(acct, ()) if v != k
+                       and self.s.access[(v, acct)]["account_access"] == "full"]
+            if not keepers:
+                return (f"{where}: deleting it would leave account {self.label(acct)} with no "
+                        "username holding full account_access; give another username full "
+                        "account_access there first")
+        return None
 
     def _actors(self) -> tuple[str, str]:
+        """Who the apply logs in as first, and as whom it then acts. The master, unless it
+        doesn't exist yet or its password is being set: then its home's provider login (which
+        creates it, or sets its password). A master moving home logs in as itself, deletes
+        itself last of all in the old home, and is made again by the new home's login."""
         master = self.d.master
         self.credentials[master.username] = master.password_var
-        if self.s.user(master.username) is not None:
-            return master.username, master.username
         home = self.d.by_account[master.home]
+        if self.exists(master.username) and self.master_k not in self.rotate_keys:
+            return master.username, master.username
         self.credentials[home.login] = home.password_var
+        if self.master_k in self.moved:
+            return master.username, master.username
         return home.login, master.username
 
     # -- Practice Set-up ---------------------------------------------------------------------
 
     def _practice_setup(self) -> None:
         for p in self.d.providers.values():
-            before = self.s.accounts[p.account_id].practice_setup()
-            after = {"practice_name": self.d.practice_name, "tin": self.d.tin,
-                     "bills_electronically": p.bills_electronically}
+            account = self.s.accounts[p.account_id]
+            # the provider's name is part of the Practice Set-up: a rename is this change
+            before = {"provider_name": account.provider_name, **account.practice_setup()}
+            after = {"provider_name": p.name, "practice_name": self.d.practice_name,
+                     "tin": self.d.tin, "bills_electronically": p.bills_electronically}
             if before != after:
                 self.changes.append(change("change", "practice_setup", p.account_id,
                                            before=before, after=after))
@@ -188,7 +269,7 @@ class _Planner:
         for u in (self.d.master, *self.d.staff.values()):
             k = ukey(u.username)
             targets = sorted(u.accounts, key=lambda a: self.order[a])
-            if self.s.user(u.username) is None:
+            if not self.exists(u.username):
                 self.changes.append(change(
                     "add", "username", u.home, username=u.username,
                     after={"home": u.home, "privileges": self._desired_privs(u.username, u.home)},
@@ -196,7 +277,7 @@ class _Planner:
                 if not u.is_master:
                     self.credentials[u.username] = u.password_var
             for acct in targets:
-                if acct == u.home or (k, acct) in self.s.access:
+                if acct == u.home or ((k, acct) in self.s.access and k not in self.gone):
                     continue
                 self.changes.append(change("add", "join", acct, username=u.username,
                                            after=self._desired_privs(u.username, acct)))
@@ -250,6 +331,104 @@ class _Planner:
                         "access because prune.joins is off"
                     )
 
+    def _moves(self) -> None:
+        """A username whose declared home differs from its home in the store is replaced:
+        deleted there (with all its access) and added again in its new home, with its joins
+        and privileges (DESIGN §7.3). Rendered as one `-/+` line, counted 1 remove + 1 add."""
+        for k, old in sorted(self.moved.items()):
+            user = self.s.users[k]
+            access = {a: self.s.access[(k, a)] for a in sorted(self.s.by_user.get(k, ()))}
+            self.changes.append(change("remove", "username", old, username=user.username,
+                                       before={"home": old, "access": access}))
+            self.gone.add(k)
+            declared = self._declared(user.username)
+            if declared is not None and not declared.is_master:
+                # made again: its password is needed (and checked by the policy) once more
+                self.credentials[declared.username] = declared.password_var
+
+    def _left_accounts(self) -> None:
+        """Offboarding (DESIGN §7.3): joins that the master or a staff username holds to an
+        account the file no longer declares. Removed under prune.joins, else warned about,
+        one warning per account naming everyone who can still open it."""
+        stay: dict[str, list[str]] = {}
+        for u in (self.d.master, *self.d.staff.values()):
+            k = ukey(u.username)
+            if k in self.gone:
+                continue
+            for acct in sorted(self.s.by_user.get(k, ())):
+                if acct in self.d.by_account or acct == self.s.users[k].home:
+                    continue
+                if not self.d.prune_joins:
+                    stay.setdefault(acct, []).append(self.s.users[k].username)
+                    continue
+                master = self.s.access.get((self.master_k, acct))
+                if master is None or master["account_access"] != "full":
+                    raise PlanError(
+                        f"prune.joins would remove {u.username}'s access to account {acct}, "
+                        f"which {self.d.master.username} can't do: it needs full "
+                        f"account_access there. Ask that account's provider to remove it, "
+                        "or set prune.joins to false for now")
+                self.changes.append(change("remove", "join", acct, username=u.username,
+                                           before=self.s.access[(k, acct)]))
+        for acct, names in sorted(stay.items()):
+            self.warnings.append(
+                f"account {acct} is not in {self.d.source}, but {', '.join(names)} can still "
+                f"open it; {'they keep' if len(names) > 1 else 'it keeps'} that access "
+                "because prune.joins is off (set prune.joins: true to remove it)")
+
+    def _rotations(self) -> None:
+        """`--rotate NAME`: one `password` change per username. The password is set by a
+        username that holds full account_access in NAME's home and is not itself rotated:
+        the master for everyone else, its home's provider login for the master."""
+        problems = []
+        declared = {self.master_k: self.d.master.username, **{k: u.username for k, u in
+                                                              self.d.staff.items()},
+                    **{k: p.login for k, p in self.logins.items()}}
+        variables = {self.master_k: self.d.master.password_var,
+                     **{k: u.password_var for k, u in self.d.staff.items()},
+                     **{k: p.password_var for k, p in self.logins.items()}}
+        master = self.d.master.username
+        for name in self.rotate:
+            k = ukey(name)
+            user = self.s.user(name)
+            if k not in declared:
+                problems.append(f"--rotate {name}: not a username {self.d.source} declares "
+                                "(the master, a staff username or a provider login)")
+                continue
+            name = declared[k]
+            if user is None:
+                problems.append(f"--rotate {name}: {name} doesn't exist yet; it is created "
+                                f"with the current value of ${{{variables[k]}}}, so drop "
+                                "--rotate")
+                continue
+            if k in self.moved:
+                problems.append(f"--rotate {name}: {name} moves home in this plan and is made "
+                                f"again with the current value of ${{{variables[k]}}}; drop "
+                                "--rotate")
+                continue
+            # the master's is set by its home's provider login, everyone else's by the master
+            setter = (self.d.by_account[self.d.master.home].login if k == self.master_k
+                      else master)
+            if ukey(setter) in self.rotate_keys:
+                problems.append(f"--rotate {name}: its password is set by {setter}, which is "
+                                "rotated too; rotate one, apply, then the other")
+                continue
+            if not self.exists(setter):
+                problems.append(f"--rotate {name}: its password is set by {setter}, which "
+                                "doesn't exist yet; apply once without --rotate first")
+                continue
+            held = self.s.access.get((ukey(setter), user.home))
+            if held is None or held["account_access"] != "full":
+                problems.append(f"--rotate {name}: {setter} needs full account_access in "
+                                f"account {self.label(user.home)} to set its password")
+                continue
+            self.credentials[name] = variables[k]
+            if k != self.master_k:
+                self.credentials[setter] = self.d.master.password_var
+            self.changes.append(change("change", "password", user.home, username=name))
+        if problems:
+            raise PlanError("\n".join(problems))
+
     def _prune_usernames(self) -> set[str]:
         keep = {ukey(self.d.master.username), *self.d.staff, *self.logins}
         keep.update(ukey(a.signup_username) for a in self.s.accounts.values())
@@ -298,7 +477,29 @@ class _Planner:
             elif current != record:
                 self.changes.append(change("change", "code", account_id, file=file, key=key,
                                            before=current, after=record))
+        extra = have.keys() - want.keys()
         if self.d.prune_codes:
-            for key in have.keys() - want.keys():
+            for key in extra:
                 self.changes.append(change("remove", "code", account_id, file=file, key=key,
                                            before=have[key]))
+            return
+        codes = self.d.codes
+        why = (f"not in {self.d.source}" if codes and account_id == codes.master
+               else f"not in the codes master {self.label(codes.master) if codes else ''}")
+        for key in sorted(extra):
+            self.kept_codes.setdefault((file, key, why), []).append(account_id)
+
+    def _code_warnings(self) -> None:
+        """Records kept only because prune.codes is off (DESIGN §7.3), as for usernames and
+        joins: one warning per record, naming the accounts; past a screenful, counted."""
+        items = sorted(self.kept_codes.items(), key=lambda kv: (
+            CODE_FILES_ORDER.index(kv[0][0]), kv[0][1], kv[0][2]))
+        for (file, key, why), accounts in items[:MAX_CODE_WARNINGS]:
+            where = ", ".join(self.label(a) for a in accounts)
+            self.warnings.append(
+                f"{file} {key} in account{'s' if len(accounts) > 1 else ''} {where} is {why}; "
+                "it stays because prune.codes is off")
+        if len(items) > MAX_CODE_WARNINGS:
+            self.warnings.append(
+                f"… and {len(items) - MAX_CODE_WARNINGS} more code records that stay because "
+                "prune.codes is off")

@@ -121,7 +121,8 @@ class RemoteSystem:
         return entries[:limit] if limit else entries
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
-              progress: Callable[[int, int], None] | None = None) -> int:
+              progress: Callable[[int, int], None] | None = None,
+              note: str | None = None) -> int:
         """One request, one transaction on the service. With the practice (its file's text)
         the service re-plans inside it, as a local apply does; without, a saved plan's
         exact-revision rule holds. No progress to show: the work happens on the service."""
@@ -133,6 +134,8 @@ class RemoteSystem:
                                 "passwords": {u: passwords[u] for u in plan.credentials}}
         if practice is not None:
             body["practice"] = practice
+        if note:
+            body["note"] = note
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 

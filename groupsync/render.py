@@ -11,12 +11,13 @@ import json
 import re
 from typing import Any
 
-from groupsync.accounts.model import AREAS, CODE_FILES, State
+from groupsync.accounts.model import AREAS, CODE_FILES, State, ukey
 from groupsync.accounts.storage import AuditEntry
 from groupsync.changes import (
     Change,
     CodeChange,
     JoinChange,
+    PasswordChange,
     PracticeSetupChange,
     PrivilegesChange,
     UsernameChange,
@@ -100,8 +101,17 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
 
 
-def _change_lines(c: Change, style: _Style) -> list[str]:
+def _change_lines(c: Change, style: _Style,
+                  moves: dict[str, tuple[str, str]] | None = None) -> list[str]:
     sym = style(_SYMBOL[c.action], c.action)
+    moved = (moves or {}).get(ukey(c.username or ""))
+    if isinstance(c, UsernameChange) and moved is not None and c.after is not None:
+        # a replacement (DESIGN §7.3): deleted in the old home, added in the new, one line
+        sym = style("-", "remove") + style("/", "change") + style("+", "add")
+        privs = privileges_text(c.after["privileges"])
+        return [f"{sym} username {c.username} (home {moved[0]} -> {moved[1]}; {privs})"]
+    if isinstance(c, PasswordChange):
+        return [f"  {sym} password {c.username} (set from its variable; its tokens end)"]
     if isinstance(c, PracticeSetupChange):
         before, after = dict(c.before), dict(c.after)
         lines = [f"  {sym} Practice Set-up"]
@@ -143,17 +153,21 @@ def _code_lines(c: CodeChange, sym: str) -> list[str]:
 def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) -> str:
     style = _Style(color)
     out: list[str] = []
+    moves = plan.moves()
     if plan.changes:
         out.append("groupsync will make these changes:")
         current = None
         for c in plan.changes:
+            if (isinstance(c, UsernameChange) and c.before is not None
+                    and ukey(c.username) in moves):
+                continue  # shown once, as `-/+`, where the username is added
             if c.account != current:
                 current = c.account
                 key = plan.accounts.get(c.account)
                 name = f"account {c.account}" + (f" ({key})" if key else "")
                 out.append("")
                 out.append(style(name, "bold"))
-            out.extend(_change_lines(c, style))
+            out.extend(_change_lines(c, style, moves))
         out.append("")
     warnings = list(plan.warnings)
     if max_removals is not None and plan.removals > max_removals:

@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
@@ -61,6 +61,12 @@ class TokenResponse(BaseModel):
     username: str
 
 
+def _note_text(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("a note is plain text, without control characters")
+    return value
+
+
 class ApplyRequest(BaseModel):
     plan: SavedPlan
     practice: Annotated[str, StringConstraints(max_length=16 * 1024 * 1024)] | None = Field(
@@ -69,6 +75,9 @@ class ApplyRequest(BaseModel):
                     "plan again inside its transaction and applies only if it comes out the "
                     "same (applies to other practices don't make it stale). Without it, the "
                     "store must be at the plan's exact revision, as for a saved plan.")
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500),
+                    AfterValidator(_note_text)] | None = Field(
+        default=None, description="Kept on every audit entry of this apply (`apply --note`).")
     passwords: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)],
         Annotated[str, StringConstraints(min_length=1, max_length=1024)],
@@ -211,12 +220,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         # creates (a taken one is refused as taken, not counted as someone's failed log-in)
         created = {ukey(c.username) for c in plan.changes
                    if isinstance(c, UsernameChange) and c.action == "add" and c.username}
+        created |= {ukey(u) for u in plan.rotated}  # their new passwords don't log in yet
         logins = {u: pw for u, pw in body.passwords.items()
                   if ukey(u) in {ukey(n) for n in plan.credentials} and ukey(u) not in created}
         with remembering_logins():
             system.verify_existing_logins(logins, address(request))
             revision = apply_plan(system, plan, body.passwords, desired,
-                                  address=address(request))
+                                  address=address(request), note=body.note)
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
     assert {"/v1/state", "/v1/audit", "/v1/apply"} <= AUTHENTICATED_PATHS

@@ -254,9 +254,18 @@ def test_delete_rules(two_accounts: AccountSystem) -> None:
     with pytest.raises(RuleError, match="sign-up username and can't be deleted"):
         with two_accounts.session("admin2", "pw-test-2026") as s:
             s.delete_username("alice")
-    with pytest.raises(RuleError, match="can't delete itself"):
+    # A username may delete itself (a master moving home does); then it acts as nobody.
+    with pytest.raises(PermissionDenied, match="admin2 can't open account 100001"):
         with two_accounts.session("admin2", "pw-test-2026") as s:
             s.delete_username("admin2")
+            s.set_privileges("100001", "alice", FULL)
+    assert two_accounts.read_state().user("admin2") is not None  # that session rolled back
+    with two_accounts.session("admin2", "pw-test-2026") as s:
+        s.delete_username("admin2")
+    assert two_accounts.read_state().user("admin2") is None
+    entry = two_accounts.audit(1)[0]
+    assert (entry.action, entry.actor, entry.username) == ("remove", "admin2", "admin2")
+    assert entry.actor_id == entry.username_id is not None
     with pytest.raises(PermissionDenied, match=r"can.t open account 100001"):
         with two_accounts.session("bob", "pw-bob-2026") as s:
             s.delete_username("desk")

@@ -144,7 +144,9 @@ def test_a_plan_with_a_change_no_phase_performs_is_refused_whole(
         change("change", "privileges", "100517", username="frontdesk",
                before=system.read_state().access[("frontdesk", "100517")],
                after={**system.read_state().access[("frontdesk", "100517")], "notes": "view"}),
-        change("remove", "join", "100517", username="riverside-admin", before=FULL),
+        # the master is deleted only when it moves home (and then added again)
+        change("remove", "username", "100482", username="riverside-admin",
+               before={"home": "100482", "access": {}}),
     ]
     before = system.read_state().revision
     with pytest.raises(PlanError, match="1 change\\(s\\) groupsync can't apply"):

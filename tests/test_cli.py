@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -84,8 +85,9 @@ def test_apply_without_a_terminal_needs_auto_approve(run: Run) -> None:
 
 
 def _on_terminal(tmp_path: Path, *args: str, answer: str | None = None,
-                 color: bool = False) -> str:
-    """Run groupsync on a real pseudo-terminal, answering its question if asked."""
+                 color: bool = False, codes: list[int] | None = None) -> str:
+    """Run groupsync on a real pseudo-terminal, answering its question if asked (the answer
+    `^C` sends SIGINT instead, as Ctrl-C would); its exit code is appended to `codes`."""
     primary, secondary = pty.openpty()
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_PASSWORD") and k != "NO_COLOR"}
@@ -109,19 +111,30 @@ def _on_terminal(tmp_path: Path, *args: str, answer: str | None = None,
                 break
             out += chunk
             if not answered and b"Only 'yes' will be accepted" in out:
-                os.write(primary, (answer or "").encode() + b"\n")
+                if answer == "^C":
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    os.write(primary, (answer or "").encode() + b"\n")
                 answered = True
         elif proc.poll() is not None:
             break
-    proc.wait(timeout=30)
+    code = proc.wait(timeout=30)
+    if codes is not None:
+        codes.append(code)
     os.close(primary)
     return out.decode().replace("\r\n", "\n")
 
 
 def test_apply_on_a_terminal_asks_and_only_yes_applies(run: Run, tmp_path: Path) -> None:
     setup(run)
-    out = _on_terminal(tmp_path, "apply", *FILES, answer="no")
-    assert out.endswith("Apply cancelled; nothing was changed.\n")
+    codes: list[int] = []
+    out = _on_terminal(tmp_path, "apply", *FILES, answer="no", codes=codes)
+    # DESIGN §7.4: an answer other than yes is an apply that did not happen: exit 1
+    assert out.endswith("Error: apply cancelled (the answer was not 'yes'); nothing was "
+                        "changed\n")
+    out = _on_terminal(tmp_path, "apply", *FILES, answer="^C", codes=codes)
+    assert out.endswith("Interrupted; nothing was changed.\n")
+    assert codes == [1, 130]
     assert json.loads(run("show", *FILES, "--json").out)["revision"] == 4
     out = _on_terminal(tmp_path, "apply", *FILES, answer="yes")
     assert "Apply complete: 88 added, 4 changed, 0 removed." in out

@@ -33,8 +33,10 @@ def test_first_plan_counts_every_change_once(tmp_path: Path, store: str) -> None
         ("add", "username", SMITH, "frontdesk"),
         ("add", "username", SMITH, "riverside-admin"),
     ]
-    assert first[0].before == {"practice_name": None, "tin": None, "bills_electronically": False}
-    assert first[0].after == {"practice_name": "Riverside Counseling Group",
+    assert first[0].before == {"provider_name": "Jane Smith, PhD", "practice_name": None,
+                               "tin": None, "bills_electronically": False}
+    assert first[0].after == {"provider_name": "Jane Smith, PhD",
+                              "practice_name": "Riverside Counseling Group",
                               "tin": "12-3456789", "bills_electronically": True}
     assert first[3].after == {"home": SMITH, "privileges": FULL}
     garcia_billing = next(c for c in plan.changes
@@ -114,6 +116,9 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
         "access because prune.usernames is off",
         f"temp-helper (home {JONES} (jones)) can open account {CHEN} (chen) but is not in "
         f"{desired.source}; it keeps that access because prune.joins is off",
+        # DESIGN §7.3: a record kept only because prune.codes is off is said, as above
+        f"diagnosis_codes F99 in account {CHEN} (chen) is not in the codes master {SMITH} "
+        "(smith); it stays because prune.codes is off",
     ]
 
 
@@ -181,8 +186,10 @@ def test_plan_refuses_what_it_cannot_reach(tmp_path: Path, store: str) -> None:
         plan_for(system, other)
     with system.session("rjones", "demo-only-jones-2b9c") as s:
         s.allow_access(JONES, "FrontDesk", "pw-test-2026", {})
-    with pytest.raises(PlanError, match="username frontdesk already exists with home account "
-                                        f"{JONES} \\(jones\\), not {SMITH} \\(smith\\)"):
+    with pytest.raises(PlanError, match=f"username frontdesk can't move from account {JONES} "
+                                        f"\\(jones\\) to {SMITH} \\(smith\\): the master "
+                                        "riverside-admin deletes it there, and it doesn't "
+                                        "exist yet; keep that home for the first apply"):
         plan_for(system, desired)
 
 

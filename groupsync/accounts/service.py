@@ -326,7 +326,8 @@ class AccountSystem:
     @contextlib.contextmanager
     def session(self, username: str, password: str, address: str = LOCAL,
                 scope: Scope | None = None,
-                prehashed: dict[str, tuple[str, str]] | None = None) -> Iterator[Session]:
+                prehashed: dict[str, tuple[str, str]] | None = None,
+                note: str | None = None) -> Iterator[Session]:
         """Log in and open one write transaction; committed when the block ends cleanly. With
         a scope, the transaction reads (and can change) only those rows."""
         state: State | None = None
@@ -337,7 +338,7 @@ class AccountSystem:
             with self.storage.write() as tx:
                 state = tx.load_state(scope)
                 session = Session(tx, state, username, password, self.clock(), address,
-                                  prehashed or {})
+                                  prehashed or {}, note)
                 yield session
                 session._commit()
         except LoginFailed as exc:
@@ -410,9 +411,11 @@ class Session:
 
     def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
                  now: float, address: str,
-                 prehashed: dict[str, tuple[str, str]] | None = None) -> None:
+                 prehashed: dict[str, tuple[str, str]] | None = None,
+                 note: str | None = None) -> None:
         self._tx = tx
         self._prehashed = prehashed or {}
+        self.note = note  # `apply --note`: kept on every audit entry of this session
         self.state = state
         self._now = now
         self.address = address
@@ -499,23 +502,41 @@ class Session:
             about = self.state.user(entry.username)
             username_id = about.id if about else None
         entry.username_id = username_id
+        if self.note:
+            entry.detail = {**entry.detail, "note": self.note}
         self._audit.append(entry)
+
+    def _hash_for(self, username: str, password: str) -> str:
+        """The argon2 hash of a new password: made before the transaction when it could be
+        (prehashed for exactly this password), else now."""
+        ready = self._prehashed.get(ukey(username))
+        if ready is not None and hmac.compare_digest(ready[1], _fingerprint(password)):
+            return ready[0]
+        return hash_password(password)
 
     # -- Practice Set-up -------------------------------------------------------------------
 
     def set_practice_setup(
         self, account_id: str, practice_name: str | None, tin: str | None,
-        bills_electronically: bool,
+        bills_electronically: bool, provider_name: str | None = None,
     ) -> None:
+        """Practice Set-up: practice name, TIN, electronic billing and (when given) the
+        provider's name, which the product keeps on the same screen."""
         self._require(account_id, "practice_setup", "full", "change its Practice Set-up")
         if practice_name:
             check_text(practice_name, "a practice name")
+        if provider_name is not None:
+            if not provider_name.strip():
+                raise RuleError("a provider's name can't be empty")
+            check_text(provider_name, "a provider's name")
         account = self.state.accounts[account_id]
-        before = account.practice_setup()
+        before = {"provider_name": account.provider_name, **account.practice_setup()}
+        if provider_name is not None:
+            account.provider_name = provider_name.strip()
         account.practice_name = practice_name.strip() if practice_name else None
         account.tin = normalize_tin(tin) if tin else None
         account.bills_electronically = bool(bills_electronically)
-        after = account.practice_setup()
+        after = {"provider_name": account.provider_name, **account.practice_setup()}
         if after != before:
             self._dirty.accounts.add(account_id)
             self._record(AuditEntry(
@@ -538,11 +559,7 @@ class Session:
         _check_new_password(username, password)
         privs = normalize_privileges(privileges)
         k = ukey(username)
-        ready = self._prehashed.get(k)
-        if ready is not None and hmac.compare_digest(ready[1], _fingerprint(password)):
-            made = ready[0]
-        else:
-            made = hash_password(password)  # not hashed beforehand (or not for this password)
+        made = self._hash_for(username, password)
         self.state.users[k] = User(
             username=username, home=account_id, password_hash=made,
             created_at=utcnow(), id=new_user_id(),
@@ -626,8 +643,8 @@ class Session:
         user = self._user(username)
         self._require(user.home, "account_access", "full", f"delete {username}")
         k = ukey(user.username)
-        if k == ukey(self.actor):
-            raise RuleError(f"{username} can't delete itself")
+        # A username may delete itself (a master moving home does, last of all in the old
+        # home); the session then acts as nobody until act_as names another login.
         if any(ukey(a.signup_username) == k for a in self.state.accounts.values()):
             raise RuleError(f"{username} is a provider's sign-up username and can't be deleted")
         accounts = self.state.accounts_of(username)
@@ -637,13 +654,31 @@ class Session:
             self._dirty.access.add((k, acct))
         for acct in accounts:
             self._guard(acct, f"deleting {username}")
-        del self.state.users[k]
-        self._dirty.gone_ids.add(user.id)
-        self._dirty.users.add(k)
+        # recorded before the row goes, so a self-deletion still names its actor's id
         self._record(AuditEntry(
             "remove", "username", self.actor, account=user.home, username=user.username,
             detail={"before": {"home": user.home, "access": before}},
         ), username_id=user.id)
+        del self.state.users[k]
+        self._dirty.gone_ids.add(user.id)
+        self._dirty.users.add(k)
+
+    def set_password(self, username: str, password: str) -> None:
+        """Set a username's password: by the username itself (logged in with its old one) or
+        by a username with full account_access in its home. Its tokens end and its log-in
+        locks are cleared; the audit says who and when, never the value."""
+        user = self._user(username)
+        if ukey(user.username) != ukey(self.actor):
+            self._require(user.home, "account_access", "full", f"set {username}'s password")
+        _check_new_password(user.username, password)
+        k = ukey(user.username)
+        self.state.users[k] = User(username=user.username, home=user.home,
+                                   password_hash=self._hash_for(user.username, password),
+                                   created_at=user.created_at, id=user.id)
+        self._dirty.users.add(k)
+        self._dirty.reset_ids.add(user.id)
+        self._record(AuditEntry("change", "password", self.actor, account=user.home,
+                                username=user.username), username_id=user.id)
 
     # -- code files ------------------------------------------------------------------------
 

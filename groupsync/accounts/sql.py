@@ -516,8 +516,11 @@ class SqlWrite:
         )
         gone_users = [(k,) for k in sorted(dirty.users) if k not in state.users]
         c.executemany("DELETE FROM usernames WHERE ukey=?", gone_users)
-        gone_ids = [(i,) for i in sorted(dirty.gone_ids)]
+        gone_ids = [(i,) for i in sorted(dirty.gone_ids | dirty.reset_ids)]
         c.executemany("DELETE FROM tokens WHERE user_id=?", gone_ids)  # they end with it
+        # a new password (or a name made again) starts with no lock and no failures counted
+        c.executemany("DELETE FROM login_throttle WHERE subject=?",
+                      [("id:" + i,) for (i,) in gone_ids])
         _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
 

@@ -51,6 +51,8 @@ class Dirty:
     access: set[tuple[str, str]] = field(default_factory=set)
     codes: set[tuple[str, str, str]] = field(default_factory=set)
     gone_ids: set[str] = field(default_factory=set)  # ids of usernames deleted: tokens end
+    reset_ids: set[str] = field(default_factory=set)  # ids given a new password: tokens and
+    # log-in locks end
 
     def __bool__(self) -> bool:
         return bool(self.accounts or self.users or self.access or self.codes)
