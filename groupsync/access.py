@@ -1,8 +1,14 @@
 """Access review: who can do what, usernames x accounts x areas, as a table, CSV or HTML.
 
-Rows are (username, account) pairs from one State; flagged rows are those where a username
-holds `full` on `notes` (clinical records) or `account_access` (who gets in) in an account
-that is not its home — the grants an auditor should look at first.
+Rows are (username, account) pairs from one State. A row is flagged for what its role does
+not need, so an auditor reads every flag instead of learning to skip them:
+
+- `full` on `notes` (clinical records) or `account_access` (who gets in) in an account that
+  is not the username's home, except for the group's master in the practice's own accounts
+  (managing the group is its job: DESIGN §3 gives it full there);
+- any access a username of the practice keeps to an account the practice file no longer
+  declares (a provider who left, DESIGN §7.3): shown by default, because it is exactly
+  what an offboarding review is for.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import html
 import io
 from dataclasses import dataclass
 
-from groupsync.accounts.model import AREAS, State
+from groupsync.accounts.model import AREAS, State, ukey
 
 RISKY_AREAS = ("notes", "account_access")
 _LETTER = {"full": "F", "view": "V", "none": "."}
+OUTSIDE = "account not in the practice file"
 
 
 @dataclass(frozen=True)
@@ -25,57 +32,104 @@ class Row:
     account: str
     provider: str
     levels: tuple[str, ...]  # in AREAS order
-    flags: tuple[str, ...]  # areas with full outside the home
+    flags: tuple[str, ...]  # risky areas with full outside the home (not needed by the role)
+    outside: bool = False  # an account the practice file does not declare
+
+    def flag_text(self) -> str:
+        parts = []
+        if self.flags:
+            parts.append("full " + ", ".join(self.flags) + " outside home")
+        if self.outside:
+            parts.append(OUTSIDE)
+        return "; ".join(parts)
 
 
-def rows(state: State, accounts: set[str] | None = None) -> list[Row]:
-    """Every access row, for the given accounts (all when None), username then account."""
+@dataclass(frozen=True)
+class Header:
+    """What a printed or forwarded review must say about itself."""
+
+    practice: str
+    made_at: str  # UTC, to the minute
+    revision: int
+    lineage: str
+
+
+def rows(state: State, accounts: set[str] | None = None, master: str | None = None,
+         members: set[str] | None = None) -> list[Row]:
+    """Every access row of `accounts` (all when None), username then account. `master` is
+    the practice's master (its full grants in declared accounts are its job, not a flag);
+    `members` (casefolded names of the master and staff) also bring in their access to
+    accounts outside `accounts`, flagged."""
+    master_k = ukey(master) if master else None
     out = []
     for (k, acct), privs in state.access.items():
-        if accounts is not None and acct not in accounts:
+        outside = accounts is not None and acct not in accounts
+        if outside and k not in (members or set()):
             continue
         user = state.users[k]
-        flags = tuple(a for a in RISKY_AREAS if privs[a] == "full" and acct != user.home)
+        if outside and acct == user.home:
+            continue  # its own home: the move, if any, is the plan's business
+        needed = k == master_k and not outside
+        flags = () if needed else tuple(a for a in RISKY_AREAS
+                                        if privs[a] == "full" and acct != user.home)
         out.append(Row(user.username, user.home, acct, state.accounts[acct].provider_name,
-                       tuple(privs[a] for a in AREAS), flags))
+                       tuple(privs[a] for a in AREAS), flags, outside))
     out.sort(key=lambda r: (r.username.casefold(), r.account))
     return out
 
 
+def flagged(items: list[Row]) -> int:
+    return sum(1 for r in items if r.flags or r.outside)
+
+
 def table(items: list[Row]) -> str:
-    head = ["username", "account", *(a[:6] for a in AREAS), "flags"]
+    """For a terminal: every area named in full (a column per area, its level as a letter)."""
+    head = ["username", "account", *AREAS, "flags"]
     body = [[r.username + ("" if r.account != r.home else " (home)"), r.account,
-             *(_LETTER[level] for level in r.levels),
-             ("full " + ", ".join(r.flags) + " outside home") if r.flags else ""]
+             *(_LETTER[level] for level in r.levels), r.flag_text()]
             for r in items]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
              for line in [head, *body]]
-    flagged = sum(1 for r in items if r.flags)
-    lines += ["", f"F full, V view, . none. {len(items)} access rows, {flagged} flagged."]
+    lines += ["", f"F full, V view, . none. {len(items)} access rows, {flagged(items)} "
+                  "flagged."]
     return "\n".join(lines) + "\n"
 
 
 def to_csv(items: list[Row]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["username", "home", "account", "provider", *AREAS, "flags"])
+    writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside"])
     for r in items:
         writer.writerow([r.username, r.home, r.account, r.provider, *r.levels,
-                         ";".join(r.flags)])
+                         ";".join(r.flags), "yes" if r.outside else ""])
     return buf.getvalue()
 
 
+# Colours read as risk: full is the strong (red) one, view amber, none quiet grey. At phone
+# width the page never scrolls sideways: the matrix scrolls inside its own box, with the
+# username column sticky so a row stays readable.
 _STYLE = """
-body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d2330; }
-h1 { font-size: 1.3rem; } .filters { margin: 1rem 0; display: flex; gap: 1rem; }
-input { padding: .3rem .5rem; font: inherit; }
-table { border-collapse: collapse; } th, td { padding: .25rem .5rem; border: 1px solid #d5d9e0; }
-th { background: #f3f5f8; position: sticky; top: 0; }
-td.full { background: #c8ecd0; } td.view { background: #fdf0c2; } td.none { color: #9aa3b0; }
+*, *::before, *::after { box-sizing: border-box; }
+body { font: 14px system-ui, sans-serif; margin: 0; padding: 1rem; color: #1d2330;
+       max-width: 100%; overflow-x: hidden; }
+h1 { font-size: 1.3rem; margin: 0 0 .25rem; } .meta { color: #4a5261; margin: 0 0 .75rem; }
+.filters { margin: .75rem 0; display: flex; flex-wrap: wrap; gap: .5rem 1rem; }
+.filters label { display: flex; flex-direction: column; flex: 1 1 12rem; max-width: 20rem; }
+input { padding: .3rem .5rem; font: inherit; width: 100%; }
+.scroll { overflow-x: auto; max-width: 100%; border: 1px solid #d5d9e0; }
+table { border-collapse: separate; border-spacing: 0; }
+th, td { padding: .25rem .5rem; border-right: 1px solid #d5d9e0; border-bottom: 1px solid #d5d9e0;
+         white-space: nowrap; background: #fff; }
+th { background: #f3f5f8; position: sticky; top: 0; z-index: 1; }
+.username { position: sticky; left: 0; z-index: 2; background: #fff; font-weight: 600; }
+th.username { background: #f3f5f8; z-index: 3; }
+td.full { background: #f6c9c4; color: #6b1410; } td.view { background: #fdf0c2; }
+td.none { color: #9aa3b0; }
 tr.flagged td.username::after { content: " \\26A0"; color: #b3261e; }
-tr.flagged { outline: 2px solid #e4a0a0; }
-.legend span { padding: .1rem .4rem; margin-right: .5rem; }
+td.flag { color: #8c1d18; white-space: normal; min-width: 12rem; }
+.legend { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: center; }
+.legend span { padding: .1rem .4rem; }
 """
 
 # Filters read ?username=&account= too, so a link can open a filtered view (and a headless
@@ -99,7 +153,7 @@ fu.addEventListener('input', apply); fa.addEventListener('input', apply); apply(
 """
 
 
-def to_html(items: list[Row], title: str) -> str:
+def to_html(items: list[Row], header: Header) -> str:
     """A self-contained page: no external files, scripts or fonts."""
     e = html.escape
     head = "".join(f"<th>{e(a)}</th>" for a in AREAS)
@@ -107,35 +161,40 @@ def to_html(items: list[Row], title: str) -> str:
     for r in items:
         cells = "".join(f'<td class="{lvl}" data-area="{a}">{lvl}</td>'
                         for a, lvl in zip(AREAS, r.levels, strict=True))
-        flag = ("full " + ", ".join(r.flags) + " outside home") if r.flags else ""
         body.append(
-            f'<tr class="{"flagged" if r.flags else ""}" data-username="{e(r.username)}" '
+            f'<tr class="{"flagged" if r.flags or r.outside else ""}" '
+            f'data-username="{e(r.username)}" '
             f'data-account="{e(r.account)}" data-provider="{e(r.provider)}">'
             f'<td class="username">{e(r.username)}</td><td>{e(r.account)}</td>'
             f"<td>{e(r.provider)}</td><td>{'yes' if r.account == r.home else ''}</td>"
-            f"{cells}<td class=\"flag\">{e(flag)}</td></tr>"
+            f"{cells}<td class=\"flag\">{e(r.flag_text())}</td></tr>"
         )
-    flagged = sum(1 for r in items if r.flags)
+    title = f"Access review: {header.practice}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)}</title><style>{_STYLE}</style></head>
 <body>
 <h1>{e(title)}</h1>
-<p class="legend"><span class="full" style="background:#c8ecd0">full</span>
+<p class="meta">Made {e(header.made_at)} from store revision {header.revision}
+(lineage {e(header.lineage)}) by groupsync access.</p>
+<p class="legend"><span class="full" style="background:#f6c9c4">full</span>
 <span style="background:#fdf0c2">view</span><span style="color:#9aa3b0">none</span>
-&#9888; full on notes or account_access outside the username's home
-({flagged} of {len(items)} rows).</p>
+<span>&#9888; flagged: full on notes or account_access outside the username's home (the
+master's own in the practice's accounts excepted), or access to an account not in the
+practice file ({flagged(items)} of {len(items)} rows).</span></p>
 <div class="filters">
 <label>Username <input id="filter-username" type="search" placeholder="filter"></label>
 <label>Account <input id="filter-account" type="search" placeholder="id or provider"></label>
 <span><span id="shown">{len(items)}</span> rows shown</span>
 </div>
-<table id="matrix"><thead><tr><th>username</th><th>account</th><th>provider</th><th>home</th>
-{head}<th>flags</th></tr></thead>
+<div class="scroll">
+<table id="matrix"><thead><tr><th class="username">username</th><th>account</th>
+<th>provider</th><th>home</th>{head}<th>flags</th></tr></thead>
 <tbody>
 {chr(10).join(body)}
 </tbody></table>
+</div>
 <script>{_SCRIPT}</script>
 </body></html>
 """

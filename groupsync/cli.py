@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -25,13 +26,14 @@ from groupsync.accounts import (
     migrate_store,
     open_system,
 )
+from groupsync.accounts.model import ukey
 from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import SCHEMA_VERSION
 from groupsync.accounts.urls import is_http_url, redact, redact_text
-from groupsync.apply import login_secrets
+from groupsync.apply import login_secrets, scope_for
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
-from groupsync.engine import Backend, LocalBackend, prepare
+from groupsync.engine import Backend, LocalBackend, prepare, sandbox_passwords
 from groupsync.engine import apply as apply_changes
 from groupsync.engine import sandbox as sandbox_accounts
 from groupsync.errors import (
@@ -367,13 +369,18 @@ def sandbox(ctx: Context) -> None:
     """
     desired = ctx.desired()
     if is_http_url(ctx.store):
-        raise StoreError("sandbox creates a local store; it does not work through a service")
-    _system, created = sandbox_accounts(ctx.store, desired, ctx.secrets())
+        from groupsync.remote import signup_missing
+
+        # through a service: its Free Trial sign-up, for the accounts that don't exist yet
+        created = signup_missing(ctx.store, desired, sandbox_passwords(desired, ctx.secrets()))
+        where = f"Service {redact(ctx.store)}"
+    else:
+        _system, created = sandbox_accounts(ctx.store, desired, ctx.secrets())
+        where = f"Sandbox store {redact(ctx.store)}"
     for key in created:
         p = desired.providers[key]
         click.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
-    click.echo(f"Sandbox store {redact(ctx.store)}: {len(desired.providers)} provider accounts "
-               f"({len(created)} new).")
+    click.echo(f"{where}: {len(desired.providers)} provider accounts ({len(created)} new).")
 
 
 @contextlib.contextmanager
@@ -421,14 +428,19 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     Example: groupsync access --format html --out access-review.html
     """
     from groupsync import access as review
+    from groupsync.clock import now
 
-    state = ctx.system().read_state()
-    accounts = None if all_accounts else set(ctx.desired().by_account)
-    items = review.rows(state, accounts)
+    desired = ctx.desired()
+    state = ctx.system().read_state(None if all_accounts else scope_for(desired))
+    members = {ukey(desired.master.username), *desired.staff}
+    accounts = None if all_accounts else set(desired.by_account)
+    items = review.rows(state, accounts, desired.master.username, members)
     if fmt == "csv":
         text = review.to_csv(items)
     elif fmt == "html":
-        text = review.to_html(items, "groupsync access review")
+        made = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = review.to_html(items, review.Header(desired.practice_name, made,
+                                                   state.revision, state.lineage))
     else:
         text = review.table(items)
     if out:
@@ -455,7 +467,15 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
     """
     from groupsync.export import export as build
 
-    result = build(ctx.system().read_state(), master=master, logins=list(logins))
+    declared: set[str] | None = None
+    if os.path.exists(ctx.file):
+        # an existing practice file says who left: their accounts are not exported again
+        try:
+            declared = set(ctx.desired().by_account)
+        except ConfigError:
+            click.echo(f"Note: {ctx.file} is not valid; every account is exported", err=True)
+    result = build(ctx.system().read_state(), master=master, logins=list(logins),
+                   declared=declared)
     if out:
         write_private(out, result.text, overwrite=force)
         click.echo(f"Wrote {out}. It needs these variables: {', '.join(result.variables)}")
@@ -482,8 +502,8 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     from groupsync.clock import today
 
     desired = ctx.desired()
-    system = ctx.local("notice")
-    draft = notices.draft(desired, system.read_state())
+    system = ctx.system()  # a local store or the service: a team with only the service too
+    draft = notices.draft(desired, system.read_state(scope_for(desired)))
     day = today()
     text = notices.notice_json(draft, day) if as_json else notices.notice_text(draft, day)
     _emit(ctx, text)

@@ -58,7 +58,8 @@ MAX_CONNECTIONS = 1024  # in all, per process: past it uvicorn answers 503 at on
 MAX_CONNECTIONS_PER_ADDRESS = 64  # one client address (a reverse proxy is exempt)
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
-AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names"})
+AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
+                                 "/v1/notices"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

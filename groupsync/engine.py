@@ -46,6 +46,9 @@ class Backend(Protocol):
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None) -> int: ...
 
+    def record_notice(self, username: str, password: str, practice_name: str, tin: str,
+                      providers: list[dict[str, object]]) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -70,6 +73,10 @@ class LocalBackend:
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None) -> int:
         return apply_plan(self.system, plan, passwords, desired, progress=progress, note=note)
+
+    def record_notice(self, username: str, password: str, practice_name: str, tin: str,
+                      providers: list[dict[str, object]]) -> None:
+        self.system.record_notice(username, password, practice_name, tin, providers)
 
     def close(self) -> None:
         """Nothing held open: every store call opens and closes its own connection."""
@@ -124,9 +131,9 @@ def _policy(password: str, username: str, var: str, where: str | None) -> None:
                           "choose another")
 
 
-def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
-    """Sign up every provider account the file declares, with its id and login; idempotent.
-    Returns the system and the provider keys signed up now."""
+def sandbox_passwords(desired: Desired, secrets: Secrets) -> dict[str, str]:
+    """Every provider login's password (provider key -> password), each checked against the
+    password policy: a sign-up would refuse a weak one, so it is refused first, by name."""
     passwords = {
         p.key: secrets.get(p.password_var, f"provider {p.key}'s login",
                            desired.var_where.get(p.password_var))
@@ -134,8 +141,15 @@ def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSyst
     }
     for p in desired.providers.values():
         _policy(passwords[p.key], p.login, p.password_var, desired.var_where.get(p.password_var))
+    return passwords
+
+
+def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
+    """Sign up every provider account the file declares, with its id and login; idempotent.
+    Returns the system and the provider keys signed up now."""
+    passwords = sandbox_passwords(desired, secrets)
     system = open_system(store) if store_exists(store) else create_system(store)
-    state = system.read_state()
+    state = system.read_state(Scope(accounts=frozenset(desired.by_account), closure=False))
     created = []
     for p in desired.providers.values():
         account = state.accounts.get(p.account_id)

@@ -92,6 +92,14 @@ class LoginLocked(LoginFailed):
     """Too many failed log-ins in a row for that name (said the same for unknown names)."""
 
 
+class Throttled(RuleError):
+    """Too many requests of one kind (Free Trial sign-ups) from one client address."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDenied(RuleError):
     """The acting username lacks a privilege the rule requires."""
 
@@ -125,6 +133,7 @@ class UsageError(GroupsyncError):
 HTTP_ERRORS: tuple[tuple[type[GroupsyncError], int, str], ...] = (
     (LoginLocked, 429, "login_locked"),
     (LoginFailed, 401, "login_failed"),
+    (Throttled, 429, "throttled"),
     (PermissionDenied, 403, "permission_denied"),
     (LockoutError, 409, "lockout"),
     (NotFound, 404, "not_found"),

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from groupsync.accounts.model import AREAS, CODE_FILES, State, ukey
+from groupsync.accounts.model import AREAS, CODE_FILES, State, User, ukey
 from groupsync.errors import PlanError
 
 
@@ -21,8 +21,16 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML scalar
 
 
-def _var(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() + "_PASSWORD"
+def _var(name: str, used: set[str]) -> str:
+    """A variable name for `name`'s password, unique in this file: `a.b` and `a-b` (or a
+    provider keyed `master`) must not share one, or one password would silently serve two
+    logins."""
+    base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "LOGIN"
+    var, n = f"{base}_PASSWORD", 2
+    while var in used:
+        var, n = f"{base}_{n}_PASSWORD", n + 1
+    used.add(var)
+    return var
 
 
 def _key(name: str, taken: set[str]) -> str:
@@ -63,7 +71,11 @@ class Export:
     notes: list[str] = field(default_factory=list)
 
 
-def export(state: State, master: str | None = None, logins: list[str] | None = None) -> Export:
+def export(state: State, master: str | None = None, logins: list[str] | None = None,
+           declared: set[str] | None = None) -> Export:
+    """The practice file for what the store holds. With `declared` (the account ids of the
+    current practice file), accounts outside it are left out: a provider who left is not
+    brought back by an export."""
     if master is None and not logins:
         raise PlanError("export needs --master USERNAME or at least one --login USERNAME")
     notes: list[str] = []
@@ -73,6 +85,15 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
             raise PlanError(f"username {master} does not exist in the store")
         accounts = state.accounts_of(m.username)
         master_name, master_home = m.username, m.home
+        if declared is not None:
+            left = [a for a in accounts if a not in declared and a != m.home]
+            accounts = [a for a in accounts if a not in left]
+            if left:
+                notes.append(f"left out account{'s' if len(left) > 1 else ''} "
+                             f"{', '.join(left)}: not in the current practice file (a "
+                             f"provider who left); {master_name} can still open "
+                             f"{'them' if len(left) > 1 else 'it'} until prune.joins removes "
+                             "that access")
     else:
         accounts = []
         for login in logins or []:
@@ -81,12 +102,24 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
                 raise PlanError(f"username {login} does not exist in the store")
             accounts.append(u.home)
         accounts = sorted(set(accounts))
-        master_name, master_home = "groupsync-admin", accounts[0]
-        notes.append("no master username was given: groupsync-admin will be created in "
-                     f"account {master_home} and joined everywhere on the first apply")
+        found = _existing_master(state, accounts)
+        if found is not None:
+            master_name, master_home = found.username, found.home
+            notes.append(f"{master_name} can open every one of these accounts with full "
+                         "account_access, so it is this file's master")
+            if master_home not in accounts:
+                accounts.append(master_home)
+                accounts.sort()
+        else:
+            master_name = _free_name(state, "groupsync-admin")
+            master_home = accounts[0]
+            notes.append(f"no master username was given or found: {master_name} will be "
+                         f"created in account {master_home} and joined everywhere on the "
+                         "first apply")
     taken: set[str] = set()
     keys = {acct: _key(state.accounts[acct].signup_username, taken) for acct in accounts}
     variables: list[str] = []
+    used = {"MASTER_PASSWORD"}  # the master's, whatever the providers are called
 
     def var(name: str) -> str:
         variables.append(name)
@@ -109,7 +142,7 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
                 f"    account_id: {_q(acct)}",
                 f"    bills_electronically: {'true' if a.bills_electronically else 'false'}",
                 f"    login: {{username: {_q(a.signup_username)}, "
-                f"password: {var(_var(keys[acct]))}}}"]
+                f"password: {var(_var(keys[acct], used))}}}"]
     out += ["master:", f"  username: {_q(master_name)}", f"  password: {var('MASTER_PASSWORD')}",
             f"  home: {keys[master_home]}"]
 
@@ -128,13 +161,13 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
         opens = [a for a in state.accounts_of(u.username) if a in exported]
         listed = "all" if set(opens) == exported else (
             "[" + ", ".join(keys[a] for a in opens) + "]")
-        out.append(f"  {_q(u.username)}: {{password: {var(_var(u.username))}, "
+        out.append(f"  {_q(u.username)}: {{password: {var(_var(u.username, used))}, "
                    f"home: {keys[u.home]}, accounts: {listed}}}")
         by_account = {a: state.access[(k, a)] for a in opens}
         privileges.append(_privileges_entry(u.username, by_account, "none", u.home, keys))
-    if master is not None:
+    if state.user(master_name) is not None:
         k = ukey(master_name)
-        by_account = {a: state.access[(k, a)] for a in accounts}
+        by_account = {a: state.access[(k, a)] for a in accounts if (k, a) in state.access}
         if any(p != {a: "full" for a in AREAS} for p in by_account.values()):
             privileges.insert(0, _privileges_entry(master_name, by_account, "full", master_home,
                                                    keys))
@@ -147,6 +180,25 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
     for note in notes:
         out.append(f"# NOTE: {note}")
     return Export(text="\n".join(out) + "\n", variables=variables, notes=notes)
+
+
+def _existing_master(state: State, accounts: list[str]) -> User | None:
+    """A username, not a provider's own, that can open every one of `accounts` with full
+    account_access: the group's master already, so an export must not invent another."""
+    signups = {ukey(a.signup_username) for a in state.accounts.values()}
+    candidates = [
+        state.users[k] for k in sorted(state.by_account.get(accounts[0], ()))
+        if k not in signups and all(
+            state.access.get((k, a), {}).get("account_access") == "full" for a in accounts)
+    ]
+    return candidates[0] if candidates else None
+
+
+def _free_name(state: State, name: str) -> str:
+    out, n = name, 2
+    while state.user(out) is not None:
+        out, n = f"{name}-{n}", n + 1
+    return out
 
 
 def _privileges_entry(username: str, by_account: dict[str, dict[str, str]], base: str,

@@ -25,7 +25,8 @@ class NoticeLine:
     account_id: str
     name: str
     bills_electronically: bool
-    status: str  # "" | "added" | "cancelled"
+    status: str  # "" | "added" | "cancelled" | "changed"
+    was: str = ""  # for "changed": what the last notice said
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Draft:
     tin: str
     lines: list[NoticeLine]
     last_sent: Notice | None
+    # what the vendor must re-key since the last notice sent: field -> (was, now)
+    changed: dict[str, tuple[str, str]]
 
     def providers(self) -> list[dict[str, Any]]:
         """What a sent notice records: the providers it lists (cancelled ones excluded)."""
@@ -52,17 +55,34 @@ def trial_end(state: State, account_id: str) -> date:
 def draft(desired: Desired, state: State) -> Draft:
     last = state.notices[-1] if state.notices else None
     before = {str(p["account_id"]): p for p in last.providers} if last else {}
-    lines = [
-        NoticeLine(p.account_id, p.name, p.bills_electronically,
-                   "added" if last is not None and p.account_id not in before else "")
-        for p in desired.providers.values()
-    ]
+    lines = []
+    for p in desired.providers.values():
+        status, was = "", ""
+        if last is not None and p.account_id not in before:
+            status = "added"
+        elif last is not None:
+            sent = before[p.account_id]
+            diffs = []
+            if str(sent.get("name")) != p.name:
+                diffs.append(f"name {sent.get('name')}")
+            if bool(sent.get("bills_electronically")) != p.bills_electronically:
+                diffs.append("bills electronically: "
+                             f"{'yes' if sent.get('bills_electronically') else 'no'}")
+            if diffs:
+                status, was = "changed", "; ".join(diffs)
+        lines.append(NoticeLine(p.account_id, p.name, p.bills_electronically, status, was))
     declared = {p.account_id for p in desired.providers.values()}
     lines += [
         NoticeLine(str(acct), str(p["name"]), bool(p["bills_electronically"]), "cancelled")
         for acct, p in before.items() if acct not in declared
     ]
-    return Draft(desired.practice_name, desired.tin, lines, last)
+    changed = {}
+    if last is not None:
+        if last.practice_name != desired.practice_name:
+            changed["practice_name"] = (last.practice_name, desired.practice_name)
+        if last.tin != desired.tin:
+            changed["tin"] = (last.tin, desired.tin)
+    return Draft(desired.practice_name, desired.tin, lines, last, changed)
 
 
 def notice_text(d: Draft, today: date) -> str:
@@ -70,8 +90,8 @@ def notice_text(d: Draft, today: date) -> str:
         "GROUP PRACTICE NOTICE",
         "",
         f"Date: {today.isoformat()}",
-        f"Practice: {d.practice_name}",
-        f"TIN: {d.tin}",
+        f"Practice: {d.practice_name}" + _was(d, "practice_name"),
+        f"TIN: {d.tin}" + _was(d, "tin"),
         "",
         "The following providers bill under this TIN as one group practice:",
         "",
@@ -80,7 +100,9 @@ def notice_text(d: Draft, today: date) -> str:
     out.append(f"  {'Provider':<{width}}  {'Account ID':<10}  {'Bills electronically':<20}  Status")
     for ln in d.lines:
         status = {"added": "ADDED since the last notice",
-                  "cancelled": "CANCELLED since the last notice"}.get(ln.status, "")
+                  "cancelled": "CANCELLED since the last notice",
+                  "changed": f"CHANGED since the last notice (was: {ln.was})"}.get(
+                      ln.status, "")
         out.append(f"  {ln.name:<{width}}  {ln.account_id:<10}  "
                    f"{'yes' if ln.bills_electronically else 'no':<20}  {status}".rstrip())
     out.append("")
@@ -91,6 +113,12 @@ def notice_text(d: Draft, today: date) -> str:
     return "\n".join(out) + "\n"
 
 
+def _was(d: Draft, field: str) -> str:
+    if field not in d.changed:
+        return ""
+    return f"   (CHANGED since the last notice; was: {d.changed[field][0]})"
+
+
 def notice_json(d: Draft, today: date) -> str:
     return json.dumps({
         "format_version": "1", "date": today.isoformat(), "practice_name": d.practice_name,
@@ -98,6 +126,7 @@ def notice_json(d: Draft, today: date) -> str:
         "providers": [{"account_id": ln.account_id, "name": ln.name,
                        "bills_electronically": ln.bills_electronically, "status": ln.status}
                       for ln in d.lines],
+        "changed": {k: {"before": was, "after": now} for k, (was, now) in d.changed.items()},
         "last_sent": d.last_sent.sent_at if d.last_sent else None,
     }, indent=2) + "\n"
 

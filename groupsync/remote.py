@@ -18,7 +18,9 @@ from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
 from groupsync.config import Desired, Secrets
 from groupsync.errors import (
+    Conflict,
     LoginFailed,
+    LoginLocked,
     RuleError,
     SecretError,
     StoreError,
@@ -139,8 +141,57 @@ class RemoteSystem:
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 
+    def signup(self, provider_name: str, username: str, password: str,
+               account_id: str | None) -> str:
+        """The Free Trial sign-up through the service (no token; throttled per address)."""
+        body: dict[str, Any] = {"provider_name": provider_name, "username": username,
+                                "password": password}
+        if account_id is not None:
+            body["account_id"] = account_id
+        return str(self._call("POST", "/v1/signup", json=body)["account_id"])
+
+    def record_notice(self, username: str, password: str, practice_name: str, tin: str,
+                      providers: list[dict[str, object]]) -> None:
+        token = self._tokens.get(ukey(username)) or self.login(username, password)
+        self._call("POST", "/v1/notices", token=token,
+                   json={"practice_name": practice_name, "tin": tin, "providers": providers})
+
     def close(self) -> None:
         self._client.close()
+
+
+def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> list[str]:
+    """`sandbox --store http://…`: sign up the file's provider accounts that don't exist yet,
+    through the service's Free Trial sign-up. A login that works is an account that exists
+    (and must be the declared one); one that doesn't is signed up. Returns the keys signed
+    up now."""
+    created = []
+    system = RemoteSystem(url)
+    try:
+        for p in desired.providers.values():
+            try:
+                system.login(p.login, passwords[p.key])
+            except LoginLocked:
+                raise
+            except LoginFailed:
+                try:
+                    system.signup(p.name, p.login, passwords[p.key], p.account_id)
+                except Conflict:
+                    raise RuleError(
+                        f"can't sign up provider {p.key} (account {p.account_id}, login "
+                        f"{p.login}): the service says that Account ID or username is taken, "
+                        f"and {p.login} did not log in with ${{{p.password_var}}}; check the "
+                        "file's account_id and login, and the password") from None
+                created.append(p.key)
+                continue
+            home = system.read_state().user(p.login)
+            if home is None or home.home != p.account_id:
+                raise RuleError(f"provider {p.key}'s login {p.login} exists, but its account "
+                                f"is not {p.account_id}; check the file's account_id")
+            system._tokens.clear()  # one login's view at a time
+    finally:
+        system.close()
+    return created
 
 
 def connect(url: str, desired: Desired, secrets: Secrets) -> RemoteSystem:

@@ -325,9 +325,12 @@ def audit_json(entries: list[AuditEntry]) -> str:
 
 
 def audit_text(entries: list[AuditEntry]) -> str:
+    """One line per entry, then what changed (before -> after, as a plan shows it) and, once
+    per revision, the apply's note (who did it and why)."""
     if not entries:
         return "The audit trail is empty.\n"
     lines = []
+    noted: set[int] = set()
     for e in entries:
         what = e.type
         if e.type == "code":
@@ -337,4 +340,29 @@ def audit_text(entries: list[AuditEntry]) -> str:
         where = f" in {e.account}" if e.account else ""
         lines.append(f"r{e.revision}  {e.at}  {e.actor}: {_SYMBOL.get(e.action, '*')} "
                      f"{e.action} {what}{where}")
+        lines += [f"      {line}" for line in _audit_detail(e)]
+        note = e.detail.get("note")
+        if note and e.revision not in noted:
+            noted.add(e.revision)
+            lines.append(f"      note: {note}")
     return "\n".join(lines) + "\n"
+
+
+def _audit_detail(e: AuditEntry) -> list[str]:
+    before, after = e.detail.get("before"), e.detail.get("after")
+    if e.type in ("privileges", "join") and isinstance(before, dict) and isinstance(after, dict):
+        return [f"{a}: {before.get(a)} -> {after.get(a)}" for a in AREAS
+                if before.get(a) != after.get(a)]
+    if e.type == "join" and isinstance(after, dict) and set(after) == set(AREAS):
+        return [privileges_text(after)]
+    if e.type == "username" and isinstance(after, dict) and isinstance(after.get("privileges"),
+                                                                        dict):
+        return [privileges_text(after["privileges"])]
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [f"{k}: {_q(before.get(k))} -> {_q(after.get(k))}"
+                for k in _changed_fields(before, after)]
+    if e.type == "code" and isinstance(after, dict):
+        return [_record_text(after)]
+    if e.type == "login" and e.detail.get("address"):
+        return [f"from {e.detail['address']}"]
+    return []

@@ -36,10 +36,12 @@ from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
 from groupsync.errors import (
     ConfigError,
+    Conflict,
     GroupsyncError,
     LoginFailed,
     LoginLocked,
     PermissionDenied,
+    Throttled,
     http_status,
 )
 from groupsync.planfile import SavedPlan
@@ -84,6 +86,44 @@ class ApplyRequest(BaseModel):
     ] = Field(max_length=MAX_PASSWORDS,
               description="username -> password for every login the plan names; used for "
                           "this request, never kept")
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200),
+                 AfterValidator(_note_text)]
+
+
+class SignupRequest(BaseModel):
+    """The Free Trial sign-up: a provider's account and its first username."""
+
+    provider_name: Name
+    username: Annotated[str, StringConstraints(min_length=3, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = Field(
+        default=None, description="The Account ID to create (a sandbox's declared id); "
+                                  "the service picks one when absent.")
+
+
+class SignupResponse(BaseModel):
+    account_id: str
+    username: str
+
+
+class NoticeProvider(BaseModel):
+    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
+    name: Name
+    bills_electronically: bool
+
+
+class NoticeRequest(BaseModel):
+    """A group-rate notice recorded as sent (`notice --mark-sent`)."""
+
+    practice_name: Name
+    tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")]
+    providers: list[NoticeProvider] = Field(max_length=10_000)
+
+
+class NoticeResponse(BaseModel):
+    recorded: int = Field(description="how many providers the recorded notice lists")
 
 
 class NamesRequest(BaseModel):
@@ -155,6 +195,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             headers = {"Retry-After": str(LOCK_SECONDS)}
         elif isinstance(exc, LoginFailed):
             message = LOGIN_FAILED
+        elif isinstance(exc, Throttled):
+            headers = {"Retry-After": str(int(exc.retry_after) + 1)}
         if isinstance(exc, ConfigError):
             # the practice sent with an apply: say where, not what it holds
             places = ", ".join(f"line {p.line}" for p in exc.problems[:5])
@@ -197,6 +239,25 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
               limit: int | None = Query(default=None, ge=1, le=100_000)) -> dict[str, Any]:
         return {"entries": audit_to_wire(system.visible_audit(username, limit))}
 
+    @app.post("/v1/signup", response_model=SignupResponse, responses=_ERRORS, status_code=201,
+              summary="Free Trial sign-up: a new provider account (throttled per address)")
+    def signup(body: SignupRequest, request: Request) -> SignupResponse:
+        try:
+            account_id = system.signup(body.provider_name, body.username, body.password,
+                                       body.account_id, address=address(request))
+        except Conflict:
+            # which of the two is taken is not said: no probing for account ids or names
+            raise Conflict("that Account ID or username is taken") from None
+        return SignupResponse(account_id=account_id, username=body.username)
+
+    @app.post("/v1/notices", response_model=NoticeResponse, responses=_ERRORS,
+              status_code=201, summary="Record a group-rate notice as sent")
+    def notices(body: NoticeRequest, username: str = Depends(caller)) -> NoticeResponse:
+        providers: list[dict[str, object]] = [p.model_dump() for p in body.providers]
+        system.record_notice_as(system.user(username), body.practice_name, body.tin,
+                                providers)
+        return NoticeResponse(recorded=len(providers))
+
     @app.post("/v1/names", response_model=NamesResponse, responses=_ERRORS,
               summary="Which of these usernames are taken (as a sign-up screen would say)")
     def names(body: NamesRequest, _username: str = Depends(caller)) -> NamesResponse:
@@ -235,6 +296,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
 
 
 _SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
+                    *SignupRequest.model_fields, *NoticeRequest.model_fields,
+                    *NoticeProvider.model_fields, "note",
                     *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
                     "account", "username", "file", "key", "before", "after", "home",
                     "privileges", "access", "practice_name", "tin", "bills_electronically"}

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from benchmarks.generate import SIZES, generate
+from groupsync.accounts.model import AREAS
 from groupsync.config import load_file, load_text
 from groupsync.errors import ConfigError
 from groupsync.schema import practice_schema
@@ -86,7 +87,32 @@ def test_export_needs_a_scope(run: Run) -> None:
     r = run("export", "--login", "nobody")
     assert (r.code, r.err) == (1, "Error: username nobody does not exist in the store\n")
     r = run("export", "--login", "jsmith", "--login", "rjones")
-    assert r.code == 0 and "groupsync-admin will be created" in r.out
+    # the group's existing master is kept, never a second one invented
+    assert r.code == 0 and "groupsync-admin" not in r.out
+    assert '\nmaster:\n  username: "riverside-admin"\n  password: "${MASTER_PASSWORD}"\n' \
+           '  home: jsmith\n' in r.out
+    r = run("sandbox", "--store", "fresh.db", "-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
+    r = run("export", "--login", "jsmith", "--login", "rjones", "--store", "fresh.db")
+    assert r.code == 0 and "no master username was given or found: groupsync-admin will be " \
+                           "created in account 100482" in r.out
+
+
+def test_export_variable_names_are_unique_and_never_the_masters(tmp_path: Path) -> None:
+    from groupsync.accounts.model import Account, State, User
+    from groupsync.export import export
+
+    state = State(lineage="l", revision=1, write_count=1)
+    for acct, login in (("1", "master"), ("2", "a.b"), ("3", "a-b")):
+        state.accounts[acct] = Account(acct, f"Provider {acct}", login)
+        state.users[login] = User(login, acct, "")
+        state.set_access(login, acct, {a: "full" for a in AREAS})
+    for acct in ("1", "2", "3"):
+        state.set_access("boss", acct, {a: "full" for a in AREAS})
+    state.users["boss"] = User("boss", "1", "")
+    result = export(state, logins=["master", "a.b", "a-b"])
+    assert result.variables == ["MASTER_2_PASSWORD", "A_B_PASSWORD", "A_B_2_PASSWORD",
+                                "MASTER_PASSWORD"]
+    assert len(set(result.variables)) == 4
 
 
 # -- schema ---------------------------------------------------------------------------------
@@ -155,19 +181,17 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     r = run("access", "-f", str(EXAMPLE))
     assert r.code == 0
     lines = r.out.splitlines()
-    assert lines[0].split() == ["username", "account", "client", "schedu", "notes", "billin",
-                                "claims", "codes", "report", "practi", "accoun", "flags"]
+    # every area named in full (DESIGN §7.5)
+    assert lines[0].split() == ["username", "account", *AREAS, "flags"]
     assert any(line.startswith("billing ") and "100533" in line
                and line.endswith("full notes outside home") for line in lines)
-    assert lines[-1] == "F full, V view, . none. 16 access rows, 4 flagged."
+    # the master's full grants in the practice's accounts are its job, not a flag
+    assert lines[-1] == "F full, V view, . none. 16 access rows, 1 flagged."
     rows = list(csv.DictReader(io.StringIO(run("access", "-f", str(EXAMPLE), "--format",
                                                "csv").out)))
     assert len(rows) == 16
     flagged = {(r["username"], r["account"]): r["flags"] for r in rows if r["flags"]}
-    assert flagged == {("billing", "100533"): "notes",
-                       ("riverside-admin", "100517"): "notes;account_access",
-                       ("riverside-admin", "100533"): "notes;account_access",
-                       ("riverside-admin", "100561"): "notes;account_access"}
+    assert flagged == {("billing", "100533"): "notes"}
 
 
 def _chromium() -> str | None:

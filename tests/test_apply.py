@@ -13,7 +13,7 @@ from groupsync.apply import apply_plan
 from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, StaleError
 
-from .conftest import FULL, raw_sql
+from .conftest import raw_sql
 from .helpers import (
     MASTER_PW,
     change,

@@ -57,6 +57,7 @@ from groupsync.errors import (
     PermissionDenied,
     RuleError,
     StaleError,
+    Throttled,
 )
 
 LOGIN_FAILED = "login failed: unknown username or wrong password"
@@ -71,6 +72,10 @@ LIMITS = ThrottleLimits(max_failures=MAX_FAILURES, lock_seconds=LOCK_SECONDS,
                         address_max_failures=50, address_window=900, address_lock_seconds=900)
 LOCAL = "local"  # the client address of the CLI working on a local store
 TRIAL_DAYS = 30  # a Free Trial sign-up's length
+# Free Trial sign-ups through the service, per client address: enough for a hiring wave,
+# not for filling the store (or probing account ids) from one address.
+SIGNUPS_PER_WINDOW = 20
+SIGNUP_WINDOW_S = 3600.0
 
 # (hash, password) pairs that already verified during one command: the same password against
 # the same stored hash can't give another answer, so a `plan` + `apply` verifies each login
@@ -136,6 +141,13 @@ class AccountSystem:
         user = self.storage.read_user(ukey(username))
         self._verify(user, username, password, address)
         assert user is not None  # _verify raised otherwise
+        return user
+
+    def user(self, username: str) -> User:
+        """One username by name (a token's owner), or LoginFailed as for an unknown name."""
+        user = self.storage.read_user(ukey(username))
+        if user is None:
+            raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
         return user
 
     def visible_state(self, username: str) -> State:
@@ -274,9 +286,17 @@ class AccountSystem:
         self.storage.record_login_failure(k, address, entry, self.clock(), LIMITS, claimed)
 
     def signup(
-        self, provider_name: str, username: str, password: str, account_id: str | None = None
+        self, provider_name: str, username: str, password: str, account_id: str | None = None,
+        address: str = LOCAL,
     ) -> str:
-        """Free Trial sign-up: a new account and its provider username with full everywhere."""
+        """Free Trial sign-up: a new account and its provider username with full everywhere.
+        From a client address (through the service) it is throttled per address."""
+        if address != LOCAL:
+            wait = self.storage.claim_signup(address, self.clock(), SIGNUPS_PER_WINDOW,
+                                             SIGNUP_WINDOW_S)
+            if wait:
+                raise Throttled(f"too many sign-ups from your address; try again in "
+                                f"{int(wait) // 60 + 1} minutes", wait)
         with self.storage.write() as tx:
             if account_id is None:
                 account_id = _new_account_id(tx)
@@ -315,9 +335,20 @@ class AccountSystem:
         return account_id
 
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
-                      providers: list[dict[str, object]]) -> None:
+                      providers: list[dict[str, object]], address: str = LOCAL) -> None:
         """Record a group-rate notice as sent, as a logged-in username (audited)."""
-        user = self.login(username, password)
+        self.record_notice_as(self.login(username, password, address), practice_name, tin,
+                              providers)
+
+    def record_notice_as(self, user: User, practice_name: str, tin: str,
+                         providers: list[dict[str, object]]) -> None:
+        """Record a notice as sent by `user` (a token's owner): only for accounts it can
+        open, so no practice writes into another's notices."""
+        opened = set(self.storage.accounts_of(ukey(user.username)))
+        outside = sorted({str(p.get("account_id")) for p in providers} - opened)
+        if outside:
+            raise PermissionDenied(f"{user.username} can't open account {outside[0]}")
+        check_text(practice_name, "a practice name")
         entry = AuditEntry("add", "notice", actor=user.username, actor_id=user.id,
                            detail={"after": {"practice_name": practice_name, "tin": tin,
                                              "providers": providers}})

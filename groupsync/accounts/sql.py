@@ -290,6 +290,24 @@ class SqlStorage:
                 until = now + limits.lock_seconds
             return until
 
+    def claim_signup(self, address: str, now: float, limit: int, window: float) -> float:
+        """Count a Free Trial sign-up from `address` in one atomic upsert (a row of the
+        throttle table, so every `serve` process shares it). Returns 0 if it may go ahead,
+        else the seconds until the address's window ends."""
+        with self._bookkeeping() as c:
+            row = c.execute(
+                "INSERT INTO login_throttle(subject, address, failures, window_ends, "
+                "locked_until, refused) VALUES ('signup', ?, 1, ?, 0, 0) "
+                "ON CONFLICT (subject, address) DO UPDATE SET "
+                "failures = CASE WHEN login_throttle.window_ends <= ? THEN 1 "
+                "ELSE login_throttle.failures + 1 END, "
+                "window_ends = CASE WHEN login_throttle.window_ends <= ? "
+                "THEN excluded.window_ends ELSE login_throttle.window_ends END "
+                "RETURNING failures, window_ends",
+                (address, now + window, now, now)).fetchone()
+        count, ends = int(row[0]), float(row[1])
+        return 0.0 if count <= limit else max(1.0, ends - now)
+
     def record_login_failure(self, ukey: str, address: str, entry: AuditEntry, now: float,
                              limits: ThrottleLimits, claimed: bool = False) -> bool:
         """Count a failed log-in for (name, address) and for the address (unless
