@@ -484,7 +484,8 @@ class _Planner:
                                            before=have[key]))
             return
         codes = self.d.codes
-        why = (f"not in {self.d.source}" if codes and account_id == codes.master
+        # the file's inline list is the source, or else the codes master's own file
+        why = (f"not in {self.d.source}" if codes and file in codes.inline
                else f"not in the codes master {self.label(codes.master) if codes else ''}")
         for key in sorted(extra):
             self.kept_codes.setdefault((file, key, why), []).append(account_id)

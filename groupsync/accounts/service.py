@@ -583,7 +583,9 @@ class Session:
         """Allow Account Access: a new username whose home is this account."""
         self._require(account_id, "account_access", "full", "add a username")
         _check_new_username(self.state, username)
-        if self.state.scope is not None and self._tx.find_user(ukey(username)):
+        deleted_here = ukey(username) in self._dirty.users  # and not in state: gone now
+        if (self.state.scope is not None and not deleted_here
+                and self._tx.find_user(ukey(username))):
             # taken outside the rows this apply read: said as a sign-up screen says it, not
             # where it lives
             raise Conflict(f"username {username} is taken")

@@ -501,7 +501,9 @@ class SqlWrite:
             "INSERT INTO usernames (ukey, username, home, password_hash, created_at, user_id) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
             "username=excluded.username, home=excluded.home, "
-            "password_hash=excluded.password_hash",
+            "password_hash=excluded.password_hash, created_at=excluded.created_at, "
+            # a name deleted and made again in one transaction is a new id (DESIGN §7.1)
+            "user_id=excluded.user_id",
             user_rows,
         )
         access_up, access_del = [], []
