@@ -100,13 +100,13 @@ class Context:
     def secrets(self) -> Secrets:
         return self._secrets
 
-    def system(self) -> Backend:
+    def system(self, rotate: tuple[str, ...] = ()) -> Backend:
         """The store as a Backend: the local account system, or a service read as the
         practice's logins (remote.connect owns that policy)."""
         if is_http_url(self.store):
             from groupsync.remote import connect
 
-            return self._keep(connect(self.store, self.desired(), self.secrets()))
+            return self._keep(connect(self.store, self.desired(), self.secrets(), rotate))
         return LocalBackend(self.local("this command"))
 
     def local(self, doing: str) -> AccountSystem:
@@ -195,7 +195,7 @@ def _n(count: int, noun: str) -> str:
 
 def _plan(ctx: Context,
           rotate: tuple[str, ...] = ()) -> tuple[Backend, Plan, dict[str, str], Desired]:
-    system = ctx.system()
+    system = ctx.system(rotate)
     desired = ctx.desired()
     prepared = prepare(system, desired, ctx.secrets(), rotate)
     return system, prepared.plan, prepared.passwords, desired

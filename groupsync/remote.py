@@ -8,7 +8,7 @@ network: the service's transaction either committed or it did not.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -194,12 +194,18 @@ def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> lis
     return created
 
 
-def connect(url: str, desired: Desired, secrets: Secrets) -> RemoteSystem:
+def connect(url: str, desired: Desired, secrets: Secrets,
+            rotate: Sequence[str] = ()) -> RemoteSystem:
     """A service store, read as a username: the master once it exists (it can open every
     declared account, so one log-in does), else each provider login (each sees its own
-    account). The log-in policy lives here, once, for the CLI and the load benchmark alike."""
+    account). A username being rotated (`--rotate`) has only its new password, which the
+    service doesn't know yet: it is never the one that reads. The log-in policy lives here,
+    once, for the CLI and the load benchmark alike."""
+    fresh = {ukey(u) for u in rotate}
     logins = {}
     for p in desired.providers.values():
+        if ukey(p.login) in fresh:
+            continue
         with contextlib.suppress(SecretError):
             logins[p.login] = secrets.get(p.password_var, "")
     if not logins:
@@ -211,15 +217,18 @@ def connect(url: str, desired: Desired, secrets: Secrets) -> RemoteSystem:
     try:
         system.authenticate({first: logins[first]})
         master = desired.master
-        with contextlib.suppress(SecretError):
-            master_password = secrets.get(master.password_var, "")
-            # The master lives in its home account, which the home login can see: log in as it
-            # only when it exists, so a first run never spends a failed log-in on it.
-            if first == home_login and system.read_state().user(master.username) is not None:
-                system.close()
-                system = RemoteSystem(url)
-                system.authenticate({master.username: master_password})
-                return system
+        master_password = None
+        if ukey(master.username) not in fresh:
+            with contextlib.suppress(SecretError):
+                master_password = secrets.get(master.password_var, "")
+        # The master lives in its home account, which the home login can see: log in as it
+        # only when it exists, so a first run never spends a failed log-in on it.
+        if (master_password is not None and first == home_login
+                and system.read_state().user(master.username) is not None):
+            system.close()
+            system = RemoteSystem(url)
+            system.authenticate({master.username: master_password})
+            return system
         system.authenticate(logins)
     except BaseException:
         system.close()

@@ -158,6 +158,16 @@ def test_a_team_with_only_the_service(run: Run, tmp_path: Path) -> None:
         assert r.code == 0, r.err
         state = json.loads(run("show", *FILES, "--store", url, "--json").out)
         assert state["accounts"]["100517"]["provider_name"] == "Robert Jones, PhD"
+        # rotating through the service: the master's password too (set by jsmith)
+        fresh = {"MASTER_PASSWORD": "fresh-master-2026"}
+        r = run("apply", *FILES, "--store", url, "--rotate", "riverside-admin",
+                "--auto-approve", env=fresh)
+        assert r.code == 0, r.err
+        assert "  ~ password riverside-admin (set from its variable; its tokens end)\n" in r.out
+        assert httpx.post(f"{url}/v1/login", json={"username": "riverside-admin", "password":
+                                                   "fresh-master-2026"}).status_code == 200
+        r = run("plan", *FILES, "--store", url, "--detailed-exitcode", env=fresh)
+        assert (r.code, r.out) == (0, "No changes. The store matches the file.\n")
         # another practice can't record notices about accounts it can't open
         token = httpx.post(f"{url}/v1/login", json={"username": "dchen",
                                                    "password": demo_env()["CHEN_PASSWORD"]})
