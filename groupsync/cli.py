@@ -595,7 +595,10 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click wraps Ctrl-C as Abort
+            click.echo("Interrupted; nothing was changed.", err=True)
+            sys.exit(130)
         click.echo("Aborted; nothing was changed.", err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:

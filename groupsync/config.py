@@ -373,7 +373,10 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
             line, col = doc.mark(loc, key=True)
         else:
             text = err["msg"].removeprefix("Value error, ")
-            if kind in _TYPE_WORDS:
+            if kind in _TYPE_WORDS and err.get("input") is None:
+                # an empty or null value is a missing one (DESIGN §3)
+                text = "is empty; it needs a value"
+            elif kind in _TYPE_WORDS:
                 text = f"{_TYPE_WORDS[kind]}, not {_describe(err.get('input'))}"
             elif kind == "literal_error" and "Input should be" in text:
                 text = text.replace("Input should be", "must be")
@@ -584,6 +587,7 @@ class _Resolver:
         for username, entry in self.m.privileges.items():
             path = ("privileges", username)
             k = ukey(username)
+            can_access: set[str] | None
             if k == ukey(master.username):
                 can_access, base = set(master.accounts), "full"
             elif k in staff:
@@ -593,7 +597,8 @@ class _Resolver:
             else:
                 self.fail(path, f"privileges for {username!r}, which is not the master, a staff "
                                 "username or a provider login", key=True)
-                continue
+                # its levels are still checked, so every problem is reported at once
+                can_access, base = None, "none"
             if entry is None:
                 self.fail(path, "privileges entry is empty")
                 continue
@@ -611,6 +616,8 @@ class _Resolver:
                         everywhere = levels
                         continue
                     prov = providers.get(target)
+                    if can_access is None:
+                        continue  # an unknown username: only its levels could be checked
                     if prov is None:
                         self.fail(tpath, f"unknown provider {target!r} (use 'all' or a provider "
                                          "key)", key=True)
@@ -621,6 +628,8 @@ class _Resolver:
                         per_account[prov.account_id] = levels
             else:
                 self.fail(path, "must be a level or a mapping of all/provider keys")
+                continue
+            if can_access is None:
                 continue
             spec = PrivilegeSpec(username=username, base=base, all=everywhere,
                                  per_account=per_account)

@@ -1,92 +1,130 @@
-"""The JSON Schema of practice.yaml, generated from the pydantic models, for editors.
+"""The JSON Schema of practice.yaml (`groupsync schema`), for editors and linters.
 
-The loader reads every scalar as the text written, so `account_id: 100482`, `version: 1` and
-`fee: 150` are fine; an editor's YAML language server types them (integer, number, boolean)
-before checking. The generated schema is therefore widened where the loader is: text fields
-also accept the YAML types whose text the loader would take. Parts the models keep loose
-(privileges, code records) are described here by hand.
+Contract (DESIGN §7.5): it accepts every file `validate` accepts and rejects the shape errors
+`validate` rejects that a schema can express. Two facts shape it:
+
+- The loader reads every scalar as the text written, so `account_id: 100482`, `tin: 123456789`,
+  `code: 90837` and `fee: 150.00` are fine; an editor's YAML language server types those
+  (integer, number, boolean) before checking. So a text field is `type: [string, integer, …]`
+  with its `pattern` (which JSON Schema applies to strings only) and, for the digits-only
+  fields, a numeric range (which applies to numbers only). One flat node, no `anyOf`: an
+  editor then shows one title on hover and offers only real values on completion.
+- What needs more than one field at a time (references to provider keys, duplicate keys,
+  the master's rights, a payer's id for electronic claims is the exception) only `validate`
+  can say; tests/test_schema.py keeps the table of those.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from groupsync.accounts.model import AREAS, BILLING_RE, ICD10_RE, LEVELS
-from groupsync.config import PracticeFile
+from groupsync.accounts.model import (
+    ACCOUNT_ID_RE,
+    AREAS,
+    BILLING_RE,
+    ICD10_RE,
+    LEVELS,
+    USERNAME_PATTERN,
+)
+from groupsync.config import PROVIDER_KEY_RE, SECRET_RE, PracticeFile
 
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
-_YAML_BOOL_TEXT = ["true", "True", "TRUE", "false", "False", "FALSE"]
+TIN_PATTERN = r"^[0-9]{2}-?[0-9]{7}$"
+MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+# Text fields refuse control characters (C0, DEL, C1), as the loader does (DESIGN §7.2).
+PLAIN_TEXT = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
+
+# Digits-only fields an editor sees as integers when unquoted: their range as numbers.
+_DIGITS: dict[str, tuple[int, int | None]] = {
+    ACCOUNT_ID_RE.pattern: (0, None),
+    TIN_PATTERN: (0, 999_999_999),
+    BILLING_RE.pattern: (0, 99_999),
+    PROVIDER_KEY_RE.pattern: (0, None),  # `home: 2024` is the key "2024"
+    USERNAME_PATTERN: (100, None),  # three digits at least
+}
+
 _LEVEL = {"enum": list(LEVELS)}
 _AREA_LEVELS = {
     "type": "object",
     "properties": {area: _LEVEL for area in AREAS},
     "additionalProperties": False,
 }
-_LEVEL_OR_AREAS = {"anyOf": [_LEVEL, _AREA_LEVELS]}
+_PROVIDER_KEY = {"pattern": PROVIDER_KEY_RE.pattern,
+                 "not": {"const": "all"}}
 _PRIVILEGES = {
     "type": "object",
     "description": "username -> a level for every area, or {all: ..., PROVIDER: ...} where "
                    "each value is a level or an {area: level} mapping",
+    "propertyNames": {"pattern": USERNAME_PATTERN},
     "additionalProperties": {
         "anyOf": [
             _LEVEL,
-            {"type": "object", "additionalProperties": _LEVEL_OR_AREAS,
-             "propertyNames": {"pattern": "^[a-z0-9][a-z0-9_-]*$"}},
+            {"type": "object", "additionalProperties": {"anyOf": [_LEVEL, _AREA_LEVELS]},
+             "propertyNames": {"pattern": PROVIDER_KEY_RE.pattern}},
         ]
     },
 }
 
 
-def _text(pattern: str | None = None) -> dict[str, Any]:
-    """A scalar read as text: a string (matching `pattern`), or a YAML-typed scalar whose text
-    would match."""
+def text(pattern: str | None = None, **limits: Any) -> dict[str, Any]:
+    """A scalar read as text: a string matching `pattern` (and `limits`, e.g. minLength), or,
+    for a digits-only field, the integer an editor makes of it."""
     if pattern is None:
-        return {"type": ["string", "number", "integer", "boolean"]}
-    options: list[dict[str, Any]] = [{"type": "string", "pattern": pattern}]
-    if re.search(pattern, "123"):
-        options.append({"type": "integer", "minimum": 0})
-    return {"anyOf": options}
+        return {"type": list(_SCALARS), "pattern": PLAIN_TEXT, **limits}
+    node: dict[str, Any] = {"type": "string", "pattern": pattern, **limits}
+    if pattern in _DIGITS:
+        low, high = _DIGITS[pattern]
+        node["type"] = ["string", "integer"]
+        node["minimum"] = low
+        if high is not None:
+            node["maximum"] = high
+    return node
 
 
-_FEE = {"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
-                  {"type": "number", "minimum": 0}]}
+_BOOLEAN = {"type": ["boolean", "string"],
+            # the spellings YAML 1.2 makes booleans, should one be quoted
+            "pattern": "^(true|True|TRUE|false|False|FALSE)$"}
+_FEE = {"type": ["string", "number"], "pattern": MONEY_PATTERN, "minimum": 0,
+        "multipleOf": 0.01, "description": "money: at most two decimals, never negative"}
 _RECORDS = {
     "diagnosis_codes": {
         "type": "object", "required": ["code"], "additionalProperties": False,
-        "properties": {"code": {"type": "string", "pattern": ICD10_RE.pattern},
-                       "description": _text()},
+        "properties": {"code": text(ICD10_RE.pattern, description="ICD-10-CM, e.g. F41.1"),
+                       "description": text()},
     },
     "billing_codes": {
         "type": "object", "required": ["code"], "additionalProperties": False,
-        "properties": {"code": _text(BILLING_RE.pattern), "description": _text(),
-                       "fee": _FEE},
+        "properties": {"code": text(BILLING_RE.pattern, description="5 characters, e.g. 90837"),
+                       "description": text(), "fee": _FEE},
     },
     "insurance_payers": {
         "type": "object", "required": ["name"], "additionalProperties": False,
-        "properties": {"name": _text(), "payer_id": _text(),
+        "properties": {"name": text(minLength=1), "payer_id": text(),
                        "claims": {"enum": ["electronic", "paper"]}},
         "if": {"properties": {"claims": {"const": "electronic"}}, "required": ["claims"]},
         "then": {"required": ["payer_id"]},
     },
 }
+_KEEP = ("title", "description", "default", "minLength", "maxLength")
 
 
 def _widen(node: Any) -> Any:
-    """Walk the generated schema, widening text scalars and booleans the way the loader reads
-    them."""
+    """Walk the generated schema: text scalars and booleans become what the loader reads."""
     if isinstance(node, list):
         return [_widen(n) for n in node]
     if not isinstance(node, dict):
         return node
     node = {k: _widen(v) for k, v in node.items()}
     if node.get("type") == "string" and "enum" not in node and "const" not in node:
-        widened = _text(node.get("pattern"))
-        widened.update({k: node[k] for k in ("title", "description", "default") if k in node})
-        return widened
+        limits = {k: node[k] for k in _KEEP if k in node}
+        return text(node.get("pattern"), **limits)
     if node.get("type") == "boolean":
-        return {"anyOf": [{"type": "boolean"}, {"enum": _YAML_BOOL_TEXT}],
-                **{k: v for k, v in node.items() if k in ("title", "default")}}
+        return {**_BOOLEAN, **{k: v for k, v in node.items() if k in ("title", "default")}}
+    # pydantic's Optional[X]: anyOf [X, null] where X is now one node: keep it flat
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 1 and isinstance(options[0], dict):
+        return {**options[0], **{k: v for k, v in node.items() if k != "anyOf"}}
     return node
 
 
@@ -97,7 +135,18 @@ def practice_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["version"] = {"enum": [1, "1"], "description": "the file format version"}
     props["privileges"] = _PRIVILEGES
-    codes = schema["$defs"]["Codes"]["properties"]
+    props["providers"]["propertyNames"] = _PROVIDER_KEY
+    props["usernames"]["propertyNames"] = {"pattern": USERNAME_PATTERN}
+    defs = schema["$defs"]
+    defs["Practice"]["properties"]["tin"] = text(TIN_PATTERN, title="Tin",
+                                                 description="9 digits, dash optional")
+    refs = {"type": "array", "items": text(PROVIDER_KEY_RE.pattern)}
+    for model, field in (("Codes", "copy_to"), ("StaffUsername", "accounts")):
+        defs[model]["properties"][field]["anyOf"][1] = refs
+    defs["Login"]["properties"]["password"] = defs["Master"]["properties"]["password"] = {
+        "type": "string", "pattern": SECRET_RE.pattern, "title": "Password",
+        "description": "a ${VARIABLE} reference, never the password"}
+    codes = defs["Codes"]["properties"]
     for file, record in _RECORDS.items():
         codes[file] = {"anyOf": [{"type": "array", "items": record}, {"type": "null"}]}
     return dict(schema)

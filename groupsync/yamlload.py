@@ -16,6 +16,7 @@ Marks are 1-based (line, column) keyed by the path of the value (`marks`) and of
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,10 +94,8 @@ def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        m = exc.problem_mark or exc.context_mark
-        line, col = (m.line + 1, m.column + 1) if m else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        return None, [Problem(filename, line, col, f"invalid YAML: {what}")]
+        line, col, message = _syntax_problem(exc, decoded)
+        return None, [Problem(filename, line, col, message)]
     except yaml.YAMLError as exc:
         return None, [Problem(filename, 1, 1, f"invalid YAML: {exc}")]
     except RecursionError:
@@ -112,6 +111,50 @@ def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
     # Duplicate keys don't stop the load: the caller goes on validating, so every problem in
     # the file is reported at once.
     return doc, [Problem(filename, m[0], m[1], msg) for m, msg in builder.problems]
+
+
+_VALUE_QUOTE = re.compile(r"""(?:^\s*-\s+|:\s+|[\[{,]\s*)(["'])""")
+_CLOSED = {'"': re.compile(r'(?:[^"\\]|\\.)*"'), "'": re.compile(r"(?:[^']|'')*'")}
+
+
+def _unclosed_quote(line: str) -> tuple[int, str] | None:
+    """Where a quoted value opens on `line` and is not closed on it (column, quote), if so."""
+    for match in _VALUE_QUOTE.finditer(line):
+        quote = match.group(1)
+        if not _CLOSED[quote].match(line, match.end()):
+            return match.start(1) + 1, quote
+    return None
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
+    """A YAML syntax error as an admin would want it: what is wrong, where it really is, and
+    the parser's own words as a detail. The parser often notices a problem lines after it
+    starts (an unclosed quote swallows the lines after it), so the likely cause is looked
+    for between where the parser's context began and where it gave up."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    m = exc.problem_mark or exc.context_mark
+    line, col = (m.line + 1, m.column + 1) if m else (1, 1)
+    detail = f" (YAML parser: {problem})"
+    lines = text.splitlines()
+    start = exc.context_mark.line if exc.context_mark else max(0, line - 1)
+    for n in range(start, min(line, len(lines))):
+        opened = _unclosed_quote(lines[n])
+        if opened is not None:
+            at, quote = opened
+            return n + 1, at, f"this quoted value is never closed: add the closing {quote}{detail}"
+    if "flow sequence" in context and exc.context_mark is not None:
+        c = exc.context_mark
+        return c.line + 1, c.column + 1, f"this [ list is never closed with ]{detail}"
+    if "flow mapping" in context and exc.context_mark is not None:
+        c = exc.context_mark
+        return c.line + 1, c.column + 1, f"this {{ mapping is never closed with }}{detail}"
+    if "tab" in problem:
+        return line, col, f"a tab is used to indent; YAML indents with spaces only{detail}"
+    if "block mapping" in context or "block sequence" in context:
+        return line, col, ("this line's indentation doesn't match the lines above it (the "
+                           f"keys of one mapping line up exactly){detail}")
+    return line, col, f"invalid YAML: {problem}"
 
 
 class _Builder:

@@ -115,6 +115,11 @@ def normalize_record(file: str, raw: dict[str, object]) -> Record:
         raise RuleError(f"unknown code file {file!r} (files: {', '.join(CODE_FILE_NAMES)})")
     key_field, fields = CODE_FILES[file]
     unknown = [k for k in raw if k not in fields]
+    if unknown and "fee" in raw and re.fullmatch(r"[0-9]{3}(\.[0-9]*)?", str(unknown[0])) \
+            and raw[unknown[0]] is None:
+        # `{…, fee: 1,500.00}`: in a flow mapping the comma ends the value
+        raise RuleError(f"fee {raw['fee']},{unknown[0]}: write money without a thousands "
+                        f"separator, like {raw['fee']}{unknown[0]}")
     if unknown:
         raise RuleError(f"unknown field {unknown[0]!r} in {file} (fields: {', '.join(fields)})")
 
