@@ -148,6 +148,9 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 **kwargs: Any) -> None:
         ctx = Context(file, store, env_file, no_color)
         try:
+            if not store.strip():
+                raise UsageError("--store is empty: give a SQLite file, a postgresql:// URL or "
+                                 "a service's https:// URL (or leave it out for groupsync.db)")
             with remembering_logins():  # each login verified once per command, then forgotten
                 code = func(ctx, **kwargs) or 0
         except ConfigError as exc:
@@ -258,7 +261,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     _system, p, passwords, _desired = _plan(ctx, rotate)
     fmt = "json" if as_json else fmt
     if fmt == "json":
-        _emit(ctx, render.plan_json(p))
+        _emit(ctx, render.plan_json(p, max_removals=max_removals))
     elif fmt == "markdown":
         _emit(ctx, render.plan_markdown(p, max_removals=max_removals))
     else:

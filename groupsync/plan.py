@@ -40,6 +40,9 @@ class Plan:
     code_master: str | None = None  # the Copy From account
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> provider key
     logins: dict[str, str] = field(default_factory=dict)  # account id -> its provider login
+    # username -> its home after the apply, for the usernames the changes name (renderers
+    # flag a risky grant outside a home); not part of a saved plan
+    homes: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}
@@ -137,7 +140,19 @@ class _Planner:
             code_master=self.d.codes.master if self.d.codes else None,
             accounts={p.account_id: p.key for p in self.d.providers.values()},
             logins={p.account_id: p.login for p in self.d.providers.values()},
+            homes=self._homes(),
         )
+
+    def _homes(self) -> dict[str, str]:
+        homes = {}
+        for c in self.changes:
+            if c.username and c.username not in homes:
+                declared = self._declared(c.username)
+                user = self.s.user(c.username)
+                home = declared.home if declared else (user.home if user else "")
+                if home:
+                    homes[c.username] = home
+        return homes
 
     def _sort_key(self, c: Change) -> tuple[Any, ...]:
         file = getattr(c, "file", None)

@@ -169,12 +169,8 @@ def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) 
                 out.append(style(name, "bold"))
             out.extend(_change_lines(c, style, moves))
         out.append("")
-    warnings = list(plan.warnings)
-    if max_removals is not None and plan.removals > max_removals:
-        warnings.append(
-            f"this plan removes {plan.removals} objects, more than --max-removals "
-            f"{max_removals}; apply will refuse it unless --max-removals is raised"
-        )
+    warnings = plan.warnings + removal_warning(
+        plan, max_removals, "apply will refuse it unless --max-removals is raised")
     for w in warnings:
         out.append(style("Warning: ", "warn") + w)
     if warnings:
@@ -183,12 +179,30 @@ def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) 
     return "\n".join(out) + "\n"
 
 
-def plan_json(plan: Plan) -> str:
-    return _json(plan.to_json())
+def plan_json(plan: Plan, max_removals: int | None = None) -> str:
+    """The `plan --json` view: `warnings` holds every warning the text plan prints."""
+    data = plan.to_json()
+    data["warnings"] += removal_warning(
+        plan, max_removals, "apply will refuse it unless --max-removals is raised")
+    return _json(data)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# What can start markup inside a line: emphasis, code, links and images, a new table cell,
+# strikethrough, and the autolinks GitHub makes of URLs, `www.` and e-mail addresses.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~@]|:(?=//)|(?<=www)\.)")
+
+
+def _md(text: str) -> str:
+    """A value shown literally in GitHub/GitLab Markdown, in a paragraph or a table cell:
+    HTML can't open a tag, Markdown punctuation can't make emphasis, a link or a new cell,
+    and a newline can't end the row."""
+    text = " ".join(text.split("\n"))
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _md_detail(c: Change) -> str:
@@ -196,7 +210,7 @@ def _md_detail(c: Change) -> str:
     lines = _change_lines(c, _Style(False))
     head = lines[0].strip()[2:]  # drop the symbol: the table has its own column
     rest = [line.strip() for line in lines[1:]]
-    return _cell(head + (": " + "; ".join(rest) if rest else ""))
+    return _md(head + (": " + "; ".join(rest) if rest else "")).replace(" -&gt; ", " → ")
 
 
 def _access_sides(c: Change) -> tuple[dict[str, str] | None, dict[str, str] | None]:
@@ -208,50 +222,83 @@ def _access_sides(c: Change) -> tuple[dict[str, str] | None, dict[str, str] | No
     return None, None
 
 
+RISKY_AREAS = ("notes", "account_access")  # as the access review flags them
+_KIND_LABEL = {"practice_setup": "Practice Set-up", "username": "usernames",
+               "password": "passwords", "join": "joins", "privileges": "privileges"}
+
+
+def _kind(c: Change) -> str:
+    return c.file.replace("_", " ") if isinstance(c, CodeChange) else _KIND_LABEL[c.type]
+
+
+def removal_warning(plan: Plan, max_removals: int | None, refuse: str) -> list[str]:
+    if max_removals is None or plan.removals <= max_removals:
+        return []
+    return [f"this plan removes {_n(plan.removals, 'object')}, more than --max-removals "
+            f"{max_removals}; {refuse}"]
+
+
 def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
-    """For a pull-request comment: summary first, each account in a collapsible section,
-    privilege changes as a table."""
+    """For a pull-request comment: what kinds of change, warnings, the privilege changes
+    (risky grants flagged), then each account in a collapsible section. Every value is shown
+    as written (escaped), so the comment shows what will be applied."""
     s = plan.summary()
     out = [f"### groupsync plan: {s['add']} to add, {s['change']} to change, "
            f"{s['remove']} to remove" if plan.changes else "### groupsync plan: no changes"]
     out.append("")
     out.append(f"Store `{plan.lineage}` at revision {plan.revision}.")
-    warnings = list(plan.warnings)
-    if max_removals is not None and plan.removals > max_removals:
-        warnings.append(f"this plan removes {plan.removals} objects, more than --max-removals "
-                        f"{max_removals}; apply will refuse it")
+    if plan.changes:
+        counts: dict[str, dict[str, int]] = {}
+        for c in plan.changes:
+            counts.setdefault(_kind(c), {"add": 0, "change": 0, "remove": 0})[c.action] += 1
+        out += ["", "| kind | to add | to change | to remove |", "|---|---:|---:|---:|"]
+        order = [*_KIND_LABEL.values(), *(f.replace("_", " ") for f in CODE_FILES)]
+        out += [f"| {kind} | {counts[kind]['add']} | {counts[kind]['change']} | "
+                f"{counts[kind]['remove']} |" for kind in order if kind in counts]
+    warnings = plan.warnings + removal_warning(plan, max_removals, "apply will refuse it")
     if warnings:
-        out += ["", "**Warnings**", ""] + [f"- :warning: {_cell(w)}" for w in warnings]
+        out += ["", "**Warnings**", ""] + [f"- :warning: {_md(w)}" for w in warnings]
     rows: list[str] = []
+    risky = 0
     for c in plan.changes:
         before, after = _access_sides(c)
         if before is None and after is None:
             continue
+        name = c.username or ""
+        outside = plan.homes.get(name) not in (None, c.account) and \
+            ukey(name) != ukey(plan.master)
         for area in AREAS:
             # a new or removed access row shows only the areas it grants
             b = before[area] if before else "none"
             a = after[area] if after else "none"
             if b != a:
+                flag = ""
+                if outside and a == "full" and area in RISKY_AREAS:
+                    flag = f":warning: full {area} outside its home"
+                    risky += 1
                 b, a = (b if before else "—"), (a if after else "—")
-                rows.append(f"| {c.account} | {_cell(c.username or '')} | {area} | {b} | {a} |")
+                rows.append(f"| {_md(c.account)} | {_md(name)} | {area} | {b} | {a} | {flag} |")
     if rows:
-        header = ["| account | username | area | before | after |", "|---|---|---|---|---|"]
+        title = f"Privilege changes ({_n(risky, 'risky grant')})" if risky else \
+            "Privilege changes"
+        header = ["| account | username | area | before | after | flag |",
+                  "|---|---|---|---|---|---|"]
         if len(rows) > 20:
-            out += ["", f"<details><summary><b>Privilege changes</b> ({len(rows)})</summary>",
+            out += ["", f"<details><summary><b>{title}</b>: {_n(len(rows), 'row')}</summary>",
                     "", *header, *rows, "", "</details>"]
         else:
-            out += ["", "**Privilege changes**", "", *header, *rows]
+            out += ["", f"**{title}**", "", *header, *rows]
     by_account: dict[str, list[Change]] = {}
     for c in plan.changes:
         by_account.setdefault(c.account, []).append(c)
     for account, changes in by_account.items():
-        counts = {"add": 0, "change": 0, "remove": 0}
+        n = {"add": 0, "change": 0, "remove": 0}
         for c in changes:
-            counts[c.action] += 1
+            n[c.action] += 1
         key = plan.accounts.get(account)
-        title = f"account {account}" + (f" ({key})" if key else "")
-        out += ["", f"<details><summary>{title}: {counts['add']} to add, {counts['change']} to "
-                    f"change, {counts['remove']} to remove</summary>", "",
+        title = _md(f"account {account}" + (f" ({key})" if key else ""))
+        out += ["", f"<details><summary>{title}: {n['add']} to add, {n['change']} to "
+                    f"change, {n['remove']} to remove</summary>", "",
                 "| | change |", "|---|---|"]
         out += [f"| `{_SYMBOL[c.action]}` | {_md_detail(c)} |" for c in changes]
         out += ["", "</details>"]

@@ -24,11 +24,11 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
-from groupsync.accounts.model import ukey
+from groupsync.accounts.model import USERNAME_PATTERN, ukey
 from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
 from groupsync.apply import apply_plan
 from groupsync.changes import UsernameChange
@@ -51,6 +51,11 @@ TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
 
+# Names and notes are plain text (DESIGN §7.2): said in the document as a pattern, so a
+# generated client knows it and a valid request is never refused.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 class LoginRequest(BaseModel):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -63,12 +68,6 @@ class TokenResponse(BaseModel):
     username: str
 
 
-def _note_text(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("a note is plain text, without control characters")
-    return value
-
-
 class ApplyRequest(BaseModel):
     plan: SavedPlan
     practice: Annotated[str, StringConstraints(max_length=16 * 1024 * 1024)] | None = Field(
@@ -77,8 +76,8 @@ class ApplyRequest(BaseModel):
                     "plan again inside its transaction and applies only if it comes out the "
                     "same (applies to other practices don't make it stale). Without it, the "
                     "store must be at the plan's exact revision, as for a saved plan.")
-    note: Annotated[str, StringConstraints(min_length=1, max_length=500),
-                    AfterValidator(_note_text)] | None = Field(
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                           pattern=PLAIN_TEXT)] | None = Field(
         default=None, description="Kept on every audit entry of this apply (`apply --note`).")
     passwords: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)],
@@ -88,15 +87,14 @@ class ApplyRequest(BaseModel):
                           "this request, never kept")
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200),
-                 AfterValidator(_note_text)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
 
 
 class SignupRequest(BaseModel):
     """The Free Trial sign-up: a provider's account and its first username."""
 
     provider_name: Name
-    username: Annotated[str, StringConstraints(min_length=3, max_length=64)]
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = Field(
         default=None, description="The Account ID to create (a sandbox's declared id); "

@@ -322,3 +322,29 @@ def test_conflicting_format_flags_are_a_usage_error(run: Run) -> None:
     assert (r.code, r.out) == (1, "")
     assert r.err == "Error: --json and --format markdown ask for two formats; use one\n"
     assert run("plan", *FILES, "--json", "--format", "json").code == 0
+
+
+def test_an_empty_store_is_a_usage_error(run: Run) -> None:
+    r = run("show", "--store", "")
+    assert (r.code, r.err) == (1, "Error: --store is empty: give a SQLite file, a "
+                                  "postgresql:// URL or a service's https:// URL (or leave it "
+                                  "out for groupsync.db)\n")
+
+
+def test_every_warning_is_in_the_json_too(run: Run, tmp_path: Path) -> None:
+    setup(run)
+    assert run("apply", *FILES, "--auto-approve").code == 0
+    assert json.loads(run("plan", *FILES, "--json", "--max-removals", "0").out)["warnings"] \
+        == []
+    file = tmp_path / "pruned.yaml"
+    file.write_text(EXAMPLE.read_text().replace("  joins: false", "  joins: true").replace(
+        "    accounts: all\n  billing:", "    accounts: [smith]\n  billing:"))
+    files = ("-f", str(file), "--env-file", str(DEMO_ENV), "--max-removals", "2")
+    data = json.loads(run("plan", *files, "--json").out)
+    assert data["summary"]["remove"] == 3
+    assert data["warnings"] == ["this plan removes 3 objects, more than --max-removals 2; "
+                                "apply will refuse it unless --max-removals is raised"]
+    # in the text plan, warnings always stand right above the summary line
+    assert run("plan", *files).out.endswith(
+        "Warning: this plan removes 3 objects, more than --max-removals 2; apply will refuse "
+        "it unless --max-removals is raised\n\nPlan: 0 to add, 0 to change, 3 to remove.\n")

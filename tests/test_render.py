@@ -69,39 +69,48 @@ def test_plan_text_colour_and_removal_warning() -> None:
     text = plan_text(_plan(CHANGES), color=True, max_removals=0)
     assert "\x1b[32m+\x1b[0m username desk" in text
     assert "\x1b[31m-\x1b[0m join old-temp" in text
-    assert ("\x1b[33;1mWarning: \x1b[0mthis plan removes 1 objects, more than --max-removals 0; "
+    assert ("\x1b[33;1mWarning: \x1b[0mthis plan removes 1 object, more than --max-removals 0; "
             "apply will refuse it unless --max-removals is raised") in text
     assert plan_text(_plan([])) == "No changes. The store matches the file.\n"
 
 
 def test_plan_markdown_exact() -> None:
-    assert plan_markdown(_plan(CHANGES, ["a | b"])) == """\
+    assert plan_markdown(_plan(CHANGES, ["a | b"]), max_removals=0) == """\
 ### groupsync plan: 1 to add, 3 to change, 1 to remove
 
 Store `lin-1` at revision 7.
 
+| kind | to add | to change | to remove |
+|---|---:|---:|---:|
+| Practice Set-up | 0 | 1 | 0 |
+| usernames | 1 | 0 | 0 |
+| joins | 0 | 0 | 1 |
+| privileges | 0 | 1 | 0 |
+| billing codes | 0 | 1 | 0 |
+
 **Warnings**
 
 - :warning: a \\| b
+- :warning: this plan removes 1 object, more than --max-removals 0; apply will refuse it
 
 **Privilege changes**
 
-| account | username | area | before | after |
-|---|---|---|---|---|
-| 100482 | desk | clients | — | view |
-| 100482 | desk | scheduling | — | full |
-| 100517 | desk | scheduling | full | view |
-| 100517 | desk | billing | none | view |
-| 100517 | old-temp | clients | view | — |
-| 100517 | old-temp | scheduling | full | — |
+| account | username | area | before | after | flag |
+|---|---|---|---|---|---|
+| 100482 | desk | clients | — | view |  |
+| 100482 | desk | scheduling | — | full |  |
+| 100517 | desk | scheduling | full | view |  |
+| 100517 | desk | billing | none | view |  |
+| 100517 | old-temp | clients | view | — |  |
+| 100517 | old-temp | scheduling | full | — |  |
 
 <details><summary>account 100482 (smith): 1 to add, 2 to change, 0 to remove</summary>
 
 | | change |
 |---|---|
-| `~` | Practice Set-up: practice_name: (none) -> "Riverside"; tin: (none) -> "12-3456789" |
+| `~` | Practice Set-up: practice\\_name: (none) → "Riverside"; tin: (none) → "12-3456789" |
 | `+` | username desk (home; full on scheduling; view on clients; none elsewhere) |
-| `~` | billing_codes 90837: fee: "150.00" -> "155.00" |
+| `~` | billing\\_codes 90837: fee: "150.00" → "155.00" |
 
 </details>
 
@@ -109,10 +118,40 @@ Store `lin-1` at revision 7.
 
 | | change |
 |---|---|
-| `~` | privileges desk: scheduling: full -> view; billing: none -> view |
+| `~` | privileges desk: scheduling: full → view; billing: none → view |
 | `-` | join old-temp (had full on scheduling; view on clients; none elsewhere) |
 
 </details>
 
 _Plan: 1 to add, 3 to change, 1 to remove._
 """
+
+
+HOSTILE = [
+    change("add", "code", "100482", file="diagnosis_codes", key="F41.1",
+           after={"code": "F41.1", "description": "<b>bold</b> <img src=x onerror=alert(1)> "
+                                                  "*new* [click](https://evil.example) | cell"}),
+    change("add", "join", "100517", username="desk", after={**DESK, "notes": "full"}),
+    change("add", "join", "100517", username="admin", after={a: "full" for a in AREAS}),
+]
+
+
+def test_markdown_shows_values_as_written_in_a_real_renderer() -> None:
+    from markdown_it import MarkdownIt
+
+    plan = _plan(HOSTILE)
+    plan.homes = {"desk": "100482", "admin": "100482"}
+    html = MarkdownIt("commonmark").enable("table").enable("strikethrough").render(
+        plan_markdown(plan))
+    # the description arrives as text: no tag, no emphasis, no link, no extra cell
+    assert "<b>bold</b>" not in html and "<img" not in html and "<em>new</em>" not in html
+    assert "<a href" not in html
+    assert ("description &quot;&lt;b&gt;bold&lt;/b&gt; &lt;img src=x onerror=alert(1)&gt; "
+            "*new* [click](https://evil.example) | cell&quot;") in html
+    # the summary table counts codes too, with right plurals
+    assert "<td>diagnosis codes</td>\n<td style=\"text-align:right\">1</td>" in html
+    assert "Privilege changes (1 risky grant)" in html
+    # the risky grant is flagged on its row; the master's full grants are not
+    assert "<td>desk</td>\n<td>notes</td>\n<td>—</td>\n<td>full</td>\n" \
+           "<td>:warning: full notes outside its home</td>" in html
+    assert html.count(":warning: full") == 1
