@@ -59,7 +59,7 @@ MAX_CONNECTIONS_PER_ADDRESS = 64  # one client address (a reverse proxy is exemp
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
-                                 "/v1/notices"})
+                                 "/v1/notices", "/v1/plan"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

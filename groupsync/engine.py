@@ -91,8 +91,17 @@ def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
     return backend.apply(plan, passwords, desired, progress, note)
 
 
-def prepare(system: Backend, desired: Desired, secrets: Secrets,
-            rotate: Sequence[str] = ()) -> Prepared:
+class Reader(Protocol):
+    """What making a plan reads: the practice's rows, and whether names are taken."""
+
+    def read_state(self, scope: Scope | None = None) -> State: ...
+
+    def taken(self, usernames: list[str]) -> list[str]: ...
+
+
+def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = ()) -> tuple[Plan, State]:
+    """The plan for `desired` against what `system` shows, logging in with nothing (the
+    service's `POST /v1/plan`, and the first half of `prepare`)."""
     state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
     named = [desired.master.username, *(u.username for u in desired.staff.values()),
              *(p.login for p in desired.providers.values())]
@@ -101,7 +110,12 @@ def prepare(system: Backend, desired: Desired, secrets: Secrets,
     # at plan time, and known as nothing more than taken (no home, no account).
     for name in system.taken(unseen) if unseen else ():
         state.users[ukey(name)] = User(username=name, home="", password_hash="")
-    plan = make_plan(desired, state, today=today(), rotate=rotate)
+    return make_plan(desired, state, today=today(), rotate=rotate), state
+
+
+def prepare(system: Backend, desired: Desired, secrets: Secrets,
+            rotate: Sequence[str] = ()) -> Prepared:
+    plan, state = plan_for(system, desired, rotate)
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)
     # Usernames the apply will create (or give a new password) have nothing to log in with

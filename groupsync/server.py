@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import resource
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,12 +28,14 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
-from groupsync.accounts.model import USERNAME_PATTERN, ukey
+from groupsync.accounts.model import USERNAME_PATTERN, State, ukey
 from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
+from groupsync.accounts.storage import Scope
 from groupsync.apply import apply_plan
 from groupsync.changes import UsernameChange
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
+from groupsync.engine import plan_for
 from groupsync.errors import (
     ConfigError,
     Conflict,
@@ -139,12 +141,125 @@ class ApplyResponse(BaseModel):
     changes: int
 
 
+# -- typed answers: what a generated client gets (the wire format of wire.py) ---------------
+
+LevelName = Literal["full", "view", "none"]
+
+
+class WireAccount(BaseModel):
+    account_id: str
+    provider_name: str
+    signup_username: str = Field(description="empty where the caller can't see usernames")
+    practice_name: str | None
+    tin: str | None
+    bills_electronically: bool | None = Field(
+        description="null where the caller may not see the Practice Set-up")
+    created_at: str
+    trial_ends: str | None
+
+
+class WireUsername(BaseModel):
+    username: str
+    home: str = Field(description="empty when the home is an account the caller can't open")
+    created_at: str
+
+
+class WireAccess(BaseModel):
+    username: str
+    account: str
+    privileges: dict[str, LevelName] = Field(description="area -> level, all nine areas")
+
+
+class WireCodes(BaseModel):
+    account: str
+    file: Literal["diagnosis_codes", "billing_codes", "insurance_payers"]
+    records: list[dict[str, str]]
+
+
+class WireNotice(BaseModel):
+    id: int
+    sent_at: str
+    practice_name: str
+    tin: str
+    providers: list[dict[str, Any]]
+
+
+class StateResponse(BaseModel):
+    """What the caller may read (DESIGN §7.1), as plain rows."""
+
+    lineage: str
+    revision: int
+    write_count: int
+    accounts: list[WireAccount]
+    usernames: list[WireUsername]
+    access: list[WireAccess]
+    codes: list[WireCodes]
+    notices: list[WireNotice]
+
+
+class WireAuditEntry(BaseModel):
+    id: int
+    revision: int
+    at: str
+    actor: str
+    action: str
+    type: str
+    account: str | None
+    username: str | None
+    detail: dict[str, Any] = Field(description="before/after, file/key, note; never a secret")
+
+
+class AuditResponse(BaseModel):
+    entries: list[WireAuditEntry]
+
+
+class PlanRequest(BaseModel):
+    practice: Annotated[str, StringConstraints(min_length=1, max_length=16 * 1024 * 1024)] = \
+        Field(description="practice.yaml as text (passwords only as ${VARIABLE} references)")
+    rotate: list[Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]] = Field(
+        default=[], max_length=1000, description="usernames whose password the apply sets")
+
+
+class PlanSummary(BaseModel):
+    add: int
+    change: int
+    remove: int
+
+
+class PlanResponse(BaseModel):
+    """The plan as `plan --json` shows it, and the same plan ready for `POST /v1/apply`."""
+
+    format_version: str
+    lineage: str
+    revision: int
+    summary: PlanSummary
+    changes: list[dict[str, Any]] = Field(description="as in `plan --json` (the contract)")
+    warnings: list[str]
+    saved_plan: SavedPlan = Field(description="send as `plan` to POST /v1/apply, with the "
+                                              "passwords of its `credentials`")
+
+
 class ErrorResponse(BaseModel):
     detail: str
     error: str
 
 
 _BEARER = HTTPBearer(auto_error=False, description="A token from POST /v1/login")
+
+
+class _Visible:
+    """The account system as one username sees it, for planning on its behalf."""
+
+    def __init__(self, system: AccountSystem, username: str) -> None:
+        self.system = system
+        self.username = username
+
+    def read_state(self, scope: Scope | None = None) -> State:
+        del scope  # what the caller may see is the scope
+        return self.system.visible_state(self.username)
+
+    def taken(self, usernames: list[str]) -> list[str]:
+        return self.system.taken(usernames)
 
 
 def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
@@ -226,16 +341,26 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         token = system.issue_token(user, token_ttl)
         return TokenResponse(token=token, expires_in=int(token_ttl), username=user.username)
 
-    @app.get("/v1/state", responses=_ERRORS, response_model=dict[str, Any],
+    # State and audit answers are built as plain data and sent as they are: the models above
+    # document them (and type generated clients) without re-validating 340,000 code records.
+    @app.get("/v1/state", responses=_ERRORS, response_model=StateResponse,
              summary="The accounts the caller can open, with their usernames and code files")
-    def state(username: str = Depends(caller)) -> dict[str, Any]:
-        return state_to_wire(system.visible_state(username))
+    def state(username: str = Depends(caller)) -> JSONResponse:
+        return JSONResponse(state_to_wire(system.visible_state(username)))
 
-    @app.get("/v1/audit", responses=_ERRORS, response_model=dict[str, Any],
+    @app.get("/v1/audit", responses=_ERRORS, response_model=AuditResponse,
              summary="Audit entries about the caller's accounts, newest first")
     def audit(username: str = Depends(caller),
-              limit: int | None = Query(default=None, ge=1, le=100_000)) -> dict[str, Any]:
-        return {"entries": audit_to_wire(system.visible_audit(username, limit))}
+              limit: int | None = Query(default=None, ge=1, le=100_000)) -> JSONResponse:
+        return JSONResponse({"entries": audit_to_wire(system.visible_audit(username, limit))})
+
+    @app.post("/v1/plan", response_model=PlanResponse, responses=_ERRORS,
+              summary="Plan a practice against what the caller can see (changes nothing)")
+    def plan(body: PlanRequest, username: str = Depends(caller)) -> PlanResponse:
+        desired = load_text(body.practice.encode("utf-8", "replace"), "practice")
+        made, _state = plan_for(_Visible(system, username), desired, body.rotate)
+        view = made.to_json()
+        return PlanResponse(**view, saved_plan=SavedPlan.of(made))
 
     @app.post("/v1/signup", response_model=SignupResponse, responses=_ERRORS, status_code=201,
               summary="Free Trial sign-up: a new provider account (throttled per address)")
@@ -288,13 +413,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
                                   address=address(request), note=body.note)
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
-    assert {"/v1/state", "/v1/audit", "/v1/apply"} <= AUTHENTICATED_PATHS
+    assert {"/v1/state", "/v1/audit", "/v1/apply", "/v1/plan"} <= AUTHENTICATED_PATHS
     return Edge(app, token_owner=system.token_user, max_body=max_body,
                 trusted_proxy=trusted_proxy)
 
 
 _SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
-                    *SignupRequest.model_fields, *NoticeRequest.model_fields,
+                    *SignupRequest.model_fields, *NoticeRequest.model_fields, "rotate",
                     *NoticeProvider.model_fields, "note",
                     *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
                     "account", "username", "file", "key", "before", "after", "home",
