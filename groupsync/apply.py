@@ -78,7 +78,7 @@ def apply_plan(
     the store must be exactly the one the plan was made from: lineage, revision and write count.
     `note` (`apply --note`) is kept on every audit entry the apply writes.
     """
-    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials}
+    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
                      if not passwords.get(u))
     if missing:
         # a hand-made request or plan can leave one out: refused whole, before any log-in
@@ -132,13 +132,17 @@ class _Applier:
 
         # 0. Passwords (--rotate): the master's by its home's provider login (the actor then),
         # everyone else's by the master, before anything logs in with them.
+        master_rotated = bool(by[("change", PasswordChange, True)])
         for c in by[("change", PasswordChange, True)]:
-            self.s.set_password(c.username, self.pw[c.username])
+            self.s.set_password(c.username, self._password(c.username))
             self.tick()
-        if (by[("change", PasswordChange, False)] and ukey(self.s.actor) != self.master):
-            self.s.act_as(self.plan.master, self.pw[self.plan.master])
         for c in by[("change", PasswordChange, False)]:
-            self.s.set_password(c.username, self.pw[c.username])
+            # the master sets it; when the master's own is being set in this apply, the
+            # provider login of the username's home does (DESIGN §7.3: never one rotated)
+            setter = self._login(c.account) if master_rotated else self.plan.master
+            if ukey(self.s.actor) != ukey(setter):
+                self.s.act_as(setter, self._password(setter))
+            self.s.set_password(c.username, self._password(c.username))
             self.tick()
         if self.master in moved:
             self._move_master(by, moved)

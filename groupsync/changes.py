@@ -74,6 +74,8 @@ Privileges = Annotated[
                              "additionalProperties": {"enum": ["full", "view", "none"]}}),
 ]
 Text = Annotated[str, AfterValidator(_plain_text), StringConstraints(max_length=1000)]
+NameText = Annotated[str, AfterValidator(_plain_text),
+                     StringConstraints(min_length=1, max_length=200)]  # as practice.yaml
 
 
 class _Model(BaseModel):
@@ -86,8 +88,8 @@ class PracticeSetup(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     # The provider's name is part of the account's Practice Set-up (DESIGN §7.3: a rename is
     # this change). Optional so a plan saved before renames existed still reads.
-    provider_name: NotRequired[Text]
-    practice_name: Text | None
+    provider_name: NotRequired[NameText]
+    practice_name: NameText | None
     tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")] | None
     bills_electronically: bool
 

@@ -214,15 +214,20 @@ def _rotate_option(func: F) -> F:
 MAX_NOTE = 500
 
 
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def _note(given: str | None) -> str | None:
     """`apply --note`, or in CI the run's commit and author (GitHub Actions, GitLab CI), so
     the audit trail says who did it even when everyone acts as the master."""
     if given is None:
         for sha, who in (("GITHUB_SHA", "GITHUB_ACTOR"), ("CI_COMMIT_SHA", "GITLAB_USER_LOGIN")):
             if os.environ.get(sha):
-                given = f"commit {os.environ[sha][:12]}"
+                # the CI's words, not the user's: kept printable rather than refused
+                given = f"commit {_printable(os.environ[sha])[:12]}"
                 if os.environ.get(who):
-                    given += f" by {os.environ[who]}"
+                    given += f" by {_printable(os.environ[who])[:100]}"
                 break
     if given is None:
         return None

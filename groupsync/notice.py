@@ -124,7 +124,8 @@ def notice_json(d: Draft, today: date) -> str:
         "format_version": "1", "date": today.isoformat(), "practice_name": d.practice_name,
         "tin": d.tin,
         "providers": [{"account_id": ln.account_id, "name": ln.name,
-                       "bills_electronically": ln.bills_electronically, "status": ln.status}
+                       "bills_electronically": ln.bills_electronically, "status": ln.status,
+                       **({"was": ln.was} if ln.status == "changed" else {})}
                       for ln in d.lines],
         "changed": {k: {"before": was, "after": now} for k, (was, now) in d.changed.items()},
         "last_sent": d.last_sent.sent_at if d.last_sent else None,

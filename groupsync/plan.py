@@ -357,6 +357,13 @@ class _Planner:
                                        before={"home": old, "access": access}))
             self.gone.add(k)
             declared = self._declared(user.username)
+            lost = sorted(a for a in access if a not in self.d.by_account)
+            if lost and not self.d.prune_joins:
+                self.warnings.append(
+                    f"{user.username} moves home, so it loses its access to account"
+                    f"{'s' if len(lost) > 1 else ''} {', '.join(lost)}, which {self.d.source} "
+                    "doesn't declare (a username made again starts with only what the file "
+                    "gives it)")
             if declared is not None and not declared.is_master:
                 # made again: its password is needed (and checked by the policy) once more
                 self.credentials[declared.username] = declared.password_var
@@ -422,8 +429,23 @@ class _Planner:
                                 "--rotate")
                 continue
             # the master's is set by its home's provider login, everyone else's by the master
-            setter = (self.d.by_account[self.d.master.home].login if k == self.master_k
-                      else master)
+            # or, while the master's own is being set, by their home's provider login
+            if k == self.master_k:
+                setter = self.d.by_account[self.d.master.home].login
+            elif self.master_k in self.rotate_keys:
+                home = self.d.by_account.get(user.home)
+                if home is None or ukey(home.login) == k:
+                    problems.append(f"--rotate {name}: with the master's password also being "
+                                    f"set, nobody this file names can set {name}'s; rotate "
+                                    "the master first, apply, then the rest")
+                    continue
+                setter = home.login
+            else:
+                setter = master
+            if self.master_k in self.moved and ukey(setter) == self.master_k:
+                problems.append(f"--rotate {name}: its password is set by {setter}, which "
+                                "moves home in this plan; rotate after this apply")
+                continue
             if ukey(setter) in self.rotate_keys:
                 problems.append(f"--rotate {name}: its password is set by {setter}, which is "
                                 "rotated too; rotate one, apply, then the other")
@@ -438,8 +460,7 @@ class _Planner:
                                 f"account {self.label(user.home)} to set its password")
                 continue
             self.credentials[name] = variables[k]
-            if k != self.master_k:
-                self.credentials[setter] = self.d.master.password_var
+            self.credentials[setter] = variables[ukey(setter)]
             self.changes.append(change("change", "password", user.home, username=name))
         if problems:
             raise PlanError("\n".join(problems))

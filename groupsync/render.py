@@ -102,14 +102,15 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _change_lines(c: Change, style: _Style,
-                  moves: dict[str, tuple[str, str]] | None = None) -> list[str]:
+                  moves: dict[str, tuple[str, str, list[str]]] | None = None) -> list[str]:
     sym = style(_SYMBOL[c.action], c.action)
     moved = (moves or {}).get(ukey(c.username or ""))
     if isinstance(c, UsernameChange) and moved is not None and c.after is not None:
         # a replacement (DESIGN §7.3): deleted in the old home, added in the new, one line
         sym = style("-", "remove") + style("/", "change") + style("+", "add")
         privs = privileges_text(c.after["privileges"])
-        return [f"{sym} username {c.username} (home {moved[0]} -> {moved[1]}; {privs})"]
+        lost = f"; loses its access to {', '.join(moved[2])}" if moved[2] else ""
+        return [f"{sym} username {c.username} (home {moved[0]} -> {moved[1]}; {privs}{lost})"]
     if isinstance(c, PasswordChange):
         return [f"  {sym} password {c.username} (set from its variable; its tokens end)"]
     if isinstance(c, PracticeSetupChange):
@@ -150,10 +151,27 @@ def _code_lines(c: CodeChange, sym: str) -> list[str]:
     return lines
 
 
+def _moves_with_losses(plan: Plan) -> dict[str, tuple[str, str, list[str]]]:
+    """Each moved username's (old home, new home, accounts it can open now and not after)."""
+    moves = plan.moves()
+    regained: dict[str, set[str]] = {}
+    before: dict[str, list[str]] = {}
+    for c in plan.changes:
+        k = ukey(c.username or "")
+        if k not in moves:
+            continue
+        if c.action == "add" and isinstance(c, UsernameChange | JoinChange):
+            regained.setdefault(k, set()).add(c.account)
+        elif isinstance(c, UsernameChange) and c.before is not None:
+            before[k] = sorted(c.before["access"])
+    return {k: (old, new, [a for a in before.get(k, []) if a not in regained.get(k, set())])
+            for k, (old, new) in moves.items()}
+
+
 def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) -> str:
     style = _Style(color)
     out: list[str] = []
-    moves = plan.moves()
+    moves = _moves_with_losses(plan)
     if plan.changes:
         out.append("groupsync will make these changes:")
         current = None

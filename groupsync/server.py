@@ -43,6 +43,7 @@ from groupsync.errors import (
     LoginFailed,
     LoginLocked,
     PermissionDenied,
+    RuleError,
     Throttled,
     http_status,
 )
@@ -369,8 +370,18 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             account_id = system.signup(body.provider_name, body.username, body.password,
                                        body.account_id, address=address(request))
         except Conflict:
-            # which of the two is taken is not said: no probing for account ids or names
+            # Which of the two is taken is not said. (With a name nobody has, a 409 does say
+            # the id exists: the per-address throttle keeps that a slow question, as any
+            # sign-up screen's "that name is taken" is.)
             raise Conflict("that Account ID or username is taken") from None
+        except Throttled:
+            raise
+        except RuleError as exc:
+            # the rule's words may quote the request (a password typed as the username):
+            # said by field, never by value (DESIGN §7.2)
+            raise RuleError("the sign-up was refused: the password must be at least 8 "
+                            "characters, not the username and not a common password; the "
+                            "provider's name plain text of at most 200 characters") from exc
         return SignupResponse(account_id=account_id, username=body.username)
 
     @app.post("/v1/notices", response_model=NoticeResponse, responses=_ERRORS,
@@ -394,7 +405,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         if ukey(plan.actor) != ukey(username):
             raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
                                    "to apply it")
-        missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials}
+        missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
                          if u not in body.passwords)
         if missing:
             raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")

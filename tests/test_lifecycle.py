@@ -82,9 +82,10 @@ def test_the_master_home_provider_leaves(tmp_path: Path, store: str) -> None:
     # the departed provider's login is not needed: the master deletes itself there
     assert "jsmith" not in plan.credentials
     text = plan_text(plan)
-    assert f"-/+ username riverside-admin (home {SMITH} -> {JONES}; full on every area)" in text
+    assert (f"-/+ username riverside-admin (home {SMITH} -> {JONES}; full on every area; "
+            f"loses its access to {SMITH})") in text
     assert f"-/+ username frontdesk (home {SMITH} -> {JONES}; full on scheduling; view on " \
-           "clients; none elsewhere)" in text
+           f"clients; none elsewhere; loses its access to {SMITH})" in text
     assert f"account {SMITH}\n" not in text  # the old home's removals are the -/+ lines
     assert text.endswith("Plan: 9 to add, 0 to change, 3 to remove.\n")
     apply_plan(system, plan, prepared.passwords)
@@ -242,3 +243,64 @@ def test_a_record_dropped_from_the_file_is_warned_about(tmp_path: Path, store: s
         f"diagnosis_codes F41.1 in accounts {SMITH} (smith), {JONES} (jones), {GARCIA} "
         f"(garcia), {CHEN} (chen) is not in {dropped.source}; it stays because prune.codes "
         "is off"]
+
+
+def test_rotating_the_master_and_staff_together(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
+    converge(system, desired)
+    new = {"MASTER_PASSWORD": "fresh-master-2026", "FRONTDESK_PASSWORD": "fresh-desk-2026"}
+    prepared = prepare(system, desired, secrets(**new), ["riverside-admin", "frontdesk"])
+    # jsmith sets both: the master's (its home) and frontdesk's (its home too), as the
+    # master can't while its own password is being set
+    assert prepared.plan.actor == "jsmith"
+    apply_plan(system, prepared.plan, prepared.passwords)
+    system.login("riverside-admin", "fresh-master-2026")
+    system.login("frontdesk", "fresh-desk-2026")
+    setters = {e.username: e.actor for e in system.audit(2)}
+    assert setters == {"riverside-admin": "jsmith", "frontdesk": "jsmith"}
+
+
+def test_a_hand_made_password_change_without_its_password_is_refused(
+    tmp_path: Path, store: str,
+) -> None:
+    from .helpers import change
+
+    system, desired = sandboxed(tmp_path, store=store)
+    converge(system, desired)
+    prepared = prepare(system, desired, secrets())
+    forged = prepared.plan
+    forged.changes = [change("change", "password", SMITH, username="billing")]
+    before = system.read_state().revision
+    with pytest.raises(PlanError, match="the apply needs the password of billing, which was "
+                                        "not given; nothing was changed"):
+        apply_plan(system, forged, {"riverside-admin": MASTER_PW})
+    assert system.read_state().revision == before
+
+
+def test_a_move_says_what_access_it_loses(tmp_path: Path, store: str) -> None:
+    system, desired = sandboxed(tmp_path, store=store)
+    converge(system, desired)
+    system.signup("Other Practice", "alee", "pw-other-2026", "200001")
+    with system.session("riverside-admin", MASTER_PW) as s:
+        s.join("frontdesk", "200001", "alee", "pw-other-2026")
+    moved = practice(tmp_path, ("    password: \"${FRONTDESK_PASSWORD}\"\n    home: smith",
+                                "    password: \"${FRONTDESK_PASSWORD}\"\n    home: jones"))
+    plan = plan_for(system, moved)
+    assert (f"frontdesk moves home, so it loses its access to account 200001, which "
+            f"{moved.source} doesn't declare (a username made again starts with only what "
+            "the file gives it)") in plan.warnings
+    assert (f"-/+ username frontdesk (home {SMITH} -> {JONES}; full on scheduling; view on "
+            "clients; none elsewhere; loses its access to 200001)") in plan_text(plan)
+
+
+def test_names_longer_than_the_file_allows_are_refused_by_the_rules(
+    tmp_path: Path, store: str,
+) -> None:
+    from groupsync.errors import RuleError
+
+    system, _desired = sandboxed(tmp_path, store=store)
+    with pytest.raises(RuleError, match="a provider's name is longer than 200 characters"):
+        with system.session("jsmith", demo_env()["SMITH_PASSWORD"]) as s:
+            s.set_practice_setup(SMITH, "Riverside", "12-3456789", True, "x" * 201)
+    with pytest.raises(RuleError, match="a provider's name is longer than 200 characters"):
+        system.signup("y" * 201, "newdoc", "pw-newdoc-2026")

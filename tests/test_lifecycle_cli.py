@@ -203,3 +203,44 @@ def test_signups_are_throttled_per_address_and_never_say_which_is_taken(
                                                 "password": "a-long-password-2026"})
     assert taken_id.json() == taken_name.json() == {
         "detail": "that Account ID or username is taken", "error": "conflict"}
+
+
+def test_signup_refusals_never_repeat_the_request(tmp_path: Path) -> None:
+    client = TestClient(create_app(create_system(str(tmp_path / "s.db"))))
+    same = client.post("/v1/signup", json={"provider_name": "X Y", "username": "Str0ng-pass-771",
+                                           "password": "Str0ng-pass-771"})
+    assert same.status_code == 403 and "Str0ng" not in same.text
+    assert same.json()["detail"].startswith("the sign-up was refused: the password must be")
+    newline = client.post("/v1/signup", json={"provider_name": "X Y", "username": "new doc\n",
+                                              "password": "a-long-password-2026"})
+    assert newline.status_code == 422 and "new doc" not in newline.text
+    long_name = client.post("/v1/signup", json={"provider_name": "n" * 201, "username": "newdoc",
+                                                "password": "a-long-password-2026"})
+    assert long_name.status_code == 422
+
+
+def test_a_hand_made_password_change_is_a_4xx_through_the_service(tmp_path: Path) -> None:
+    from groupsync.config import Secrets, load_file
+    from groupsync.engine import sandbox
+
+    desired = load_file(EXAMPLE)
+    system, _ = sandbox(str(tmp_path / "s.db"), desired, Secrets(demo_env(), environ={}))
+    client = TestClient(create_app(system))
+    token = client.post("/v1/login", json={"username": "jsmith", "password":
+                                           demo_env()["SMITH_PASSWORD"]}).json()["token"]
+    state = client.get("/v1/state", headers={"Authorization": f"Bearer {token}"}).json()
+    plan = {"lineage": state["lineage"], "revision": state["revision"],
+            "write_count": state["write_count"], "actor": "jsmith", "master": "jsmith",
+            "credentials": {"jsmith": "SMITH_PASSWORD"},
+            "changes": [{"action": "change", "type": "password", "account": "100482",
+                         "username": "jsmith", "before": None, "after": None}]}
+    r = client.post("/v1/apply", headers={"Authorization": f"Bearer {token}"},
+                    json={"plan": plan, "passwords": {"jsmith": demo_env()["SMITH_PASSWORD"]}})
+    assert r.status_code == 200, r.text  # its own password, set by itself: its token ends
+    token = client.post("/v1/login", json={"username": "jsmith", "password":
+                                           demo_env()["SMITH_PASSWORD"]}).json()["token"]
+    plan["revision"] = int(plan["revision"]) + 1  # type: ignore[call-overload]
+    plan["changes"][0]["username"] = "billing"  # type: ignore[index]
+    r = client.post("/v1/apply", headers={"Authorization": f"Bearer {token}"},
+                    json={"plan": plan, "passwords": {"jsmith": demo_env()["SMITH_PASSWORD"]}})
+    assert r.status_code == 401 and r.json()["error"] == "login_failed"

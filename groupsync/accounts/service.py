@@ -309,9 +309,7 @@ class AccountSystem:
                 raise Conflict(f"account {account_id} already exists")
             _check_new_username(state, username)
             _check_new_password(username, password)
-            if not provider_name.strip():
-                raise RuleError("a sign-up needs the provider's name")
-            check_text(provider_name, "a provider's name")
+            _check_name(provider_name, "a provider's name")
             now = utcnow()
             trial_ends = (today(self.clock()) + timedelta(days=TRIAL_DAYS)).isoformat()
             state.accounts[account_id] = Account(
@@ -377,6 +375,19 @@ class AccountSystem:
             if state is not None:
                 self._login_failed(exc, state.user(exc.username), address)
             raise
+
+
+MAX_NAME = 200  # as practice.yaml allows
+
+
+def _check_name(name: str, what: str) -> None:
+    """A provider's or practice's name: plain text, not blank, at most MAX_NAME characters
+    (the rule is here, so a hand-made plan or request can't store what the file can't)."""
+    if not name.strip():
+        raise RuleError(f"{what} can't be empty")
+    if len(name) > MAX_NAME:
+        raise RuleError(f"{what} is longer than {MAX_NAME} characters")
+    check_text(name, what)
 
 
 def _at_least(level: str, wanted: str) -> bool:
@@ -555,11 +566,9 @@ class Session:
         provider's name, which the product keeps on the same screen."""
         self._require(account_id, "practice_setup", "full", "change its Practice Set-up")
         if practice_name:
-            check_text(practice_name, "a practice name")
+            _check_name(practice_name, "a practice name")
         if provider_name is not None:
-            if not provider_name.strip():
-                raise RuleError("a provider's name can't be empty")
-            check_text(provider_name, "a provider's name")
+            _check_name(provider_name, "a provider's name")
         account = self.state.accounts[account_id]
         before = {"provider_name": account.provider_name, **account.practice_setup()}
         if provider_name is not None:
