@@ -12,16 +12,23 @@ OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.
 
 .PHONY: install demo test lint typecheck unit fuzz bench bench-scale load clean
 
-$(STAMP): pyproject.toml
+# `make demo` installs what the tool needs at run time; `make test` adds the dev tools.
+RUNSTAMP := $(VENV)/.installed-run
+
+$(RUNSTAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNSTAMP)
+
+$(STAMP): $(RUNSTAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # A whole group practice set up from examples/practice.yaml in a throwaway sandbox store.
-demo: $(STAMP)
+demo: $(RUNSTAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== groupsync sandbox: sign up the four provider accounts (demo only)"
 	$(GS) sandbox $(OPTS)
