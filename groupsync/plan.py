@@ -42,7 +42,7 @@ class Plan:
     logins: dict[str, str] = field(default_factory=dict)  # account id -> its provider login
     # username -> its home after the apply, for the usernames the changes name (renderers
     # flag a risky grant outside a home); not part of a saved plan
-    homes: dict[str, str] = field(default_factory=dict)
+    homes: dict[str, str] = field(default_factory=dict, compare=False)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}

@@ -142,7 +142,8 @@ def test_duplicate_keys_are_errors_not_silently_dropped() -> None:
     ("", "p.yaml:1:1: file is empty"),
     ("# only a comment\n", "p.yaml:1:1: file is empty"),
     ("- a\n- b\n", "p.yaml:1:1: the file must be a mapping (version:, practice:, providers:, …)"),
-    ("version: [1\n", "p.yaml:2:1: invalid YAML: did not find expected ',' or ']'"),
+    ("version: [1\n", "p.yaml:1:10: this [ list is never closed with ] (YAML parser: did "
+                      "not find expected ',' or ']')"),
     ("version: !!python/object/apply:os.system [echo]\n",
      "p.yaml:1:10: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed "
      "(only plain YAML data)"),
