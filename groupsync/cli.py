@@ -204,6 +204,12 @@ def _plan(ctx: Context,
     return system, prepared.plan, prepared.passwords, desired
 
 
+def _nonempty(option: str, value: str | None) -> None:
+    """`--out ''` (an unset variable in a CI script) would write nothing and say nothing."""
+    if value is not None and not value.strip():
+        raise UsageError(f"{option} is empty: give a file name")
+
+
 def _rotate_option(func: F) -> F:
     return click.option(
         "--rotate", "rotate", metavar="USERNAME", multiple=True,
@@ -260,9 +266,11 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
     """
-    if as_json and fmt not in ("text", "json"):
+    given = click.get_current_context().get_parameter_source("fmt")
+    if as_json and fmt != "json" and given is not click.core.ParameterSource.DEFAULT:
         # refused before anything is read: two answers to "which format" is a usage error
         raise UsageError(f"--json and --format {fmt} ask for two formats; use one")
+    _nonempty("--out", out)
     _system, p, passwords, _desired = _plan(ctx, rotate)
     fmt = "json" if as_json else fmt
     if fmt == "json":
@@ -436,6 +444,8 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     Example: groupsync access --format html --out access-review.html
     """
     from groupsync import access as review
+
+    _nonempty("--out", out)
     from groupsync.clock import now
 
     desired = ctx.desired()
@@ -475,6 +485,9 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
     """
     from groupsync.export import export as build
 
+    if master and logins:
+        raise UsageError("--master and --login are two ways to choose the accounts; use one")
+    _nonempty("--out", out)
     declared: set[str] | None = None
     if os.path.exists(ctx.file):
         # an existing practice file says who left: their accounts are not exported again
@@ -601,7 +614,11 @@ def main() -> None:
     try:
         cli.main(prog_name="groupsync", standalone_mode=False)
     except click.ClickException as exc:
-        exc.show()
+        # one line, like every other error (click's own usage text is four)
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(render.printable(f"Error: {exc.format_message()}{hint}"), err=True)
         sys.exit(1)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click wraps Ctrl-C as Abort

@@ -319,6 +319,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         return JSONResponse(status_code=status, content=error_body(message, kind),
                             headers=headers)
 
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's doing: still the one error shape, and nothing of the input.
+        # (Every write is one transaction, so nothing was changed.)
+        return JSONResponse(status_code=500, content=error_body(
+            f"internal error ({type(exc).__name__}); nothing was changed", "internal"))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422,
@@ -431,6 +438,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
 
 _SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
                     *SignupRequest.model_fields, *NoticeRequest.model_fields, "rotate",
+                    "limit",
                     *NoticeProvider.model_fields, "note",
                     *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
                     "account", "username", "file", "key", "before", "after", "home",

@@ -202,7 +202,9 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode) -> str | None:
         if node.tag not in _SCALAR_TAGS:
             raise _Fail(_mark(node), f"tag {node.tag!r} is not allowed (only plain YAML data)")
-        if node.tag == _NULL_TAG and node.style is None:
+        # A plain (unquoted) null: libyaml's loader marks plain scalars with style '' where the
+        # pure-Python one uses None, so both are plain here; `"~"` quoted stays text.
+        if node.tag == _NULL_TAG and node.style in (None, ""):
             return None
         value: str = node.value
         return value if value != "" else None

@@ -129,7 +129,7 @@ def test_cross_reference_errors() -> None:
         "p.yaml:23:29: unknown area 'payroll'",
         "p.yaml:27:7: billing code '9083' is not a 5-character code (like 90837)",
         "p.yaml:28:7: fee '-1' is not an amount of money (digits, at most two decimals, not "
-        "negative)",
+        "negative, under a trillion)",
     ]
 
 
@@ -152,6 +152,24 @@ def test_duplicate_keys_are_errors_not_silently_dropped() -> None:
 ])
 def test_yaml_traps(text: str, message: str) -> None:
     assert errors(text) == [message]
+
+
+def test_null_in_any_spelling_is_a_missing_value() -> None:
+    # libyaml marks a plain scalar's style '' where PyYAML's own parser says None: both are
+    # plain, and `~`/`null` there is no text
+    for spelling in ("~", "null", "Null", "NULL", ""):
+        found = errors(BASE.replace("name: Riverside", f"name: {spelling}"))
+        assert [f.split(":", 3)[3] for f in found] == [
+            " practice.name: is empty; it needs a value"], spelling
+    d = load_text(BASE.replace("name: Riverside", 'name: "~"').encode(), "p.yaml")
+    assert d.practice_name == "~"  # quoted, it is text
+
+
+def test_an_enormous_fee_is_refused_not_a_crash() -> None:
+    found = errors(BASE + 'codes:\n  billing_codes:\n    - {code: "90837", fee: '
+                          '12345678901234567890123456789}\n')
+    assert found == ["p.yaml:20:7: fee '12345678901234567890123456789' is not an amount of "
+                     "money (digits, at most two decimals, not negative, under a trillion)"]
 
 
 def test_alias_bomb_refused_quickly() -> None:

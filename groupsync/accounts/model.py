@@ -95,9 +95,12 @@ def normalize_tin(tin: str) -> str:
 def normalize_fee(fee: str) -> str:
     """A fee as text with exactly two decimals; never a float on the way."""
     text = fee.strip()
-    if not re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text):
+    # at most 12 digits of dollars: past that it is no fee (and Decimal's 28-digit context
+    # would refuse to round it)
+    if not re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,2})?", text):
         raise RuleError(
-            f"fee {fee!r} is not an amount of money (digits, at most two decimals, not negative)"
+            f"fee {fee!r} is not an amount of money (digits, at most two decimals, not negative,"
+            " under a trillion)"
         )
     try:
         value = Decimal(text)
