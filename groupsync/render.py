@@ -7,6 +7,7 @@ summary line. Colour is ANSI, and only when the caller says the output is a term
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -207,7 +208,12 @@ def plan_json(plan: Plan, max_removals: int | None = None) -> str:
 
 # What can start markup inside a line: emphasis, code, links and images, a new table cell,
 # strikethrough, and the autolinks GitHub makes of URLs, `www.` and e-mail addresses.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~@]|:(?=//)|(?<=www)\.)")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~]|:(?=//)|(?<=www)\.)")
+# GitHub finds @mentions and #123 references after rendering, so escapes don't stop them: a
+# zero-width space after the sign does (as Renovate and Dependabot do), and shows nothing.
+_REFERENCE = re.compile(r"([@#])(?=[\w-])")
+MAX_MARKDOWN = 60_000  # GitHub refuses comments over 65,536 characters
+MAX_PRIVILEGE_ROWS = 300
 
 
 def _md(text: str) -> str:
@@ -216,7 +222,14 @@ def _md(text: str) -> str:
     and a newline can't end the row."""
     text = " ".join(text.split("\n"))
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _REFERENCE.sub("\\1&#8203;", text)
+
+
+def _html(text: str) -> str:
+    """Text inside raw HTML (a <summary>): Markdown escapes would show there, so only HTML's,
+    and the same guard against mentions."""
+    return _REFERENCE.sub("\\1&#8203;", html.escape(" ".join(text.split("\n"))))
 
 
 def _n(count: int, noun: str, plural: str | None = None) -> str:
@@ -296,6 +309,10 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
                     risky += 1
                 b, a = (b if before else "—"), (a if after else "—")
                 rows.append(f"| {_md(c.account)} | {_md(name)} | {area} | {b} | {a} | {flag} |")
+    if len(rows) > MAX_PRIVILEGE_ROWS:
+        rows = [*rows[:MAX_PRIVILEGE_ROWS],
+                f"| … | {_n(len(rows) - MAX_PRIVILEGE_ROWS, 'more row')}: see `groupsync "
+                "plan` | | | | |"]
     if rows:
         title = f"Privilege changes ({_n(risky, 'risky grant')})" if risky else \
             "Privilege changes"
@@ -309,17 +326,28 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
     by_account: dict[str, list[Change]] = {}
     for c in plan.changes:
         by_account.setdefault(c.account, []).append(c)
+    size = sum(len(line) + 1 for line in out)
+    left_out = 0
     for account, changes in by_account.items():
         n = {"add": 0, "change": 0, "remove": 0}
         for c in changes:
             n[c.action] += 1
         key = plan.accounts.get(account)
-        title = _md(f"account {account}" + (f" ({key})" if key else ""))
-        out += ["", f"<details><summary>{title}: {n['add']} to add, {n['change']} to "
-                    f"change, {n['remove']} to remove</summary>", "",
-                "| | change |", "|---|---|"]
-        out += [f"| `{_SYMBOL[c.action]}` | {_md_detail(c)} |" for c in changes]
-        out += ["", "</details>"]
+        title = _html(f"account {account}" + (f" ({key})" if key else ""))
+        section = ["", f"<details><summary>{title}: {n['add']} to add, {n['change']} to "
+                       f"change, {n['remove']} to remove</summary>", "",
+                   "| | change |", "|---|---|"]
+        section += [f"| `{_SYMBOL[c.action]}` | {_md_detail(c)} |" for c in changes]
+        section += ["", "</details>"]
+        length = sum(len(line) + 1 for line in section)
+        if left_out or size + length > MAX_MARKDOWN:
+            left_out += 1  # a comment GitHub refuses would fail the whole CI job
+            continue
+        out += section
+        size += length
+    if left_out:
+        out += ["", f"_{_n(left_out, 'more account')} left out to fit a pull-request comment; "
+                    "`groupsync plan` shows the whole plan._"]
     out += ["", f"_{summary_line(plan)}_"]
     return "\n".join(out) + "\n"
 

@@ -155,3 +155,24 @@ def test_markdown_shows_values_as_written_in_a_real_renderer() -> None:
     assert "<td>desk</td>\n<td>notes</td>\n<td>—</td>\n<td>full</td>\n" \
            "<td>:warning: full notes outside its home</td>" in html
     assert html.count(":warning: full") == 1
+
+
+def test_markdown_neither_mentions_nor_links_issues_and_fits_a_comment() -> None:
+    from markdown_it import MarkdownIt
+
+    plan = _plan([change("add", "code", "100482", file="insurance_payers", key="Team",
+                         after={"name": "Team", "payer_id": "@billing-team #42",
+                                "claims": "electronic"})])
+    plan.accounts = {"100482": "chen_lee"}
+    html = MarkdownIt("commonmark").enable("table").render(plan_markdown(plan))
+    # GitHub links mentions and #refs after rendering: a zero-width space breaks both
+    assert "@\u200bbilling-team #\u200b42" in html
+    assert "<summary>account 100482 (chen_lee): 1 to add" in html  # no stray backslash
+    big = _plan([change("add", "code", f"{100000 + i // 60}", file="diagnosis_codes",
+                        key=f"F{i % 60:02d}.1", after={"code": f"F{i % 60:02d}.1",
+                                                       "description": "x" * 200})
+                 for i in range(60 * 40)])
+    text = plan_markdown(big)
+    assert len(text) < 65_536
+    assert "more accounts left out to fit a pull-request comment" in text
+    assert text.endswith("_Plan: 2400 to add, 0 to change, 0 to remove._\n")
