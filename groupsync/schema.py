@@ -31,17 +31,22 @@ from groupsync.config import PROVIDER_KEY_RE, SECRET_RE, PracticeFile
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
 TIN_PATTERN = r"^[0-9]{2}-?[0-9]{7}$"
 MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
-# Text fields refuse control characters (C0, DEL, C1), as the loader does (DESIGN §7.2).
-PLAIN_TEXT = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+# Text fields refuse what the loader refuses (DESIGN §7.2): C0, DEL and C1 controls, the line
+# and paragraph separators and the bidi overrides (accounts.model._CONTROL_RE).
+_CONTROL = ("\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e"
+            "\\u2066-\\u2069")
+PLAIN_TEXT = f"^[^{_CONTROL}]*$"
+# a name also has something besides spaces (the loader strips them, then needs a value)
+NAME_TEXT = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 _SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
 
 # Digits-only fields an editor sees as integers when unquoted: their range as numbers.
 _DIGITS: dict[str, tuple[int, int | None]] = {
-    ACCOUNT_ID_RE.pattern: (0, None),
+    ACCOUNT_ID_RE.pattern: (0, 10**20 - 1),
     TIN_PATTERN: (0, 999_999_999),
     BILLING_RE.pattern: (0, 99_999),
     PROVIDER_KEY_RE.pattern: (0, None),  # `home: 2024` is the key "2024"
-    USERNAME_PATTERN: (100, None),  # three digits at least
+    USERNAME_PATTERN: (0, None),  # `007` is the integer 7 to an editor, "007" to the loader
 }
 
 _LEVEL = {"enum": list(LEVELS)}
@@ -67,15 +72,25 @@ _PRIVILEGES = {
 }
 
 
+def optional(node: dict[str, Any]) -> dict[str, Any]:
+    """A record field that may be left empty (`description:`), which the loader reads as no
+    value."""
+    return {**node, "type": [*node["type"], "null"]}
+
+
 def text(pattern: str | None = None, **limits: Any) -> dict[str, Any]:
     """A scalar read as text: a string matching `pattern` (and `limits`, e.g. minLength), or,
     for a digits-only field, the integer an editor makes of it."""
     if pattern is None:
-        return {"type": list(_SCALARS), "pattern": PLAIN_TEXT, **limits}
+        named = limits.get("minLength", 0) > 0
+        return {"type": list(_SCALARS), "pattern": NAME_TEXT if named else PLAIN_TEXT,
+                **limits}
     node: dict[str, Any] = {"type": "string", "pattern": pattern, **limits}
     if pattern in _DIGITS:
         low, high = _DIGITS[pattern]
-        node["type"] = ["string", "integer"]
+        # a username may be all digits with a dot, too (`1234.5` is a number to an editor)
+        node["type"] = ["string", "integer", "number"] if pattern == USERNAME_PATTERN \
+            else ["string", "integer"]
         node["minimum"] = low
         if high is not None:
             node["maximum"] = high
@@ -85,22 +100,22 @@ def text(pattern: str | None = None, **limits: Any) -> dict[str, Any]:
 _BOOLEAN = {"type": ["boolean", "string"],
             # the spellings YAML 1.2 makes booleans, should one be quoted
             "pattern": "^(true|True|TRUE|false|False|FALSE)$"}
-_FEE = {"type": ["string", "number"], "pattern": MONEY_PATTERN, "minimum": 0,
+_FEE = {"type": ["string", "number", "null"], "pattern": MONEY_PATTERN, "minimum": 0,
         "multipleOf": 0.01, "description": "money: at most two decimals, never negative"}
 _RECORDS = {
     "diagnosis_codes": {
         "type": "object", "required": ["code"], "additionalProperties": False,
         "properties": {"code": text(ICD10_RE.pattern, description="ICD-10-CM, e.g. F41.1"),
-                       "description": text()},
+                       "description": optional(text())},
     },
     "billing_codes": {
         "type": "object", "required": ["code"], "additionalProperties": False,
         "properties": {"code": text(BILLING_RE.pattern, description="5 characters, e.g. 90837"),
-                       "description": text(), "fee": _FEE},
+                       "description": optional(text()), "fee": _FEE},
     },
     "insurance_payers": {
         "type": "object", "required": ["name"], "additionalProperties": False,
-        "properties": {"name": text(minLength=1), "payer_id": text(),
+        "properties": {"name": text(minLength=1), "payer_id": optional(text()),
                        "claims": {"enum": ["electronic", "paper"]}},
         "if": {"properties": {"claims": {"const": "electronic"}}, "required": ["claims"]},
         "then": {"required": ["payer_id"]},

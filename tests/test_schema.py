@@ -67,6 +67,11 @@ EDITS = {
     # 0.07 / 0.01 is 7.000000000000001 in floats: a validator that divides refuses it; the
     # editor's (and this test's) decimal arithmetic doesn't
     "fee with cents": ('fee: "85.00"', "fee: 0.07"),
+    "empty description": ("description: Psychiatric diagnostic evaluation,", "description: ,"),
+    "null description": ('"Psychotherapy, 30 minutes"', "null"),
+    "empty fee": ('fee: "130.00"', "fee: "),
+    "all-digit username": ("username: riverside-admin", "username: 007"),
+    "number-like username": ("  frontdesk:\n    password", "  1234.5:\n    password"),
     "capitalised boolean": ("bills_electronically: true\n    login: {username: jsmith",
                             "bills_electronically: True\n    login: {username: jsmith"),
     "quoted boolean": ("bills_electronically: true\n    login: {username: rjones",
@@ -80,8 +85,30 @@ def test_the_schema_accepts_what_validate_accepts(name: str) -> None:
     text = EXAMPLE.read_text()
     assert old in text
     text = text.replace(old, new)
+    if name == "number-like username":
+        text = text.replace("  frontdesk:\n    all:", "  1234.5:\n    all:")
     assert validate_accepts(text), name
     assert schema_problems(text) == [], name
+
+
+REFUSED = {
+    "bidi override in a name": ("name: Jane Smith, PhD ", 'name: "Jane\\u202eSmith" '),
+    "line separator in a name": ("name: Jane Smith, PhD ", 'name: "Jane\\u2028Smith" '),
+    "blank name": ("name: Jane Smith, PhD ", 'name: "   " '),
+    "account id of 21 digits": ('account_id: "100482"', "account_id: 123456789012345678901"),
+    "fee of three decimals": ('fee: "150.00"', "fee: 1.234"),
+    "negative fee": ('fee: "150.00"', "fee: -5"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_the_schema_refuses_what_validate_refuses(name: str) -> None:
+    old, new = REFUSED[name]
+    text = EXAMPLE.read_text()
+    assert old in text
+    text = text.replace(old, new)
+    assert not validate_accepts(text), name
+    assert schema_problems(text), name
 
 
 def test_the_examples_match_the_schema() -> None:
@@ -171,6 +198,7 @@ def test_the_editor_accepts_the_example_and_how_people_write_it(
     server, root = editor
     assert server.open(_document(root, "example")) == []
     written = _document(root, "unquoted", *EDITS.values(), ("  garcia:\n", "  2024:\n"),
+                        ("  frontdesk:\n    all:", "  1234.5:\n    all:"),
                         ("garcia: {claims: view}", "2024: {claims: view}"))
     assert validate_accepts(written.read_text())
     assert server.open(written) == []
