@@ -143,17 +143,33 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str
         if opened is not None:
             at, quote = opened
             return n + 1, at, f"this quoted value is never closed: add the closing {quote}{detail}"
-    if "flow sequence" in context and exc.context_mark is not None:
-        c = exc.context_mark
-        return c.line + 1, c.column + 1, f"this [ list is never closed with ]{detail}"
-    if "flow mapping" in context and exc.context_mark is not None:
-        c = exc.context_mark
-        return c.line + 1, c.column + 1, f"this {{ mapping is never closed with }}{detail}"
+    c = exc.context_mark
+    for flow, opener, closer in (("flow sequence", "[", "]"), ("flow mapping", "{", "}")):
+        if flow not in context or c is None:
+            continue
+        if m is not None and m.line == c.line and "expected ','" in problem:
+            # still on the opening line: not unclosed, something between two items
+            return line, col, (f"expected a comma or {closer} here: a comma missing between "
+                               f"two items, or a quote inside a quoted value?{detail}")
+        return c.line + 1, c.column + 1, (f"this {opener} {'list' if opener == '[' else 'mapping'}"
+                                          f" is never closed with {closer}{detail}")
     if "tab" in problem:
         return line, col, f"a tab is used to indent; YAML indents with spaces only{detail}"
-    if "block mapping" in context or "block sequence" in context:
-        return line, col, ("this line's indentation doesn't match the lines above it (the "
-                           f"keys of one mapping line up exactly){detail}")
+    if "mapping values are not allowed" in problem:
+        return line, col, ("a colon here starts a key where there can't be one: check this "
+                           f"line's indentation, or quote a value that contains ': '{detail}")
+    if "expected '-' indicator" in problem:
+        return line, col, ("the items of a list line up: put each `- ` at the same column as "
+                           f"the first{detail}")
+    if ("block mapping" in context or "block sequence" in context) and m is not None:
+        indent = len(lines[m.line]) - len(lines[m.line].lstrip(" ")) if m.line < len(lines) \
+            else 0
+        if c is not None and indent != c.column:
+            return line, col, ("this line's indentation doesn't match the lines above it "
+                               f"(the keys of one mapping line up exactly){detail}")
+        return line, col, ("YAML can't read what follows a value on this line: a quote inside "
+                           "a quoted value (write '' for ' inside '…', \\\" inside \"…\"), "
+                           f"text after a closing quote, or a missing colon{detail}")
     return line, col, f"invalid YAML: {problem}"
 
 

@@ -144,6 +144,23 @@ def test_duplicate_keys_are_errors_not_silently_dropped() -> None:
     ("- a\n- b\n", "p.yaml:1:1: the file must be a mapping (version:, practice:, providers:, …)"),
     ("version: [1\n", "p.yaml:1:10: this [ list is never closed with ] (YAML parser: did "
                       "not find expected ',' or ']')"),
+    ("version: 1\npractice: {name: 'Dr. O'Brien', tin: x}\n",
+     "p.yaml:2:25: expected a comma or } here: a comma missing between two items, or a quote "
+     "inside a quoted value? (YAML parser: did not find expected ',' or '}')"),
+    ("version: 1\npractice:\n  name: 'Dr. O'Brien'\n  tin: x\n",
+     "p.yaml:3:16: YAML can't read what follows a value on this line: a quote inside a quoted "
+     "value (write '' for ' inside '…', \\\" inside \"…\"), text after a closing quote, or a "
+     "missing colon (YAML parser: did not find expected key)"),
+    ("version: 1\npractice:\n  name: x\n   tin: y\n",
+     "p.yaml:4:7: a colon here starts a key where there can't be one: check this line's "
+     "indentation, or quote a value that contains ': ' (YAML parser: mapping values are not "
+     "allowed in this context)"),
+    ("version: 1\nlist:\n  - a\n - b\n",
+     "p.yaml:4:2: this line's indentation doesn't match the lines above it (the keys of one "
+     "mapping line up exactly) (YAML parser: did not find expected key)"),
+    ("version: 1\nlist:\n  - a\n  b: c\n",
+     "p.yaml:4:3: the items of a list line up: put each `- ` at the same column as the first "
+     "(YAML parser: did not find expected '-' indicator)"),
     ("version: !!python/object/apply:os.system [echo]\n",
      "p.yaml:1:10: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed "
      "(only plain YAML data)"),
