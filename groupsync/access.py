@@ -122,10 +122,13 @@ table { border-collapse: separate; border-spacing: 0; }
 th, td { padding: .25rem .5rem; border-right: 1px solid #d5d9e0; border-bottom: 1px solid #d5d9e0;
          white-space: nowrap; background: #fff; }
 th { background: #f3f5f8; position: sticky; top: 0; z-index: 1; }
-.username { position: sticky; left: 0; z-index: 2; background: #fff; font-weight: 600; }
+.username { position: sticky; left: 0; z-index: 2; background: #fff; font-weight: 600;
+            max-width: 9rem; overflow: hidden; text-overflow: ellipsis; }
 th.username { background: #f3f5f8; z-index: 3; }
 td.full { background: #f6c9c4; color: #6b1410; } td.view { background: #fdf0c2; }
 td.none { color: #9aa3b0; }
+td.risky { background: #b3261e; color: #fff; font-weight: 600; }
+td.risky::after { content: " \\26A0"; }
 tr.flagged td.username::after { content: " \\26A0"; color: #b3261e; }
 td.flag { color: #8c1d18; white-space: normal; min-width: 12rem; }
 .legend { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: center; }
@@ -159,13 +162,16 @@ def to_html(items: list[Row], header: Header) -> str:
     head = "".join(f"<th>{e(a)}</th>" for a in AREAS)
     body = []
     for r in items:
-        cells = "".join(f'<td class="{lvl}" data-area="{a}">{lvl}</td>'
-                        for a, lvl in zip(AREAS, r.levels, strict=True))
+        cells = "".join(
+            f'<td class="{lvl}{" risky" if a in r.flags else ""}" data-area="{a}">{lvl}</td>'
+            for a, lvl in zip(AREAS, r.levels, strict=True))
         body.append(
             f'<tr class="{"flagged" if r.flags or r.outside else ""}" '
             f'data-username="{e(r.username)}" '
             f'data-account="{e(r.account)}" data-provider="{e(r.provider)}">'
-            f'<td class="username">{e(r.username)}</td><td>{e(r.account)}</td>'
+            f'<td class="username" title="{e(r.username)}'
+            f'{(": " + e(r.flag_text())) if r.flag_text() else ""}">{e(r.username)}</td>'
+            f"<td>{e(r.account)}</td>"
             f"<td>{e(r.provider)}</td><td>{'yes' if r.account == r.home else ''}</td>"
             f"{cells}<td class=\"flag\">{e(r.flag_text())}</td></tr>"
         )
@@ -178,7 +184,8 @@ def to_html(items: list[Row], header: Header) -> str:
 <h1>{e(title)}</h1>
 <p class="meta">Made {e(header.made_at)} from store revision {header.revision}
 (lineage {e(header.lineage)}) by groupsync access.</p>
-<p class="legend"><span class="full" style="background:#f6c9c4">full</span>
+<p class="legend"><span style="background:#b3261e;color:#fff">full, flagged</span>
+<span class="full" style="background:#f6c9c4">full</span>
 <span style="background:#fdf0c2">view</span><span style="color:#9aa3b0">none</span>
 <span>&#9888; flagged: full on notes or account_access outside the username's home (the
 master's own in the practice's accounts excepted), or access to an account not in the

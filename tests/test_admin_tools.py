@@ -172,6 +172,12 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     applied(run)
+    from groupsync.accounts import open_system
+
+    system = open_system(str(tmp_path / "groupsync.db"))
+    with system.session("riverside-admin", demo_env()["MASTER_PASSWORD"]) as s:
+        s.set_privileges("100533", "billing", {"notes": "full"})  # one risky grant
+        s.allow_access("100517", "a" * 64, "pw-long-name-2026", {"clients": "view"})
     r = run("access", "-f", str(EXAMPLE), "--format", "html", "--out", "review.html")
     assert r.code == 0
     page_file = tmp_path / "review.html"
@@ -188,7 +194,7 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
                 return [row.locator("td").all_inner_texts()
                         for row in page.locator("#matrix tbody tr:visible").all()]
 
-            assert len(visible("")) == 16
+            assert len(visible("")) == 17
             desk = visible("?username=frontdesk")
             assert [row[1] for row in desk] == ["100482", "100517", "100533", "100561"]
             assert desk[0][4:13] == ["view", "full", "none", "none", "none", "none", "none",
@@ -197,11 +203,15 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
             assert {row[1] for row in garcia} == {"100533"} and len(garcia) == 4
             header = page.locator("h1").inner_text() + page.locator(".meta").inner_text()
             assert "Riverside Counseling Group" in header
-            assert f"Made {FIXED_NOW[:10]}" in header and "store revision 5" in header
-            # full reads as risk: the strongest colour, not green
-            full = page.locator("td.full").first.evaluate(
+            assert f"Made {FIXED_NOW[:10]}" in header and "store revision 6" in header
+            # full reads as risk (never green), and a flagged grant is the strongest of all
+            full = page.locator("td.full:not(.risky)").first.evaluate(
                 "e => getComputedStyle(e).backgroundColor")
             assert full == "rgb(246, 201, 196)"
+            risky = page.locator("td.risky")
+            assert risky.count() == 1 and risky.get_attribute("data-area") == "notes"
+            assert risky.evaluate("e => getComputedStyle(e).backgroundColor") == \
+                "rgb(179, 38, 30)"
 
             page.set_viewport_size({"width": 420, "height": 900})
             page.goto(f"file://{page_file}")
@@ -216,6 +226,11 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
             assert widths["page"] <= widths["view"] == 420, widths
             assert widths["body"] <= 420 and widths["filter"] <= 420, widths
             assert widths["box"] > widths["boxView"], widths  # the matrix scrolls in its box
+            # a 64-character username is cut (whole in its title), not a wall over the areas
+            longest = page.locator("#matrix tbody td.username", has_text="a" * 20).first
+            box = longest.bounding_box()
+            assert box is not None and box["width"] <= 160, box
+            assert longest.get_attribute("title") == "a" * 64
             name = page.locator("#matrix tbody td.username").first
             before = name.bounding_box()
             page.locator(".scroll").evaluate("e => e.scrollLeft = 400")
