@@ -72,6 +72,11 @@ def test_github_actions_example(tmp_path: Path) -> None:
         checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith(
             "actions/checkout") and s.get("with", {}).get("path") == ".groupsync"]
         assert checkouts and checkouts[0]["with"]["ref"] == "${{ vars.GROUPSYNC_REF }}"
+    # a plan never cancels an apply: they queue in different groups; forks never plan
+    assert jobs["plan"]["concurrency"]["group"] != jobs["apply"]["concurrency"]["group"]
+    assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
+    assert "head.repo.full_name == github.repository" in jobs["plan"]["if"]
+    assert "concurrency" not in workflow  # not one group for both
     for name in ("plan", "apply"):  # a pull request, then its merge
         for step in _groupsync_steps([s.get("run", "") for s in jobs[name]["steps"]]):
             _run(step, tmp_path, env)
