@@ -29,6 +29,7 @@ from groupsync.accounts.model import (
     USERNAME_RE,
     Record,
     check_text,
+    is_blank,
     normalize_record,
     normalize_tin,
     ukey,
@@ -107,7 +108,14 @@ AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)"),
 Tin = Annotated[str, BeforeValidator(_tin),
                 Field(json_schema_extra={"pattern": r"^[0-9]{2}-?[0-9]{7}$"},
                       description="9 digits, dash optional")]
-Name = Annotated[str, BeforeValidator(_plain_text), Field(min_length=1, max_length=200)]
+def _visible(value: Any) -> Any:
+    if isinstance(value, str) and value and is_blank(value):
+        raise ValueError("is blank; it needs a name a reader can see")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_visible), BeforeValidator(_plain_text),
+                 Field(min_length=1, max_length=200)]
 ProviderRef = Annotated[str, _pattern(PROVIDER_KEY_RE, "a key under providers")]
 AllOr = Literal["all"] | list[str]
 
@@ -373,7 +381,7 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
             line, col = doc.mark(loc, key=True)
         else:
             text = err["msg"].removeprefix("Value error, ")
-            if kind in _TYPE_WORDS and err.get("input") is None:
+            if (kind in _TYPE_WORDS and err.get("input") is None) or kind == "string_too_short":
                 # an empty or null value is a missing one (DESIGN §3)
                 text = "is empty; it needs a value"
             elif kind in _TYPE_WORDS:

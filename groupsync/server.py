@@ -313,7 +313,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             headers = {"Retry-After": str(int(exc.retry_after) + 1)}
         if isinstance(exc, ConfigError):
             # the practice sent with an apply: say where, not what it holds
-            places = ", ".join(f"line {p.line}" for p in exc.problems[:5])
+            places = ", ".join(f"line {n}" for n in sorted({p.line for p in exc.problems})[:5])
             message = (f"the practice is invalid ({len(exc.problems)} problem(s) at {places}); "
                        "run 'groupsync validate' on it")
         return JSONResponse(status_code=status, content=error_body(message, kind),

@@ -182,6 +182,13 @@ def test_null_in_any_spelling_is_a_missing_value() -> None:
     assert d.practice_name == "~"  # quoted, it is text
 
 
+@pytest.mark.parametrize("name", ["   ", "\\u200b", "\\u00a0", "\\u2060\\u200d"])
+def test_a_name_nobody_could_read_is_blank(name: str) -> None:
+    found = errors(BASE.replace("name: Riverside", f'name: "{name}"'))
+    assert [f.split(":", 3)[3] for f in found] == [
+        " practice.name: is blank; it needs a name a reader can see"], name
+
+
 def test_an_enormous_fee_is_refused_not_a_crash() -> None:
     found = errors(BASE + 'codes:\n  billing_codes:\n    - {code: "90837", fee: '
                           '12345678901234567890123456789}\n')

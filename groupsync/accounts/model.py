@@ -8,6 +8,7 @@ against it inside a transaction and writes back only what changed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -61,6 +62,12 @@ TIN_RE: Final = re.compile(r"^([0-9]{2})-?([0-9]{7})$")
 # (`\e[1A\e[2K… No changes.`), forge a line of a notice, or display reversed.
 _CONTROL_RE: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: spaces of any kind and invisible format characters
+    (zero-width spaces, joiners) only."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 def check_text(value: str, what: str) -> str:

@@ -31,6 +31,7 @@ from groupsync.accounts.model import (
     User,
     check_text,
     full_privileges,
+    is_blank,
     normalize_privileges,
     normalize_record,
     normalize_tin,
@@ -383,7 +384,7 @@ MAX_NAME = 200  # as practice.yaml allows
 def _check_name(name: str, what: str) -> None:
     """A provider's or practice's name: plain text, not blank, at most MAX_NAME characters
     (the rule is here, so a hand-made plan or request can't store what the file can't)."""
-    if not name.strip():
+    if is_blank(name):
         raise RuleError(f"{what} can't be empty")
     if len(name) > MAX_NAME:
         raise RuleError(f"{what} is longer than {MAX_NAME} characters")
