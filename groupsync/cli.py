@@ -448,17 +448,24 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     _nonempty("--out", out)
     from groupsync.clock import now
 
-    desired = ctx.desired()
-    state = ctx.system().read_state(None if all_accounts else scope_for(desired))
-    members = {ukey(desired.master.username), *desired.staff}
-    accounts = None if all_accounts else set(desired.by_account)
-    items = review.rows(state, accounts, desired.master.username, members)
+    # --all-accounts reviews the whole store: the practice file is then optional
+    desired = ctx.desired() if not all_accounts or os.path.exists(ctx.file) else None
+    state = ctx.system().read_state(
+        scope_for(desired) if desired is not None and not all_accounts else None)
+    if desired is None:
+        items = review.rows(state)
+        practice = "every account in the store"
+    else:
+        members = {ukey(desired.master.username), *desired.staff}
+        accounts = None if all_accounts else set(desired.by_account)
+        items = review.rows(state, accounts, desired.master.username, members)
+        practice = desired.practice_name
     if fmt == "csv":
         text = review.to_csv(items)
     elif fmt == "html":
         made = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%d %H:%M UTC")
-        text = review.to_html(items, review.Header(desired.practice_name, made,
-                                                   state.revision, state.lineage))
+        text = review.to_html(items, review.Header(practice, made, state.revision,
+                                                   state.lineage))
     else:
         text = review.table(items)
     if out:

@@ -244,3 +244,10 @@ def test_a_hand_made_password_change_is_a_4xx_through_the_service(tmp_path: Path
     r = client.post("/v1/apply", headers={"Authorization": f"Bearer {token}"},
                     json={"plan": plan, "passwords": {"jsmith": demo_env()["SMITH_PASSWORD"]}})
     assert r.status_code == 401 and r.json()["error"] == "login_failed"
+
+
+def test_access_over_the_whole_store_needs_no_practice_file(run: Run, tmp_path: Path) -> None:
+    applied(run)
+    r = run("access", "--all-accounts")  # no ./practice.yaml here
+    assert r.code == 0, r.err
+    assert r.out.endswith("F full, V view, . none. 16 access rows, 3 flagged.\n")
