@@ -1,8 +1,9 @@
 """The command line: parse, call the library, print, exit. The only module that imports click.
 
-Exit codes (contract): 0 success; 1 any error; 2 only from `plan --detailed-exitcode` when
-there are changes. Library errors (GroupsyncError) become one `Error: ...` line (or one line per
-problem for an invalid file), never a traceback.
+Exit codes (contract, DESIGN §7.4): 0 success; 1 any error (usage errors and an apply not
+answered `yes` included); 2 only from `plan --detailed-exitcode` when there are changes; 130 on
+Ctrl-C. Library errors (GroupsyncError) become one `Error: ...` line (or one line per problem
+for an invalid file or plan), never a traceback.
 """
 
 from __future__ import annotations
