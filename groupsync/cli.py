@@ -159,8 +159,9 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 click.echo(render.printable(f"Error: {problem}"), err=True)
             code = 1
         except GroupsyncError as exc:
-            # whatever an error quotes, never the store URL's secrets
-            click.echo(render.printable(f"Error: {redact_text(str(exc), store)}"), err=True)
+            # whatever an error quotes, never the store URL's secrets; one line per problem
+            for line in redact_text(str(exc), store).splitlines() or [""]:
+                click.echo(render.printable(f"Error: {line}"), err=True)
             code = 1
         finally:
             ctx.close()

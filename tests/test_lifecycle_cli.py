@@ -251,3 +251,13 @@ def test_access_over_the_whole_store_needs_no_practice_file(run: Run, tmp_path: 
     r = run("access", "--all-accounts")  # no ./practice.yaml here
     assert r.code == 0, r.err
     assert r.out.endswith("F full, V view, . none. 16 access rows, 3 flagged.\n")
+
+
+def test_each_problem_of_a_plan_is_its_own_error_line(run: Run, tmp_path: Path) -> None:
+    applied(run)
+    r = run("plan", *FILES, "--rotate", "nobody", "--rotate", "ghost")
+    assert r.code == 1
+    assert r.err == (f"Error: --rotate nobody: not a username {EXAMPLE} declares (the master, "
+                     "a staff username or a provider login)\n"
+                     f"Error: --rotate ghost: not a username {EXAMPLE} declares (the master, "
+                     "a staff username or a provider login)\n")
