@@ -22,6 +22,7 @@ from groupsync.accounts.model import (
     ACCOUNT_ID_RE,
     AREAS,
     BILLING_RE,
+    CONTROL_CLASS,
     ICD10_RE,
     LEVELS,
     USERNAME_PATTERN,
@@ -32,12 +33,10 @@ SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
 TIN_PATTERN = r"^[0-9]{2}-?[0-9]{7}$"
 MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
 # Text fields refuse what the loader refuses (DESIGN §7.2): C0, DEL and C1 controls, the line
-# and paragraph separators and the bidi overrides (accounts.model._CONTROL_RE).
-_CONTROL = ("\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e"
-            "\\u2066-\\u2069")
-PLAIN_TEXT = f"^[^{_CONTROL}]*$"
+# and paragraph separators and the bidi overrides (one class, accounts.model.CONTROL_CLASS).
+PLAIN_TEXT = f"^[^{CONTROL_CLASS}]*$"
 # a name also has something besides spaces (the loader strips them, then needs a value)
-NAME_TEXT = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+NAME_TEXT = f"^[^{CONTROL_CLASS}]*[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
 _SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
 
 # Digits-only fields an editor sees as integers when unquoted: their range as numbers.

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
-from groupsync.accounts.model import USERNAME_PATTERN, State, ukey
+from groupsync.accounts.model import CONTROL_CLASS, USERNAME_PATTERN, State, ukey
 from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
 from groupsync.accounts.storage import Scope
 from groupsync.apply import apply_plan
@@ -56,7 +56,7 @@ MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,
 
 # Names and notes are plain text (DESIGN §7.2): said in the document as a pattern, so a
 # generated client knows it and a valid request is never refused.
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+PLAIN_TEXT = f"^[^{CONTROL_CLASS}]*$"
 
 
 class LoginRequest(BaseModel):

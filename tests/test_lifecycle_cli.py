@@ -261,3 +261,12 @@ def test_each_problem_of_a_plan_is_its_own_error_line(run: Run, tmp_path: Path) 
                      "a staff username or a provider login)\n"
                      f"Error: --rotate ghost: not a username {EXAMPLE} declares (the master, "
                      "a staff username or a provider login)\n")
+
+
+def test_service_names_refuse_what_the_rules_refuse(tmp_path: Path) -> None:
+    # one character class (accounts.model.CONTROL_CLASS) for the rules, the request models
+    # and the editor schema: a bidi override is refused at the door, not only deeper in
+    client = TestClient(create_app(create_system(str(tmp_path / "s.db"))))
+    r = client.post("/v1/signup", json={"provider_name": "Jane\u202eSmith", "username": "jdoe1",
+                                        "password": "a-long-password-2026"})
+    assert r.status_code == 422 and "\u202e" not in r.text

@@ -60,8 +60,10 @@ TIN_RE: Final = re.compile(r"^([0-9]{2})-?([0-9]{7})$")
 # C0 and C1 control characters (newline, tab and ESC among them) and the bidirectional
 # overrides: in a name or description they would let a value rewrite a terminal line
 # (`\e[1A\e[2K… No changes.`), forge a line of a notice, or display reversed.
-_CONTROL_RE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# As a character class in escaped form, so the editor schema (ECMA regex) and the service's
+# request models (pydantic) refuse exactly what this module does.
+CONTROL_CLASS: Final = r"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL_RE: Final = re.compile(f"[{CONTROL_CLASS}]")
 
 
 def is_blank(text: str) -> bool:

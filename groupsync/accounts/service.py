@@ -348,6 +348,8 @@ class AccountSystem:
         if outside:
             raise PermissionDenied(f"{user.username} can't open account {outside[0]}")
         check_text(practice_name, "a practice name")
+        for provider in providers:
+            check_text(str(provider.get("name", "")), "a provider's name")
         entry = AuditEntry("add", "notice", actor=user.username, actor_id=user.id,
                            detail={"after": {"practice_name": practice_name, "tin": tin,
                                              "providers": providers}})
