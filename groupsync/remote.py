@@ -141,6 +141,10 @@ class RemoteSystem:
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 
+    def forget_logins(self) -> None:
+        """Read as nobody until the next log-in (tokens end on their own at the service)."""
+        self._tokens.clear()
+
     def signup(self, provider_name: str, username: str, password: str,
                account_id: str | None) -> str:
         """The Free Trial sign-up through the service (no token; throttled per address)."""
@@ -188,7 +192,7 @@ def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> lis
             if home is None or home.home != p.account_id:
                 raise RuleError(f"provider {p.key}'s login {p.login} exists, but its account "
                                 f"is not {p.account_id}; check the file's account_id")
-            system._tokens.clear()  # one login's view at a time
+            system.forget_logins()  # one login's view at a time
     finally:
         system.close()
     return created
