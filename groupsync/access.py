@@ -96,13 +96,23 @@ def table(items: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A cell a spreadsheet would read as a formula (OWASP's CSV injection list): written with a
+# leading apostrophe, so `=HYPERLINK(…)` in a provider's name shows as text, never runs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def to_csv(items: list[Row]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside"])
     for r in items:
-        writer.writerow([r.username, r.home, r.account, r.provider, *r.levels,
-                         ";".join(r.flags), "yes" if r.outside else ""])
+        writer.writerow([csv_cell(str(v)) for v in (
+            r.username, r.home, r.account, r.provider, *r.levels, ";".join(r.flags),
+            "yes" if r.outside else "")])
     return buf.getvalue()
 
 

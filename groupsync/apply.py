@@ -8,12 +8,14 @@ after everything that adds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from groupsync.accounts import AccountSystem, Session
-from groupsync.accounts.model import AREAS, LEVEL_RANK, ukey
+from groupsync.accounts.model import AREAS, LEVEL_RANK, State, User, ukey
 from groupsync.accounts.service import LOCAL
 from groupsync.accounts.storage import Scope
 from groupsync.changes import (
@@ -25,7 +27,7 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.config import Desired, Secrets
-from groupsync.errors import PlanError, StaleError
+from groupsync.errors import GroupsyncError, PermissionDenied, PlanError, StaleError
 from groupsync.plan import Plan, make_plan
 
 Progress = Callable[[int, int], None]
@@ -65,10 +67,13 @@ def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return {area: max(a[area], b[area], key=LEVEL_RANK.__getitem__) for area in AREAS}
 
 
+MAX_NEW_PASSWORDS = 2_500  # per apply: a size-L practice's first apply makes ~2,000
+
+
 def apply_plan(
     system: AccountSystem, plan: Plan, passwords: dict[str, str],
     desired: Desired | None = None, progress: Progress | None = None, address: str = LOCAL,
-    note: str | None = None,
+    note: str | None = None, reach: Reach | None = None,
 ) -> int:
     """Apply every change of `plan` in one transaction; return the store's new revision.
 
@@ -77,6 +82,11 @@ def apply_plan(
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
     the store must be exactly the one the plan was made from: lineage, revision and write count.
     `note` (`apply --note`) is kept on every audit entry the apply writes.
+
+    `reach` (the service's applies) is what the request's verified logins can open: the
+    re-plan reads only those accounts, every other declared account is refused before any of
+    it is read, in the words used whether it exists or not, and nothing of the re-plan is
+    said (docs/contracts.md, "The service answers from what the caller may see").
     """
     missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
                      if not passwords.get(u))
@@ -84,11 +94,29 @@ def apply_plan(
         # a hand-made request or plan can leave one out: refused whole, before any log-in
         raise PlanError(f"the apply needs the password of {', '.join(missing)}, which was not "
                         "given; nothing was changed")
+    if reach is not None and desired is not None:
+        outside = sorted(set(desired.by_account) - reach.accounts)
+        if outside:
+            raise PermissionDenied(f"{plan.actor} can't open account {outside[0]}")
     scope = scope_for(desired) if desired is not None else scope_for_plan(plan)
-    # argon2 for new usernames before the transaction: it holds the lock for SQL only
     new = {c.username: passwords[c.username] for c in plan.changes
            if ((isinstance(c, UsernameChange) and c.action == "add") or
                isinstance(c, PasswordChange)) and c.username in passwords}
+    if len(new) > MAX_NEW_PASSWORDS:
+        raise PlanError(f"the plan sets {len(new)} new passwords, more than "
+                        f"{MAX_NEW_PASSWORDS} in one apply; apply it in parts (or locally). "
+                        "Nothing was changed")
+    if reach is not None:
+        # Rights before hashing: every account where a password is set must be one where a
+        # login of this request administers accounts, or the argon2 work would be spent for
+        # a refusal (the session's rules still decide; this only refuses early).
+        for c in plan.changes:
+            if c.username in new and c.account not in reach.administered:
+                raise PermissionDenied(f"{plan.actor} can't open account {c.account}"
+                                       if c.account not in reach.accounts else
+                                       f"{plan.actor} needs full on account_access in account "
+                                       f"{c.account} to set {c.username}'s password")
+    # argon2 for new usernames before the transaction: it holds the lock for SQL only
     prehashed = system.prehash(new)
     with system.session(plan.actor, passwords[plan.actor], address, scope,
                         prehashed, note) as session:
@@ -96,14 +124,40 @@ def apply_plan(
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
             session.expect(plan.lineage)  # the same store; any revision, the plan decides
-            again = make_plan(desired, session.state, rotate=plan.rotated)
-            if again.changes != plan.changes:
+            seen = session.state if reach is None else planning_view(session.state, reach)
+            try:
+                again = make_plan(desired, seen, rotate=plan.rotated)
+            except GroupsyncError:
+                if reach is None:
+                    raise
+                again = None  # the re-plan's words are about rows: not said to a service
+            if again is None or again.changes != plan.changes:
                 raise StaleError(
                     "the store changed since the plan was made, and the plan would now be "
                     "different; run plan again. Nothing was changed"
                 )
         _Applier(session, plan, passwords, progress).run()
     return session.state.revision  # raised by the commit when anything changed
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the verified logins of one request can open (`accounts`), and where at least
+    one of them holds full account_access (`administered`)."""
+
+    accounts: frozenset[str]
+    administered: frozenset[str]
+
+
+def planning_view(state: State, reach: Reach) -> State:
+    """The state as a plan made through the service sees it: a username whose home is an
+    account the request can't open is known only as taken, with no home (as /v1/plan's
+    reader shows it), so the re-plan can't say where another practice's usernames live."""
+    users = {k: (u if u.home in reach.accounts
+                 else User(username=u.username, home="", password_hash="", id=u.id))
+             for k, u in state.users.items()}
+    return dataclasses.replace(state, users=users, by_account=dict(state.by_account),
+                               by_user=dict(state.by_user))
 
 
 class _Applier:
@@ -224,8 +278,10 @@ class _Applier:
     def _delete(self, c: UsernameChange) -> None:
         if id(c) in self.finished:
             return
-        user = self.s.state.user(c.username)
-        if user is not None and user.home != c.account:
+        # one the actor may act on, or refused as a missing name would be: a username of
+        # another practice is neither located nor confirmed
+        user = self.s.user(c.username)
+        if user.home != c.account:
             # what the plan shows is what happens: a hand-made plan can't delete one
             # username while saying another account
             raise PlanError(f"the plan deletes {c.username} from account {c.account}, but "

@@ -34,7 +34,15 @@ from groupsync.accounts.urls import is_http_url, redact, redact_text
 from groupsync.apply import login_secrets, scope_for
 from groupsync.config import Desired, Secrets, load_env_file, load_file
 from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
-from groupsync.engine import Backend, LocalBackend, prepare, sandbox_passwords
+from groupsync.engine import (
+    DEFAULT_MAX_REMOVALS,
+    Backend,
+    Guards,
+    LocalBackend,
+    check_guards,
+    prepare,
+    sandbox_passwords,
+)
 from groupsync.engine import apply as apply_changes
 from groupsync.engine import sandbox as sandbox_accounts
 from groupsync.errors import (
@@ -52,7 +60,6 @@ if TYPE_CHECKING:  # httpx loads only when a store is a service URL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_MAX_REMOVALS = 10
 PROGRESS_MIN_CHANGES = 50
 
 
@@ -321,11 +328,8 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if not p.changes:
         return
-    if p.removals > max_removals:
-        raise PlanError(
-            f"the plan removes {p.removals} objects, more than --max-removals {max_removals}; "
-            "nothing was changed"
-        )
+    guards = Guards(max_removals=max_removals)
+    check_guards(p, guards)  # before asking: a refused plan is never offered
     if not auto_approve and not planfile:
         if not sys.stdin.isatty():
             raise PlanError("apply needs --auto-approve when not run from a terminal; "
@@ -338,7 +342,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         if answer.strip() != "yes":
             raise PlanError("apply cancelled (the answer was not 'yes'); nothing was changed")
     with _progress(len(p.changes), ctx) as progress:
-        revision = apply_changes(system, p, passwords, desired, progress, note)
+        revision = apply_changes(system, p, passwords, desired, progress, note, guards)
     s = p.summary()
     click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")

@@ -35,6 +35,7 @@ from groupsync.accounts.model import (
     ukey,
 )
 from groupsync.errors import ConfigError, Problem, RuleError, SecretError
+from groupsync.files import ReadProblem, read_regular
 
 SECRET_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 PROVIDER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -264,11 +265,13 @@ def load_file(path: str | Path) -> Desired:
     """Read and validate a practice file; raise ConfigError listing every problem."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(path, yamlload.MAX_FILE_BYTES)
     except FileNotFoundError:
         raise ConfigError([Problem(name, 0, 0, "file not found")]) from None
     except IsADirectoryError:
         raise ConfigError([Problem(name, 0, 0, "is a directory, not a file")]) from None
+    except ReadProblem as exc:
+        raise ConfigError([Problem(name, 0, 0, str(exc))]) from None
     except OSError as exc:
         raise ConfigError([Problem(name, 0, 0, f"can't read: {exc.strerror}")]) from None
     return load_text(raw, name)
@@ -713,15 +716,25 @@ def _var(ref: str) -> str:
 # -- secrets ------------------------------------------------------------------------------
 
 
+MAX_ENV_FILE_BYTES = 1 << 20  # a few hundred secrets are a few KiB
+
+
 def load_env_file(path: str | Path) -> dict[str, str]:
     """KEY=value lines; `#` comments, `export ` prefixes and surrounding quotes allowed."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular(path, MAX_ENV_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(name, 0, 0, "env file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, 0, 0, f"can't read env file: {exc}")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(name, 0, 0, "env file is a directory")]) from None
+    except ReadProblem as exc:
+        raise ConfigError([Problem(name, 0, 0, f"env file {exc}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(name, 0, 0, "env file is not UTF-8 text")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(name, 0, 0, f"can't read env file: {exc.strerror}")]) \
+            from None
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for lineno, line in enumerate(text.splitlines(), start=1):

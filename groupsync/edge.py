@@ -5,14 +5,25 @@
   Throttling is per (name, address), so this decides who a stranger can and can't lock out.
 - Routes that need a token have it checked *before* the body is read: a stranger's 48 MiB
   body is refused with 401 after reading its headers only.
-- Bodies are capped: LOGIN_BODY bytes without a token, `--max-body` with one. A declared
-  Content-Length over the cap gets 413 at once; a chunked body is counted as it arrives and
-  cut off at the cap. Either way the rest is never read and the connection is closed.
+- Bodies are capped per route (ROUTE_BODY: a practice needs a few MiB, a saved plan more, up
+  to `--max-body`), and at LOGIN_BODY bytes without a token. A declared Content-Length over
+  the cap gets 413 at once; a chunked body is counted as it arrives and cut off at the cap.
+  Either way the rest is never read and the connection is closed. Bodies over LARGE_BODY
+  take one of LARGE_BODIES_IN_FLIGHT slots while they are read and answered, so many large
+  requests at once queue instead of holding gigabytes.
+- The token is checked again once the body is in: a token ended (a --rotate, a deleted
+  username) while a slow body arrived is refused, and the route acts on the username id the
+  token named, never on a name.
 - A body must arrive in time (BODY_IDLE_TIMEOUT between chunks, BODY_TOTAL_TIMEOUT in all);
   a request head must arrive within HEADER_TIMEOUT of connecting (GuardedH11). One client
   address holds at most MAX_CONNECTIONS_PER_ADDRESS connections (more are closed on
-  arrival), so one slow client can't starve the rest; past MAX_CONNECTIONS in all uvicorn
-  answers 503 at once.
+  arrival), and at most MAX_PENDING_HEADS connections in all may wait for a head: past it the
+  one that has waited longest is closed, so half-sent heads from many addresses can't take
+  the serving budget (MAX_CONNECTIONS, past which uvicorn answers 503) from clients that
+  send whole requests.
+- Misconfigured proxies are said once in the log: X-Forwarded-For from a peer that isn't
+  `--trusted-proxy` (every client then counts as that peer), or the trusted proxy sending
+  none (every client counts as the proxy).
 - Bodies with content must be JSON (415 otherwise).
 
 Every refusal here has the same shape as the routes': `{"detail": ..., "error": ...}`.
@@ -23,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import os
 import socket
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -36,9 +48,18 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from groupsync.errors import UsageError
 
 LOGIN_BODY = 8 * 1024  # a log-in is under 1 KiB; nothing unauthenticated needs more
-# Large enough for a size-L practice's apply (its plan and practice.yaml); larger plans (a
-# first apply of 340,000 code records) are applied locally or with a raised --max-body.
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
+# `/v1/apply`'s cap: large enough for a saved plan of a few tens of thousands of changes with
+# its practice; larger plans (a first apply of 340,000 code records) are applied locally or
+# with a raised --max-body. Kept below what one parse can do within the health budget.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+MiB = 1024 * 1024
+# Every other authenticated route's own cap (a size-L practice.yaml is 0.54 MB); a route not
+# named here takes LOGIN_BODY.
+ROUTE_BODY = {"/v1/plan": 4 * MiB, "/v1/notices": 2 * MiB, "/v1/names": 1 * MiB}
+LARGE_BODY = 1 * MiB
+LARGE_BODIES_IN_FLIGHT = 2
+LARGE_BODY_WAIT = 30.0  # seconds a large body may wait for a slot before a 503
+log = logging.getLogger("uvicorn.error")
 
 
 def _seconds(name: str, default: float) -> float:
@@ -54,8 +75,9 @@ def _seconds(name: str, default: float) -> float:
 HEADER_TIMEOUT = _seconds("GROUPSYNC_HEADER_TIMEOUT", 10.0)
 BODY_IDLE_TIMEOUT = _seconds("GROUPSYNC_BODY_IDLE_TIMEOUT", 15.0)
 BODY_TOTAL_TIMEOUT = _seconds("GROUPSYNC_BODY_TIMEOUT", 120.0)
-MAX_CONNECTIONS = 1024  # in all, per process: past it uvicorn answers 503 at once
+MAX_CONNECTIONS = 4096  # in all, per process: past it uvicorn answers 503 at once
 MAX_CONNECTIONS_PER_ADDRESS = 64  # one client address (a reverse proxy is exempt)
+MAX_PENDING_HEADS = 512  # connections waiting for a request head, in all
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
@@ -77,9 +99,18 @@ class Edge:
     def __init__(self, app: Any, *, token_owner: Callable[[str], str | None],
                  max_body: int = DEFAULT_MAX_BODY, trusted_proxy: str | None = None) -> None:
         self.app = app
-        self.token_owner = token_owner
+        self.token_owner = token_owner  # token -> the id of its username, or None
         self.max_body = max_body
         self.trusted_proxy = _ip(trusted_proxy) if trusted_proxy else None
+        self._large: asyncio.Semaphore | None = None
+        self._warned: set[str] = set()
+
+    def _cap(self, path: str, user_id: str | None) -> int:
+        if user_id is None:
+            return LOGIN_BODY
+        if path == "/v1/apply":
+            return self.max_body
+        return ROUTE_BODY.get(path, LOGIN_BODY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,14 +121,16 @@ class Edge:
             headers.setdefault(name.lower(), value)
         state = scope.setdefault("state", {})
         state["client_address"] = self._client_address(scope, headers)
-        username = await self._token_owner(headers.get(b"authorization"))
-        state["username"] = username
-        if scope.get("path") in AUTHENTICATED_PATHS and username is None:
+        authorization = headers.get(b"authorization")
+        user_id = await self._token_owner(authorization)
+        state["user_id"] = user_id
+        path = scope.get("path", "")
+        if path in AUTHENTICATED_PATHS and user_id is None:
             await _refuse(send, 401, "log in first: POST /v1/login gives a bearer token "
                                      "(valid for 15 minutes)", "login_required",
                           [(b"www-authenticate", b"Bearer")])
             return
-        cap = self.max_body if username is not None else LOGIN_BODY
+        cap = self._cap(path, user_id)
         length = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if length is not None:
@@ -105,7 +138,7 @@ class Edge:
                 await _refuse(send, 400, "Content-Length is not a number", "bad_request")
                 return
             if int(length) > cap:
-                await _refuse(send, 413, _too_large(cap, username), "too_large")
+                await _refuse(send, 413, _too_large(cap, user_id, path), "too_large")
                 return
         if (length is None or int(length) == 0) and not chunked:
             await self.app(scope, receive, send)  # no body: nothing to cap or wait for
@@ -115,22 +148,64 @@ class Edge:
             await _refuse(send, 415, "send the body as JSON (Content-Type: application/json)",
                           "unsupported_media_type")
             return
-        body = await _read_body(receive, send, cap, username)
+        large = (chunked and cap > LARGE_BODY) or (length is not None and int(length) > LARGE_BODY)
+        if not large:
+            await self._serve(scope, receive, send, cap, user_id, authorization)
+            return
+        if self._large is None:
+            self._large = asyncio.Semaphore(LARGE_BODIES_IN_FLIGHT)
+        try:
+            await asyncio.wait_for(self._large.acquire(), LARGE_BODY_WAIT)
+        except TimeoutError:
+            await _refuse(send, 503, "too many large requests at once; try again shortly",
+                          "busy", [(b"retry-after", b"5")])
+            return
+        try:
+            await self._serve(scope, receive, send, cap, user_id, authorization)
+        finally:
+            self._large.release()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, cap: int,
+                     user_id: str | None, authorization: bytes | None) -> None:
+        body = await _read_body(receive, send, cap, user_id, scope.get("path", ""))
         if body is None:
             return
+        if user_id is not None and await self._token_owner(authorization) != user_id:
+            # ended while the body arrived: this request is refused like any later one
+            await _refuse(send, 401, "the token ended while the request was sent; log in "
+                                     "again", "login_required", [(b"www-authenticate", b"Bearer")])
+            return
+        scope["state"]["body"] = body  # for routes that validate in the thread pool
         await self.app(scope, _replay(body, receive), send)
 
     def _client_address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
         peer = scope.get("client")
         address = str(peer[0]) if peer else "unknown"
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
         if self.trusted_proxy is not None and _ip(address) == self.trusted_proxy:
-            forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-            # The proxy appends the address it saw; anything before it the client wrote.
+            # The proxy sets the address it saw (README: `X-Forwarded-For $remote_addr`); with
+            # `$proxy_add_x_forwarded_for` it appends it: either way the last one is its own.
             last = forwarded.rsplit(",", 1)[-1].strip()
             found = _ip(last)
             if found is not None:
                 return str(found)
+            self._warn_once("no-forwarded", (
+                f"the trusted proxy {address} sent a request without X-Forwarded-For: every "
+                "client behind it counts as one address for log-in throttling; have it set "
+                "'proxy_set_header X-Forwarded-For $remote_addr;'"))
+        elif forwarded:
+            self._warn_once("untrusted-forwarded", (
+                f"requests from {address} carry X-Forwarded-For, but serve doesn't trust "
+                f"{address}: if it is your reverse proxy, every client behind it counts as "
+                f"one address for log-in throttling; run serve with --trusted-proxy "
+                f"{address}"))
         return address
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        """A misconfiguration said once per process in the log (never a header's value)."""
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning(message)
 
     async def _token_owner(self, authorization: bytes | None) -> str | None:
         if not authorization:
@@ -142,14 +217,16 @@ class Edge:
         return await run_in_threadpool(self.token_owner, token)
 
 
-def _too_large(cap: int, username: str | None) -> str:
-    if username is None:
+def _too_large(cap: int, user_id: str | None, path: str) -> str:
+    if user_id is None:
         return f"the body is larger than {cap} bytes, the limit before logging in"
-    return f"the body is larger than {cap} bytes (serve --max-body)"
+    if path == "/v1/apply":
+        return f"the body is larger than {cap} bytes (serve --max-body)"
+    return f"the body is larger than {cap} bytes, the limit of {path}"
 
 
 async def _read_body(receive: Receive, send: Send, cap: int,
-                     username: str | None) -> bytes | None:
+                     username: str | None, path: str) -> bytes | None:
     """The whole body, or None after refusing it (413 over the cap, 408 too slow)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BODY_TOTAL_TIMEOUT
@@ -167,7 +244,7 @@ async def _read_body(receive: Receive, send: Send, cap: int,
             return None
         body += message.get("body", b"")
         if len(body) > cap:
-            await _refuse(send, 413, _too_large(cap, username), "too_large")
+            await _refuse(send, 413, _too_large(cap, username, path), "too_large")
             return None
         if not message.get("more_body", False):
             return bytes(body)
@@ -220,6 +297,8 @@ class GuardedH11(H11Protocol):
     # it); addresses exempt from the per-address cap (the trusted reverse proxy)
     open_by_address: ClassVar[Counter[str]] = Counter()
     exempt: ClassVar[frozenset[str]] = frozenset()
+    # connections waiting for a request head, oldest first (insertion order)
+    pending: ClassVar[OrderedDict[GuardedH11, None]] = OrderedDict()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -253,6 +332,20 @@ class GuardedH11(H11Protocol):
         if self._head_deadline is not None:
             self._head_deadline.cancel()
         self._head_deadline = self.loop.call_later(HEADER_TIMEOUT, self._head_too_slow)
+        GuardedH11.pending[self] = None
+        GuardedH11.pending.move_to_end(self)
+        while len(GuardedH11.pending) > MAX_PENDING_HEADS:
+            # the one that has waited longest for its head: a client that sends whole
+            # requests answers in milliseconds and is never the oldest for long
+            oldest, _ = GuardedH11.pending.popitem(last=False)
+            if not oldest.transport.is_closing():
+                oldest.transport.close()
+
+    def _head_arrived(self) -> None:
+        GuardedH11.pending.pop(self, None)
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
 
     def _awaiting_head(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -264,8 +357,7 @@ class GuardedH11(H11Protocol):
     def handle_events(self) -> None:
         super().handle_events()
         if not self._awaiting_head() and self._head_deadline is not None:
-            self._head_deadline.cancel()  # a whole head arrived: the body has its own limits
-            self._head_deadline = None
+            self._head_arrived()  # a whole head arrived: the body has its own limits
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -288,6 +380,7 @@ class GuardedH11(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if getattr(self, "_head_deadline", None) is not None:
             self._head_deadline.cancel()  # type: ignore[union-attr]
+        GuardedH11.pending.pop(self, None)
         GuardedH11.open_by_address[self._address] -= 1
         if GuardedH11.open_by_address[self._address] <= 0:
             del GuardedH11.open_by_address[self._address]

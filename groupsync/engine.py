@@ -1,10 +1,17 @@
-"""The library's front door: what the commands do, without any printing.
+"""The use cases: what the commands and the service do, without any printing or HTTP.
 
-`prepare` reads the store, computes the plan and logs in with every credential the apply will
-need, so a wrong or missing password fails at plan time; `apply` applies it. Both work on a
-`Backend`: the local account system (`LocalBackend`) or a service (`remote.RemoteSystem`), with
-one shape, so the CLI never asks which it has. `sandbox` signs up the file's provider accounts
-in a local store.
+One engine for every caller (docs/contracts.md, "One engine"): the CLI, `groupsync serve` and
+library callers plan and apply through these functions, so the guards (the removal limit), the
+caller's scope and the order of checks are the same wherever a plan comes from.
+
+- `prepare` reads the store, computes the plan and logs in with every credential the apply
+  will need, so a wrong or missing password fails at plan time; `apply` checks the guards and
+  applies it. Both work on a `Backend`: the local account system (`LocalBackend`) or a service
+  (`remote.RemoteSystem`), with one shape, so the CLI never asks which it has.
+- `plan_as` and `apply_as` are the same two steps for a logged-in caller of the service:
+  planned against what that caller may see, applied over what the request's verified logins
+  can open.
+- `sandbox` signs up the file's provider accounts in a local store.
 """
 
 from __future__ import annotations
@@ -16,14 +23,33 @@ from typing import Protocol
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
+from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.apply import Progress, apply_plan, login_secrets, scope_for
+from groupsync.apply import Progress, Reach, apply_plan, login_secrets, scope_for
 from groupsync.changes import PasswordChange, UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
-from groupsync.errors import RuleError, SecretError
+from groupsync.errors import LoginFailed, PermissionDenied, PlanError, RuleError, SecretError
 from groupsync.plan import Plan, make_plan
+
+DEFAULT_MAX_REMOVALS = 10
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What every apply is checked against before anything is changed, wherever it comes
+    from: `apply --max-removals`, `POST /v1/apply`'s `max_removals`, a library call."""
+
+    max_removals: int = DEFAULT_MAX_REMOVALS
+
+
+def check_guards(plan: Plan, guards: Guards) -> None:
+    if plan.removals > guards.max_removals:
+        raise PlanError(
+            f"the plan removes {plan.removals} objects, more than --max-removals "
+            f"{guards.max_removals}; nothing was changed"
+        )
 
 
 @dataclass
@@ -44,7 +70,8 @@ class Backend(Protocol):
     def audit(self, limit: int | None = None) -> list[AuditEntry]: ...
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
-              progress: Progress | None = None, note: str | None = None) -> int: ...
+              progress: Progress | None = None, note: str | None = None,
+              guards: Guards | None = None) -> int: ...
 
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
                       providers: list[dict[str, object]]) -> None: ...
@@ -71,7 +98,9 @@ class LocalBackend:
         return self.system.audit(limit)
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
-              progress: Progress | None = None, note: str | None = None) -> int:
+              progress: Progress | None = None, note: str | None = None,
+              guards: Guards | None = None) -> int:
+        check_guards(plan, guards or Guards())
         return apply_plan(self.system, plan, passwords, desired, progress=progress, note=note)
 
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
@@ -84,11 +113,14 @@ class LocalBackend:
 
 def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
           desired: Desired | None = None, progress: Progress | None = None,
-          note: str | None = None) -> int:
+          note: str | None = None, guards: Guards | None = None) -> int:
     """Apply `plan` in one transaction (locally, or as one request to a service); returns the
-    store's new revision. With `desired` the plan is made again inside the transaction and must
-    come out the same; without, the store must be at the plan's exact revision."""
-    return backend.apply(plan, passwords, desired, progress, note)
+    store's new revision. The guards come first. With `desired` the plan is made again inside
+    the transaction and must come out the same; without, the store must be at the plan's exact
+    revision."""
+    guards = guards or Guards()
+    check_guards(plan, guards)  # here, and again where the apply runs (a service checks too)
+    return backend.apply(plan, passwords, desired, progress, note, guards)
 
 
 class Reader(Protocol):
@@ -111,6 +143,68 @@ def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = ()) -> tu
     for name in system.taken(unseen) if unseen else ():
         state.users[ukey(name)] = User(username=name, home="", password_hash="")
     return make_plan(desired, state, today=today(), rotate=rotate), state
+
+
+class _Visible:
+    """The account system as one logged-in username sees it (a service's caller)."""
+
+    def __init__(self, system: AccountSystem, user: User) -> None:
+        self.system = system
+        self.user = user
+
+    def read_state(self, scope: Scope | None = None) -> State:
+        del scope  # what the caller may see is the scope
+        return self.system.visible_state(self.user.username)
+
+    def taken(self, usernames: list[str]) -> list[str]:
+        return self.system.taken(usernames)
+
+
+def plan_as(system: AccountSystem, caller: User, desired: Desired,
+            rotate: Sequence[str] = ()) -> Plan:
+    """`POST /v1/plan`: the plan for `desired` against what `caller` may see; logs in with
+    nothing (the apply verifies every login)."""
+    return plan_for(_Visible(system, caller), desired, rotate)[0]
+
+
+def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[str, str],
+             desired: Desired | None = None, *, address: str, note: str | None = None,
+             guards: Guards | None = None) -> int:
+    """`POST /v1/apply`: `plan` applied as `caller` (who must be the plan's actor), checked
+    in this order, each before anything costlier: the guards; every password the plan needs
+    is given; every existing login verified (each costs one argon2 verification); then
+    `apply_plan` over what those logins can open, rights before any new password is hashed."""
+    if ukey(plan.actor) != ukey(caller.username):
+        raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
+                               "to apply it")
+    check_guards(plan, guards or Guards())
+    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
+                     if u not in passwords)
+    if missing:
+        raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
+    # every login the plan uses, checked once before the transaction; not the names it
+    # creates (a taken one is refused as taken, not counted as someone's failed log-in)
+    created = {ukey(c.username) for c in plan.changes
+               if isinstance(c, UsernameChange) and c.action == "add" and c.username}
+    created |= {ukey(u) for u in plan.rotated}  # their new passwords don't log in yet
+    logins = {u: pw for u, pw in passwords.items()
+              if ukey(u) in {ukey(n) for n in plan.credentials} and ukey(u) not in created}
+    with remembering_logins():
+        verified = system.verify_existing_logins(logins, address)
+        rights = system.rights_of([caller.username, *verified])
+        administered = {a for a, held in rights.items()
+                        if any(p["account_access"] == "full" for p in held.values())}
+        # A username whose password this apply sets acts with its new one: it speaks for
+        # the request when a verified login administers its home (the one that sets it).
+        vouched = [u.username for name in plan.rotated
+                   if (u := system.find_user(name)) is not None and u.home in administered]
+        if vouched:
+            rights = system.rights_of([caller.username, *verified, *vouched])
+            administered = {a for a, held in rights.items()
+                            if any(p["account_access"] == "full" for p in held.values())}
+        reach = Reach(accounts=frozenset(rights), administered=frozenset(administered))
+        return apply_plan(system, plan, passwords, desired, address=address, note=note,
+                          reach=reach)
 
 
 def prepare(system: Backend, desired: Desired, secrets: Secrets,

@@ -91,6 +91,10 @@ class LoginFailed(RuleError):
 class LoginLocked(LoginFailed):
     """Too many failed log-ins in a row for that name (said the same for unknown names)."""
 
+    def __init__(self, message: str, username: str = "", retry_after: float = 0.0) -> None:
+        super().__init__(message, username)
+        self.retry_after = retry_after  # seconds until the lock in force ends
+
 
 class Throttled(RuleError):
     """Too many requests of one kind (Free Trial sign-ups) from one client address."""

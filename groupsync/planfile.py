@@ -47,6 +47,7 @@ from groupsync.changes import (
     describe,
 )
 from groupsync.errors import PlanError
+from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
 
 FORMAT = "groupsync-saved-plan"
@@ -199,16 +200,18 @@ class Unverified:
 def read(path: str) -> Unverified:
     """Read and shape-check a saved plan file; raises PlanError with one clear line."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         raise PlanError(f"plan file {path} not found") from None
     except IsADirectoryError:
         raise PlanError(f"plan file {path} is a directory") from None
+    except ReadProblem as exc:
+        if "larger" in str(exc):
+            raise PlanError(f"{path} is larger than any groupsync plan ({MAX_BYTES >> 20} MiB)") \
+                from None
+        raise PlanError(f"plan file {path} {exc}") from None
     except OSError as exc:
         raise PlanError(f"can't read plan file {path}: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise PlanError(f"{path} is larger than any groupsync plan ({MAX_BYTES >> 20} MiB)")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer of 4,300+ digits

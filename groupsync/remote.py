@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,9 @@ from groupsync.errors import (
     error_class,
 )
 from groupsync.plan import Plan
+
+if TYPE_CHECKING:
+    from groupsync.engine import Guards
 from groupsync.planfile import plan_data
 from groupsync.wire import audit_from_wire, merge_states, state_from_wire
 
@@ -124,7 +127,7 @@ class RemoteSystem:
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Callable[[int, int], None] | None = None,
-              note: str | None = None) -> int:
+              note: str | None = None, guards: Guards | None = None) -> int:
         """One request, one transaction on the service. With the practice (its file's text)
         the service re-plans inside it, as a local apply does; without, a saved plan's
         exact-revision rule holds. No progress to show: the work happens on the service."""
@@ -138,6 +141,8 @@ class RemoteSystem:
             body["practice"] = practice
         if note:
             body["note"] = note
+        if guards is not None:
+            body["max_removals"] = guards.max_removals  # the service checks it too
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 
@@ -225,13 +230,20 @@ def connect(url: str, desired: Desired, secrets: Secrets,
         if ukey(master.username) not in fresh:
             with contextlib.suppress(SecretError):
                 master_password = secrets.get(master.password_var, "")
-        # The master lives in its home account, which the home login can see: log in as it
-        # only when it exists, so a first run never spends a failed log-in on it.
-        if (master_password is not None and first == home_login
+        # Log in as the master only when a provider login sees it (it is joined to their
+        # accounts), so a first run never spends a failed log-in on it. Any login will do:
+        # the home login may be the one being rotated.
+        if (master_password is not None
                 and system.read_state().user(master.username) is not None):
             system.close()
             system = RemoteSystem(url)
             system.authenticate({master.username: master_password})
+            # A provider hired since the last apply: the master can't open that account
+            # yet, so its own login reads it until the apply joins the master there.
+            seen = system.read_state().accounts
+            unseen = {p.login: logins[p.login] for p in desired.providers.values()
+                      if p.account_id not in seen and p.login in logins}
+            system.authenticate(unseen)
             return system
         system.authenticate(logins)
     except BaseException:

@@ -18,31 +18,27 @@ from __future__ import annotations
 
 import re
 import resource
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
-from groupsync.accounts.model import CONTROL_CLASS, USERNAME_PATTERN, State, ukey
-from groupsync.accounts.service import LOCK_SECONDS, LOGIN_FAILED, remembering_logins
-from groupsync.accounts.storage import Scope
-from groupsync.apply import apply_plan
-from groupsync.changes import UsernameChange
+from groupsync.accounts.model import CONTROL_CLASS, USERNAME_PATTERN, User
+from groupsync.accounts.service import LOGIN_FAILED
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
-from groupsync.engine import plan_for
+from groupsync.engine import DEFAULT_MAX_REMOVALS, Guards, apply_as, plan_as
 from groupsync.errors import (
     ConfigError,
     Conflict,
     GroupsyncError,
     LoginFailed,
     LoginLocked,
-    PermissionDenied,
     RuleError,
     Throttled,
     http_status,
@@ -50,6 +46,7 @@ from groupsync.errors import (
 from groupsync.planfile import SavedPlan
 from groupsync.wire import audit_to_wire, state_to_wire
 
+_M = TypeVar("_M", bound=BaseModel)
 TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
@@ -60,7 +57,10 @@ PLAIN_TEXT = f"^[^{CONTROL_CLASS}]*$"
 
 
 class LoginRequest(BaseModel):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # the username pattern, enforced at the door: a NUL, a long s (which casefolds to "s")
+    # or any other character no username can hold is a 422, never a store error or a log-in
+    # as someone else
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -88,6 +88,10 @@ class ApplyRequest(BaseModel):
     ] = Field(max_length=MAX_PASSWORDS,
               description="username -> password for every login the plan names; used for "
                           "this request, never kept")
+    max_removals: int = Field(
+        default=DEFAULT_MAX_REMOVALS, ge=0, le=10_000_000,
+        description="Refuse (4xx, nothing changed) a plan that removes more objects than "
+                    "this, as `apply --max-removals` does.")
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
@@ -127,9 +131,12 @@ class NoticeResponse(BaseModel):
     recorded: int = Field(description="how many providers the recorded notice lists")
 
 
+NAMES_PER_HOUR = 10_000  # per username, across every serve process (kept in the store)
+
+
 class NamesRequest(BaseModel):
     usernames: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
-        max_length=10_000)
+        max_length=NAMES_PER_HOUR)
 
 
 class NamesResponse(BaseModel):
@@ -245,33 +252,32 @@ class ErrorResponse(BaseModel):
     error: str
 
 
+class PracticeProblem(BaseModel):
+    line: int
+    column: int
+    message: str = Field(description="names the key or the rule, never the value")
+
+
+class InvalidPracticeResponse(BaseModel):
+    """422 from /v1/plan and /v1/apply for a practice that doesn't validate."""
+
+    detail: str
+    error: str
+    problems: list[PracticeProblem]
+
+
 _BEARER = HTTPBearer(auto_error=False, description="A token from POST /v1/login")
 
 
-class _Visible:
-    """The account system as one username sees it, for planning on its behalf."""
-
-    def __init__(self, system: AccountSystem, username: str) -> None:
-        self.system = system
-        self.username = username
-
-    def read_state(self, scope: Scope | None = None) -> State:
-        del scope  # what the caller may see is the scope
-        return self.system.visible_state(self.username)
-
-    def taken(self, usernames: list[str]) -> list[str]:
-        return self.system.taken(usernames)
-
-
 def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
-    """The logged-in username. The edge checked the token before the body was read; this
-    dependency is here so the OpenAPI document declares the bearer scheme on every route that
-    needs one."""
-    username: str | None = request.scope.get("state", {}).get("username")
-    if username is None:  # pragma: no cover - the edge refuses these first
+    """The id of the logged-in username. The edge checked the token before the body was read
+    and again after; this dependency is here so the OpenAPI document declares the bearer
+    scheme on every route that needs one."""
+    user_id: str | None = request.scope.get("state", {}).get("user_id")
+    if user_id is None:  # pragma: no cover - the edge refuses these first
         raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
                                      headers={"WWW-Authenticate": "Bearer"})
-    return username
+    return user_id
 
 
 def address(request: Request) -> str:
@@ -281,6 +287,64 @@ def address(request: Request) -> str:
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
+_PRACTICE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS, 422: {"model": InvalidPracticeResponse | ErrorResponse}}
+_BODY_SCHEMA_SUFFIX = "-Input"
+
+
+def _ref(model: str) -> str:
+    return f"#/components/schemas/{model}{_BODY_SCHEMA_SUFFIX}"
+
+
+def _parse(model: type[_M], request: Request) -> _M:
+    """The request's body (read by the edge) validated as `model`, in this thread."""
+    raw: bytes = request.scope.get("state", {}).get("body", b"")
+    try:
+        return model.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
+
+
+def _document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Put the bodies that routes validate themselves (`_parse`) into the OpenAPI document,
+    so a generated client and schemathesis know them as if FastAPI had parsed them."""
+    made = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = made()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            schema = model.model_json_schema(
+                ref_template="#/components/schemas/{model}" + _BODY_SCHEMA_SUFFIX)
+            for name, sub in schema.pop("$defs", {}).items():
+                schemas[name + _BODY_SCHEMA_SUFFIX] = sub
+            schemas[model.__name__ + _BODY_SCHEMA_SUFFIX] = schema
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return _n(minutes, "minute")
+
+
+_QUOTED_VALUE = re.compile("'[^']*'|\"[^\"]*\"")
+
+
+def _no_values(message: str) -> str:
+    """A validation message with whatever it quotes of the file taken out: the rule and the
+    key stay, a value (possibly a password in the wrong place) never comes back."""
+    return _QUOTED_VALUE.sub("…", message)[:300]
 
 
 def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
@@ -302,22 +366,28 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         status, kind = http_status(exc)
         message = str(exc)
         headers = None
+        content: dict[str, Any]
         if isinstance(exc, LoginLocked):
-            # never the name as typed (it may be a password typed in the wrong box)
+            # never the name as typed (it may be a password typed in the wrong box); how long
+            # is the lock actually in force (a name's 5 minutes or an address's 15)
+            wait = max(1, int(exc.retry_after + 0.999))
             message = ("this log-in is locked from your address after repeated failed "
-                       "attempts; try again later")
-            headers = {"Retry-After": str(LOCK_SECONDS)}
+                       f"attempts; try again in {_minutes(wait)}")
+            headers = {"Retry-After": str(wait)}
         elif isinstance(exc, LoginFailed):
             message = LOGIN_FAILED
         elif isinstance(exc, Throttled):
-            headers = {"Retry-After": str(int(exc.retry_after) + 1)}
+            headers = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
+        content = error_body(message, kind)
         if isinstance(exc, ConfigError):
-            # the practice sent with an apply: say where, not what it holds
-            places = ", ".join(f"line {n}" for n in sorted({p.line for p in exc.problems})[:5])
-            message = (f"the practice is invalid ({len(exc.problems)} problem(s) at {places}); "
-                       "run 'groupsync validate' on it")
-        return JSONResponse(status_code=status, content=error_body(message, kind),
-                            headers=headers)
+            # every problem with its place; the message names the key or the rule, never
+            # what the practice holds there
+            problems = [{"line": p.line, "column": p.column, "message": _no_values(p.message)}
+                        for p in exc.problems[:200]]
+            message = (f"the practice is invalid: {_n(len(exc.problems), 'problem')}; "
+                       "each is in `problems` with its line and column")
+            content = {**error_body(message, kind), "problems": problems}
+        return JSONResponse(status_code=status, content=content, headers=headers)
 
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:
@@ -349,26 +419,31 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         token = system.issue_token(user, token_ttl)
         return TokenResponse(token=token, expires_in=int(token_ttl), username=user.username)
 
+    def me(user_id: str) -> User:
+        """The token's username, by the id the token named (a name deleted and made again
+        between the token check and now is another id: refused as logged out)."""
+        return system.user_by_id(user_id)
+
     # State and audit answers are built as plain data and sent as they are: the models above
     # document them (and type generated clients) without re-validating 340,000 code records.
     @app.get("/v1/state", responses=_ERRORS, response_model=StateResponse,
              summary="The accounts the caller can open, with their usernames and code files")
-    def state(username: str = Depends(caller)) -> JSONResponse:
-        return JSONResponse(state_to_wire(system.visible_state(username)))
+    def state(user_id: str = Depends(caller)) -> JSONResponse:
+        return JSONResponse(state_to_wire(system.visible_state(me(user_id).username)))
 
     @app.get("/v1/audit", responses=_ERRORS, response_model=AuditResponse,
              summary="Audit entries about the caller's accounts, newest first")
-    def audit(username: str = Depends(caller),
+    def audit(user_id: str = Depends(caller),
               limit: int | None = Query(default=None, ge=1, le=100_000)) -> JSONResponse:
-        return JSONResponse({"entries": audit_to_wire(system.visible_audit(username, limit))})
+        entries = system.visible_audit(me(user_id).username, limit)
+        return JSONResponse({"entries": audit_to_wire(entries)})
 
-    @app.post("/v1/plan", response_model=PlanResponse, responses=_ERRORS,
+    @app.post("/v1/plan", response_model=PlanResponse, responses=_PRACTICE_ERRORS,
               summary="Plan a practice against what the caller can see (changes nothing)")
-    def plan(body: PlanRequest, username: str = Depends(caller)) -> PlanResponse:
+    def plan(body: PlanRequest, user_id: str = Depends(caller)) -> PlanResponse:
         desired = load_text(body.practice.encode("utf-8", "replace"), "practice")
-        made, _state = plan_for(_Visible(system, username), desired, body.rotate)
-        view = made.to_json()
-        return PlanResponse(**view, saved_plan=SavedPlan.of(made))
+        made = plan_as(system, me(user_id), desired, body.rotate)
+        return PlanResponse(**made.to_json(), saved_plan=SavedPlan.of(made))
 
     @app.post("/v1/signup", response_model=SignupResponse, responses=_ERRORS, status_code=201,
               summary="Free Trial sign-up: a new provider account (throttled per address)")
@@ -385,7 +460,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             raise
         except RuleError as exc:
             # the rule's words may quote the request (a password typed as the username):
-            # said by field, never by value (DESIGN §7.2)
+            # said by field, never by value (docs/contracts.md, the service)
             raise RuleError("the sign-up was refused: the password must be at least 8 "
                             "characters, not the username and not a common password; the "
                             "provider's name plain text of at most 200 characters") from exc
@@ -393,50 +468,42 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
 
     @app.post("/v1/notices", response_model=NoticeResponse, responses=_ERRORS,
               status_code=201, summary="Record a group-rate notice as sent")
-    def notices(body: NoticeRequest, username: str = Depends(caller)) -> NoticeResponse:
+    def notices(body: NoticeRequest, user_id: str = Depends(caller)) -> NoticeResponse:
         providers: list[dict[str, object]] = [p.model_dump() for p in body.providers]
-        system.record_notice_as(system.user(username), body.practice_name, body.tin,
-                                providers)
-        return NoticeResponse(recorded=len(providers))
+        recorded = system.record_notice_as(me(user_id), body.practice_name, body.tin,
+                                           providers)
+        return NoticeResponse(recorded=recorded)
 
     @app.post("/v1/names", response_model=NamesResponse, responses=_ERRORS,
               summary="Which of these usernames are taken (as a sign-up screen would say)")
-    def names(body: NamesRequest, _username: str = Depends(caller)) -> NamesResponse:
+    def names(body: NamesRequest, user_id: str = Depends(caller)) -> NamesResponse:
+        system.claim_name_lookups(me(user_id), len(body.usernames), NAMES_PER_HOUR)
         return NamesResponse(taken=system.taken(body.usernames))
 
-    @app.post("/v1/apply", response_model=ApplyResponse, responses=_ERRORS,
-              summary="Apply a saved plan in one transaction, as the plan's acting username")
-    def apply(body: ApplyRequest, request: Request,
-              username: str = Depends(caller)) -> ApplyResponse:
-        plan = body.plan.to_plan()
-        if ukey(plan.actor) != ukey(username):
-            raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
-                                   "to apply it")
-        missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
-                         if u not in body.passwords)
-        if missing:
-            raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
+    @app.post("/v1/apply", response_model=ApplyResponse, responses=_PRACTICE_ERRORS,
+              summary="Apply a saved plan in one transaction, as the plan's acting username",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"$ref": _ref("ApplyRequest")}}}}})
+    def apply(request: Request, user_id: str = Depends(caller)) -> ApplyResponse:
+        # Parsed and validated here, in the thread pool, never on the event loop: a large
+        # body can't stall /v1/health or the other requests (docs/contracts.md, the edge).
+        body = _parse(ApplyRequest, request)
         desired = (load_text(body.practice.encode("utf-8", "replace"), "practice")
                    if body.practice is not None else None)
-        # every login the plan uses, checked once before the transaction; not the names it
-        # creates (a taken one is refused as taken, not counted as someone's failed log-in)
-        created = {ukey(c.username) for c in plan.changes
-                   if isinstance(c, UsernameChange) and c.action == "add" and c.username}
-        created |= {ukey(u) for u in plan.rotated}  # their new passwords don't log in yet
-        logins = {u: pw for u, pw in body.passwords.items()
-                  if ukey(u) in {ukey(n) for n in plan.credentials} and ukey(u) not in created}
-        with remembering_logins():
-            system.verify_existing_logins(logins, address(request))
-            revision = apply_plan(system, plan, body.passwords, desired,
-                                  address=address(request), note=body.note)
+        plan = body.plan.to_plan()
+        revision = apply_as(system, me(user_id), plan, body.passwords, desired,
+                            address=address(request), note=body.note,
+                            guards=Guards(max_removals=body.max_removals))
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
+    _document_bodies(app, [ApplyRequest])
     assert {"/v1/state", "/v1/audit", "/v1/apply", "/v1/plan"} <= AUTHENTICATED_PATHS
-    return Edge(app, token_owner=system.token_user, max_body=max_body,
+    return Edge(app, token_owner=system.token_user_id, max_body=max_body,
                 trusted_proxy=trusted_proxy)
 
 
 _SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
+                    "max_removals",
                     *SignupRequest.model_fields, *NoticeRequest.model_fields, "rotate",
                     "limit",
                     *NoticeProvider.model_fields, "note",

@@ -8,7 +8,8 @@ libyaml C composer when present), then build plain data ourselves:
   empty values become None;
 - duplicate keys, non-scalar keys and any tag outside YAML's core schema are errors;
 - merge keys (`<<`) work, explicit keys win over merged ones;
-- aliases may expand to at most MAX_ALIAS_NODES nodes in all, and recursion is refused.
+- aliases may expand to at most MAX_ALIAS_NODES nodes in all, and recursion is refused;
+- a document holds at most MAX_NODES nodes, counted before the graph is built.
 
 Marks are 1-based (line, column) keyed by the path of the value (`marks`) and of the key
 (`key_marks`), so later validation can say FILE:LINE:COL for any place in the document.
@@ -31,6 +32,10 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a 1,000-provider practice is under 1 MiB
 MAX_ALIAS_NODES = 10_000
+# Nodes a document may hold (a size-L practice has about 70,000): counted on the parser's
+# event stream before anything is composed, so a file of junk costs the parser's time and
+# never the memory of its node graph (about 300 bytes a node).
+MAX_NODES = 300_000
 MAX_DEPTH = 64
 
 Path = tuple[str | int, ...]
@@ -88,6 +93,11 @@ def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
     if not decoded.strip():
         return None, [Problem(filename, 1, 1, "file is empty")]
     try:
+        too_many = _count_nodes(decoded)
+        if too_many is not None:
+            return None, [Problem(filename, too_many[0], too_many[1],
+                                  f"the file holds more than {MAX_NODES:,} YAML nodes; "
+                                  "a practice needs far fewer")]
         loader = _Loader(decoded)
         try:
             node = loader.get_single_node()
@@ -111,6 +121,31 @@ def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
     # Duplicate keys don't stop the load: the caller goes on validating, so every problem in
     # the file is reported at once.
     return doc, [Problem(filename, m[0], m[1], msg) for m, msg in builder.problems]
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent,
+                yaml.AliasEvent)
+
+
+def _count_nodes(text: str) -> Mark | None:
+    """Where the document passes MAX_NODES nodes, or None when it holds fewer. Parses events
+    one at a time and keeps none (a syntax error is left to the composer, which says it
+    better)."""
+    loader = _Loader(text)
+    count = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > MAX_NODES:
+                    mark = event.start_mark
+                    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
 
 
 _VALUE_QUOTE = re.compile(r"""(?:^\s*-\s+|:\s+|[\[{,]\s*)(["'])""")

@@ -174,6 +174,8 @@ class PostgresStorage(SqlStorage):
                                 (str(version),))
         return found
 
+    _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
     @contextlib.contextmanager
     def _bookkeeping(self) -> Iterator[Conn]:
         """Log-in bookkeeping in its own short transaction, without the writers' advisory

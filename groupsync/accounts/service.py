@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from groupsync.accounts.model import (
+    ACCOUNT_ID_RE,
     AREAS,
     CODE_FILES,
     LEVEL_RANK,
@@ -107,7 +108,7 @@ def _check_login(user: User | None, username: str, password: str, locked_until: 
         raise LoginLocked(
             f"login for {username} from this address is locked after repeated failed "
             f"attempts; try again in {minutes} minute{'s' if minutes > 1 else ''}",
-            username,
+            username, locked_until - now,
         )
     memo = _memo.get()
     if user is not None and memo is not None and k in memo:
@@ -211,6 +212,27 @@ class AccountSystem:
                           if _at_least(levels["account_access"], "view"))
         return self.storage.read_audit(limit, about=(accounts, user.id))
 
+    def rights_of(self, usernames: Iterable[str]) -> dict[str, dict[str, Privileges]]:
+        """account -> casefolded username -> privileges, for the accounts these usernames can
+        open (their own access rows only)."""
+        found: dict[str, dict[str, Privileges]] = {}
+        for name in dict.fromkeys(ukey(u) for u in usernames):
+            for account, levels in self.storage.access_of(name).items():
+                found.setdefault(account, {})[name] = levels
+        return found
+
+    def find_user(self, username: str) -> User | None:
+        """One username by name, or None (reads that row only)."""
+        return self.storage.read_user(ukey(username))
+
+    def user_by_id(self, user_id: str) -> User:
+        """The username with this id (a token's owner, as it is spelled now), or LoginFailed
+        as for an unknown name."""
+        user = self.storage.read_user_by_id(user_id)
+        if user is None:
+            raise LoginFailed(LOGIN_FAILED, "")
+        return user
+
     def taken(self, usernames: list[str]) -> list[str]:
         """Which of these names exist anywhere in the store (nothing about where)."""
         found = self.storage.existing_usernames([ukey(u) for u in usernames])
@@ -230,6 +252,12 @@ class AccountSystem:
         user = self.storage.token_owner(_token_hash(token), self.clock())
         return user.username if user else None
 
+    def token_user_id(self, token: str) -> str | None:
+        """The id of the username a live token belongs to (what the service acts on: a
+        name can be deleted and made again, an id can't); None for anything else."""
+        user = self.storage.token_owner(_token_hash(token), self.clock())
+        return user.id if user else None
+
     def prehash(self, passwords: dict[str, str]) -> dict[str, tuple[str, str]]:
         """argon2 hashes of new usernames' passwords, made *before* a write transaction opens,
         so the transaction holds the store's lock for SQL only (DESIGN §7.1: log-ins never
@@ -238,13 +266,17 @@ class AccountSystem:
         return {ukey(u): (hash_password(pw), _fingerprint(pw)) for u, pw in passwords.items()
                 if password_problem(pw, u) is None}
 
-    def verify_existing_logins(self, credentials: dict[str, str], address: str) -> None:
+    def verify_existing_logins(self, credentials: dict[str, str], address: str) -> list[str]:
         """Check, before an apply's transaction, every login that exists (each reads its own
-        row): inside `remembering_logins()` the transaction's own checks are then free."""
+        row): inside `remembering_logins()` the transaction's own checks are then free.
+        Returns the usernames verified."""
+        verified = []
         for username, password in credentials.items():
             user = self.storage.read_user(ukey(username))
             if user is not None:
                 self._verify(user, username, password, address)
+                verified.append(user.username)
+        return verified
 
     def verify_logins(self, state: State, credentials: dict[str, str],
                       address: str = LOCAL) -> None:
@@ -298,27 +330,32 @@ class AccountSystem:
             if wait:
                 raise Throttled(f"too many sign-ups from your address; try again in "
                                 f"{int(wait) // 60 + 1} minutes", wait)
+        if account_id is not None and not ACCOUNT_ID_RE.fullmatch(account_id):
+            raise RuleError(f"Account ID {account_id!r} must be 1-20 digits")
+        if not USERNAME_RE.fullmatch(username):
+            raise RuleError(f"username {username!r} must be 3-64 letters, digits or . _ @ -")
+        _check_new_password(username, password)
+        _check_name(provider_name, "a provider's name")
+        # argon2 before the write transaction: the store's lock is held for SQL only, so a
+        # wave of sign-ups never makes applies and log-ins wait behind its hashing
+        password_hash = hash_password(password)
         with self.storage.write() as tx:
             if account_id is None:
                 account_id = _new_account_id(tx)
-            elif not account_id.isdigit():
-                raise RuleError(f"Account ID {account_id!r} must be digits")
             # one account and one name: a sign-up reads nothing else of the store
             state = tx.load_state(Scope(accounts=frozenset({account_id}),
                                         usernames=frozenset({ukey(username)}), closure=False))
             if account_id in state.accounts:
                 raise Conflict(f"account {account_id} already exists")
             _check_new_username(state, username)
-            _check_new_password(username, password)
-            _check_name(provider_name, "a provider's name")
-            now = utcnow()
+            now = utcnow(self.clock())
             trial_ends = (today(self.clock()) + timedelta(days=TRIAL_DAYS)).isoformat()
             state.accounts[account_id] = Account(
                 account_id=account_id, provider_name=provider_name.strip(),
                 signup_username=username, created_at=now, trial_ends=trial_ends,
             )
             state.users[ukey(username)] = User(
-                username=username, home=account_id, password_hash=hash_password(password),
+                username=username, home=account_id, password_hash=password_hash,
                 created_at=now, id=new_user_id(),
             )
             state.set_access(username, account_id, full_privileges())
@@ -340,20 +377,40 @@ class AccountSystem:
                               providers)
 
     def record_notice_as(self, user: User, practice_name: str, tin: str,
-                         providers: list[dict[str, object]]) -> None:
-        """Record a notice as sent by `user` (a token's owner): only for accounts it can
-        open, so no practice writes into another's notices."""
-        opened = set(self.storage.accounts_of(ukey(user.username)))
-        outside = sorted({str(p.get("account_id")) for p in providers} - opened)
-        if outside:
-            raise PermissionDenied(f"{user.username} can't open account {outside[0]}")
-        check_text(practice_name, "a practice name")
+                         providers: list[dict[str, object]]) -> int:
+        """Record a notice as sent by `user` (a token's owner). It needs full practice_setup
+        in every account it lists (the notice speaks for their Practice Set-up), so no
+        practice writes into another's notices and a front desk can't forge the "last sent"
+        one; each account is listed once. Returns how many providers it lists."""
+        rights = self.storage.access_of(ukey(user.username))
+        listed: dict[str, dict[str, object]] = {}
         for provider in providers:
+            listed.setdefault(str(provider.get("account_id")), provider)
+        for account in sorted(listed):
+            if account not in rights:
+                raise PermissionDenied(f"{user.username} can't open account {account}")
+            if rights[account]["practice_setup"] != "full":
+                raise PermissionDenied(
+                    f"{user.username} needs full on practice_setup in account {account} to "
+                    f"record a notice for it (has {rights[account]['practice_setup']})")
+        check_text(practice_name, "a practice name")
+        for provider in listed.values():
             check_text(str(provider.get("name", "")), "a provider's name")
+        kept = list(listed.values())
         entry = AuditEntry("add", "notice", actor=user.username, actor_id=user.id,
                            detail={"after": {"practice_name": practice_name, "tin": tin,
-                                             "providers": providers}})
-        self.storage.record_notice(practice_name, tin, providers, entry)
+                                             "providers": kept}})
+        self.storage.record_notice(practice_name, tin, kept, entry)
+        return len(kept)
+
+    def claim_name_lookups(self, user: User, count: int, per_hour: int) -> None:
+        """Count `count` "is this name taken" questions for `user` (kept in the store, so
+        every serve process shares it); Throttled past `per_hour` in an hour."""
+        wait = self.storage.claim_quota("names", f"id:{user.id}", self.clock(), per_hour,
+                                        3600.0, count)
+        if wait:
+            raise Throttled(f"more than {per_hour:,} username look-ups in an hour; try again "
+                            f"in {int(wait) // 60 + 1} minutes", wait)
 
     @contextlib.contextmanager
     def session(self, username: str, password: str, address: str = LOCAL,
@@ -378,6 +435,39 @@ class AccountSystem:
             if state is not None:
                 self._login_failed(exc, state.user(exc.username), address)
             raise
+
+
+def _as_a_whole(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """The trail of one session as what it did, not the steps it took: for each (username,
+    account), an add (a new username or a join) followed by privilege changes is one add with
+    the levels it ends at, and several privilege changes are one, from the first before to
+    the last after (none when they cancel out). The engine raises the master's rights for the
+    length of an apply and joins with the login's levels before narrowing them; an auditor
+    must never read a moment of `full` that nobody could use."""
+    folded: list[AuditEntry | None] = []
+    first: dict[tuple[str, str], int] = {}  # (username id, account) -> index in `folded`
+    for entry in entries:
+        key = (entry.username_id or "", entry.account or "")
+        if entry.type == "privileges" and entry.action == "change" and key in first:
+            earlier = folded[first[key]]
+            assert earlier is not None
+            after = entry.detail["after"]
+            if earlier.type == "join":
+                earlier.detail = {**earlier.detail, "after": after}
+            elif earlier.type == "username":
+                earlier.detail = {**earlier.detail, "after": {
+                    **earlier.detail["after"], "privileges": after}}
+            else:
+                earlier.detail = {**earlier.detail, "after": after}
+            continue
+        if entry.action == "remove" or entry.type not in ("join", "username", "privileges"):
+            first.pop(key, None)
+        elif entry.username_id and entry.account:
+            first[key] = len(folded)
+        folded.append(entry)
+    return [e for e in folded if e is not None and not (
+        e.type == "privileges" and e.action == "change"
+        and e.detail.get("before") == e.detail.get("after"))]
 
 
 MAX_NAME = 200  # as practice.yaml allows
@@ -528,6 +618,10 @@ class Session:
             "account_access; refused"
         )
 
+    def user(self, username: str) -> User:
+        """A username the actor may act on (see `_user`): NotFound for any other."""
+        return self._user(username)
+
     def _user(self, username: str) -> User:
         """A username the actor may act on: one that can open an account the actor can open
         (or the actor itself). Any other, and one that doesn't exist, get the same words: a
@@ -607,7 +701,7 @@ class Session:
         made = self._hash_for(username, password)
         self.state.users[k] = User(
             username=username, home=account_id, password_hash=made,
-            created_at=utcnow(), id=new_user_id(),
+            created_at=utcnow(self._now), id=new_user_id(),
         )
         self.state.set_access(username, account_id, privs)
         self._dirty.users.add(k)
@@ -790,7 +884,7 @@ class Session:
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1
-        self._tx.flush(self.state, self._dirty, self._audit, revision)
+        self._tx.flush(self.state, self._dirty, _as_a_whole(self._audit), revision)
         self.state.revision = revision
         self._dirty = Dirty()
         self._audit = []

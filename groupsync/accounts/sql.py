@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 from groupsync.accounts.model import (
     AREAS,
@@ -29,6 +29,8 @@ from groupsync.accounts.storage import (
     utcnow,
 )
 from groupsync.errors import StoreError
+
+T = TypeVar("T")
 
 # Every row written to the state tables moves meta.write_count, whoever writes it (groupsync or
 # a hand-made UPDATE), so a saved plan can tell in O(1) that the store is not what it saw.
@@ -141,17 +143,33 @@ CREATE INDEX audit_by_actor_id ON audit (actor_id, id);
 CREATE INDEX audit_by_username_id ON audit (username_id, id);
 """
 
+# Schema 3: the accounts each sent notice lists, as rows, so a read takes only the notices of
+# the accounts it concerns (an index, not a scan of every notice in the store and a filter
+# in Python). Existing notices are listed from their providers' JSON.
+_SCHEMA_3 = """
+CREATE TABLE notice_accounts (
+    notice_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (account_id, notice_id)
+);
+INSERT INTO notice_accounts (notice_id, account_id) @NOTICE_ACCOUNTS@;
+"""
+
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
-MIGRATIONS = {2: _SCHEMA_2}
+MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3}
 
 _DIALECT_WORDS = {
     "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
                "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL",
-               "@RANDOM_ID@": "lower(hex(randomblob(16)))"},
+               "@RANDOM_ID@": "lower(hex(randomblob(16)))",
+               "@NOTICE_ACCOUNTS@": "SELECT DISTINCT n.id, json_extract(p.value, '$.account_id') "
+                                    "FROM notices n, json_each(n.providers) p"},
     "postgresql": {"@AUTO_ID@": "BIGSERIAL PRIMARY KEY", "@WITHOUT_ROWID@": "",
                    "@FLOAT@": "DOUBLE PRECISION",
-                   "@RANDOM_ID@": "replace(gen_random_uuid()::text, '-', '')"},
+                   "@RANDOM_ID@": "replace(gen_random_uuid()::text, '-', '')",
+                   "@NOTICE_ACCOUNTS@": "SELECT DISTINCT n.id, p.value->>'account_id' FROM "
+                                        "notices n, jsonb_array_elements(n.providers::jsonb) p"},
 }
 
 
@@ -235,11 +253,36 @@ class SqlStorage:
         apply's lock."""
         return _conn_of(self.write())
 
+    # Errors of the database that mean "run the same short transaction again" (PostgreSQL's
+    # deadlock and serialization failures); SQLite has one writer and none.
+    _RETRYABLE: tuple[type[BaseException], ...] = ()
+
+    def _bookkept(self, work: Callable[[Conn], T]) -> T:
+        """`work` in one bookkeeping transaction, run again (up to 3 times) when the database
+        aborted it to break a deadlock: a log-in never answers 5xx because another one of the
+        same name ran at the same moment."""
+        for attempt in range(3):
+            try:
+                with self._bookkeeping() as c:
+                    return work(c)
+            except StoreError as exc:
+                if attempt == 2 or not isinstance(exc.__cause__, self._RETRYABLE):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def read_user(self, ukey: str) -> User | None:
         """One username by its casefolded name: what a log-in reads, and nothing else."""
         with self._reader() as conn:
             row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
                                "usernames WHERE ukey = ?", (ukey,)).fetchone()
+        return None if row is None else User(username=row[0], home=row[1],
+                                             password_hash=row[2], created_at=row[3],
+                                             id=row[4])
+
+    def read_user_by_id(self, user_id: str) -> User | None:
+        with self._reader() as conn:
+            row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
+                               "usernames WHERE user_id = ?", (user_id,)).fetchone()
         return None if row is None else User(username=row[0], home=row[1],
                                              password_hash=row[2], created_at=row[3],
                                              id=row[4])
@@ -273,7 +316,7 @@ class SqlStorage:
         Returns when the refusal ends if this attempt must be refused (locked, or as many
         attempts already under way as the limit allows), else 0. The count is kept if the
         attempt fails (`record_login_failure`) and taken back if it succeeds."""
-        with self._bookkeeping() as c:
+        def claim(c: Conn) -> float:
             _count_attempt(c, subject, address, now, limits, None)
             rows = {r[0]: (int(r[1]), float(r[2])) for r in c.execute(
                 "SELECT subject, failures, locked_until FROM login_throttle WHERE address = ? "
@@ -284,27 +327,38 @@ class SqlStorage:
                     and spray <= limits.address_max_failures:
                 return 0.0
             # refused: not an attempt after all, but counted as one refused during a lock
-            c.execute("UPDATE login_throttle SET failures = failures - 1, refused = refused + 1 "
-                      "WHERE address = ? AND subject IN (?, '')", (address, subject))
+            for who in ("", subject):  # the one lock order: the address's row first
+                c.execute("UPDATE login_throttle SET failures = failures - 1, "
+                          "refused = refused + 1 WHERE subject = ? AND address = ?",
+                          (who, address))
             if until <= now:  # as many under way as allowed: refused for the lock's length
                 until = now + limits.lock_seconds
             return until
 
+        return self._bookkept(claim)
+
     def claim_signup(self, address: str, now: float, limit: int, window: float) -> float:
-        """Count a Free Trial sign-up from `address` in one atomic upsert (a row of the
-        throttle table, so every `serve` process shares it). Returns 0 if it may go ahead,
-        else the seconds until the address's window ends."""
-        with self._bookkeeping() as c:
-            row = c.execute(
-                "INSERT INTO login_throttle(subject, address, failures, window_ends, "
-                "locked_until, refused) VALUES ('signup', ?, 1, ?, 0, 0) "
-                "ON CONFLICT (subject, address) DO UPDATE SET "
-                "failures = CASE WHEN login_throttle.window_ends <= ? THEN 1 "
-                "ELSE login_throttle.failures + 1 END, "
-                "window_ends = CASE WHEN login_throttle.window_ends <= ? "
-                "THEN excluded.window_ends ELSE login_throttle.window_ends END "
-                "RETURNING failures, window_ends",
-                (address, now + window, now, now)).fetchone()
+        """Count a Free Trial sign-up from `address`. Returns 0 if it may go ahead, else the
+        seconds until the address's window ends."""
+        return self.claim_quota("signup", address, now, limit, window)
+
+    def claim_quota(self, kind: str, holder: str, now: float, limit: int, window: float,
+                    amount: int = 1) -> float:
+        """Count `amount` uses of a limited kind of request (sign-ups per client address,
+        name look-ups per username) in one atomic upsert on a row of the throttle table, so
+        every `serve` process shares the count. Returns 0 if the uses fit in the holder's
+        window, else the seconds until that window ends (the uses are counted either way:
+        asking again early does not help)."""
+        row = self._bookkept(lambda c: c.execute(
+            "INSERT INTO login_throttle(subject, address, failures, window_ends, "
+            "locked_until, refused) VALUES (?, ?, ?, ?, 0, 0) "
+            "ON CONFLICT (subject, address) DO UPDATE SET "
+            "failures = CASE WHEN login_throttle.window_ends <= ? THEN excluded.failures "
+            "ELSE login_throttle.failures + excluded.failures END, "
+            "window_ends = CASE WHEN login_throttle.window_ends <= ? "
+            "THEN excluded.window_ends ELSE login_throttle.window_ends END "
+            "RETURNING failures, window_ends",
+            (kind, holder, amount, now + window, now, now)).fetchone())
         count, ends = int(row[0]), float(row[1])
         return 0.0 if count <= limit else max(1.0, ends - now)
 
@@ -313,9 +367,11 @@ class SqlStorage:
         """Count a failed log-in for (name, address) and for the address (unless
         `claim_login_attempt` counted it already), audit it with the address, and lock after
         the limits. True if the name is now locked from there."""
-        with self._bookkeeping() as c:
+        def record(c: Conn) -> bool:
             if not claimed:
                 _count_attempt(c, ukey, address, now, limits, entry)
+            else:
+                _lock_rows(c, ukey, address, now, limits)
             failures = int(c.execute("SELECT failures FROM login_throttle WHERE subject = ? "
                                      "AND address = ?", (ukey, address)).fetchone()[0])
             locked = failures >= limits.max_failures
@@ -336,21 +392,26 @@ class SqlStorage:
                 entry.detail["address_locked"] = True
                 entry.detail["address_failures"] = spray
             _insert_audit(c, [entry], _revision(c))
-        return locked
+            return locked
+
+        return self._bookkept(record)
 
     def record_login_refused(self, ukey: str, address: str) -> None:
         """An attempt refused during a lock: counted on the lock's row, not audited one by one
         (a script hammering a locked name must not flood the trail). The count is audited in
         one entry when the lock is over (`_settle`)."""
-        with self._bookkeeping() as c:
-            c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE address = ? AND "
-                      "subject IN (?, '') AND locked_until > 0", (address, ukey))
+        def refused(c: Conn) -> None:
+            for who in ("", ukey):  # the one lock order: the address's row first
+                c.execute("UPDATE login_throttle SET refused = refused + 1 WHERE subject = ? "
+                          "AND address = ? AND locked_until > 0", (who, address))
+
+        self._bookkept(refused)
 
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
                         claimed: bool = False) -> None:
         """A good log-in ends the name's failure count from this address (only that one); a
         claimed attempt is taken back from the address's count too."""
-        with self._bookkeeping() as c:
+        def succeeded(c: Conn) -> None:
             if claimed:
                 c.execute("UPDATE login_throttle SET failures = failures - 1 WHERE subject = '' "
                           "AND address = ? AND failures > 0", (address,))
@@ -360,6 +421,8 @@ class SqlStorage:
             _settle(c, ukey, address, now, entry)
             c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                       (ukey, address))
+
+        self._bookkept(succeeded)
 
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None:
@@ -388,9 +451,14 @@ class SqlStorage:
         neither the revision nor the write count moves."""
         with self.write() as tx:
             c = tx.conn
-            c.execute("INSERT INTO notices(sent_at, practice_name, tin, providers) "
-                      "VALUES (?, ?, ?, ?)",
-                      (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True)))
+            notice_id = c.execute(
+                "INSERT INTO notices(sent_at, practice_name, tin, providers) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                (utcnow(), practice_name, tin, json.dumps(providers, sort_keys=True))
+            ).fetchone()[0]
+            c.executemany("INSERT INTO notice_accounts (notice_id, account_id) VALUES (?, ?) "
+                          "ON CONFLICT DO NOTHING",
+                          [(notice_id, str(p.get("account_id"))) for p in providers])
             _insert_audit(c, [entry], _revision(c))
 
 
@@ -426,18 +494,28 @@ def _count_attempt(c: Conn, subject: str, address: str, now: float, limits: Thro
     """One more attempt for (subject, address) and for the address's window, after settling
     locks that are over. The UPDATEs take row locks held to the commit, so concurrent
     counts queue and each sees the one before."""
-    _settle(c, subject, address, now, entry)
+    _lock_rows(c, subject, address, now, limits)
     _settle(c, "", address, now, None)
-    c.execute("INSERT INTO login_throttle VALUES (?, ?, 0, 0, 0, 0) ON CONFLICT "
-              "(subject, address) DO NOTHING", (subject, address))
-    c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
-              "(subject, address) DO NOTHING", (address, now + limits.address_window))
+    _settle(c, subject, address, now, entry)
     c.execute("UPDATE login_throttle SET failures = failures + 1 WHERE subject = ? AND "
               "address = ?", (subject, address))
     c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 ELSE "
               "failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? ELSE "
               "window_ends END WHERE subject = '' AND address = ?",
               (now, now, now + limits.address_window, address))
+
+
+def _lock_rows(c: Conn, subject: str, address: str, now: float, limits: ThrottleLimits) -> None:
+    """Make sure the address's row and the subject's row exist, and lock them, in the one
+    order every bookkeeping transaction takes them (the address's first): two log-ins of the
+    same name from the same address then queue instead of deadlocking. An upsert, so a row
+    deleted by a concurrent success is made again rather than found missing."""
+    c.execute("INSERT INTO login_throttle VALUES ('', ?, 0, ?, 0, 0) ON CONFLICT "
+              "(subject, address) DO UPDATE SET refused = login_throttle.refused",
+              (address, now + limits.address_window))
+    c.execute("INSERT INTO login_throttle VALUES (?, ?, 0, 0, 0, 0) ON CONFLICT "
+              "(subject, address) DO UPDATE SET refused = login_throttle.refused",
+              (subject, address))
 
 
 @contextlib.contextmanager
@@ -613,14 +691,18 @@ def _load(conn: Conn, scope: Scope | None = None) -> State:
             practice_name=row[3], tin=row[4], bills_electronically=bool(row[5]),
             created_at=row[6], trial_ends=row[7],
         )
+    if scope is None:
+        notices = conn.execute(
+            "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
+    else:  # only the notices that list an account of the scope, found by index
+        notices = conn.execute(
+            "SELECT id, sent_at, practice_name, tin, providers FROM notices WHERE id IN "
+            f"(SELECT notice_id FROM notice_accounts WHERE account_id IN ({inside})) "
+            "ORDER BY id", (json.dumps(sorted(state.accounts)),))
     state.notices = [
         Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
-        for r in conn.execute(
-            "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
+        for r in notices
     ]
-    if scope is not None:
-        state.notices = [n for n in state.notices
-                         if any(str(p.get("account_id")) in state.accounts for p in n.providers)]
     for k, name, home, pw_hash, created, user_id in conn.execute(
         "SELECT ukey, username, home, password_hash, created_at, user_id FROM usernames"
         + where_user, params_user,

@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 
 
 WaitCallback = Callable[[str], None]  # told once when a write has to wait for a lock
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utcnow(seconds: float | None = None) -> str:
+    """The time as the store writes it, from the one clock (`clock.now`: GROUPSYNC_NOW fixes
+    it for audit entries, sign-ups and creation times as for tokens, trials and locks)."""
+    moment = clock.now() if seconds is None else seconds
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Storage(Protocol):
 
     def read_user(self, ukey: str) -> User | None: ...
 
+    def read_user_by_id(self, user_id: str) -> User | None: ...
+
     def access_of(self, ukey: str) -> dict[str, Privileges]: ...
 
     def existing_usernames(self, ukeys: list[str]) -> set[str]: ...
@@ -89,6 +95,9 @@ class Storage(Protocol):
     def record_login_refused(self, ukey: str, address: str) -> None: ...
 
     def claim_signup(self, address: str, now: float, limit: int, window: float) -> float: ...
+
+    def claim_quota(self, kind: str, holder: str, now: float, limit: int, window: float,
+                    amount: int = 1) -> float: ...
 
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
                         claimed: bool = False) -> None: ...
