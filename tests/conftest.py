@@ -33,7 +33,11 @@ FULL = {a: "full" for a in AREAS}
 FIXED_NOW = "2026-03-02T12:00:00"  # the CLI's clock in tests (GROUPSYNC_NOW)
 
 
+# Where PostgreSQL is, for every test that needs one (stores, the README's steps).
 PG_BASE = os.environ.get("GROUPSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+# One switch makes every test of an outside part required (fail, not skip, without it):
+# PostgreSQL, Chromium, the YAML language server. `.ci/run` sets it.
+REQUIRED = os.environ.get("GROUPSYNC_REQUIRE_CLIENTS") == "1"
 
 
 def _postgres_missing() -> str | None:
@@ -51,13 +55,23 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store URL on each backend: a SQLite file, or a fresh PostgreSQL schema of its own.
 
     Without a server the PostgreSQL half skips and says why; CI sets
-    GROUPSYNC_REQUIRE_POSTGRES=1 so that it fails instead."""
+    GROUPSYNC_REQUIRE_CLIENTS=1 so that it fails instead."""
     if request.param == "sqlite":
         yield str(tmp_path / "store.db")
         return
+    yield from _pg_schema()
+
+
+@pytest.fixture
+def pg_store() -> Iterator[str]:
+    """A fresh PostgreSQL schema of its own (for findings made on a shared store)."""
+    yield from _pg_schema()
+
+
+def _pg_schema() -> Iterator[str]:
     missing = _postgres_missing()
     if missing:
-        if os.environ.get("GROUPSYNC_REQUIRE_POSTGRES"):
+        if REQUIRED:
             pytest.fail(missing)
         pytest.skip(missing)
     import psycopg

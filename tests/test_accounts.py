@@ -54,7 +54,7 @@ def test_signup_refuses_taken_username_ignoring_case(two_accounts: AccountSystem
         two_accounts.signup("Another", "ALICE", "pw-test-2026", "100003")
     with pytest.raises(Conflict, match="account 100001 already exists"):
         two_accounts.signup("Another", "someone", "pw-test-2026", "100001")
-    with pytest.raises(RuleError, match="must be digits"):
+    with pytest.raises(RuleError, match="must be 1-20 digits"):
         two_accounts.signup("Another", "someone", "pw-test-2026", "10x")
     assert two_accounts.read_state().revision == 2
 
@@ -370,10 +370,11 @@ def test_every_change_is_audited_without_secrets(two_accounts: AccountSystem, st
         s.allow_access("100001", "desk", "secret-desk-pw", {"scheduling": "full"})
         s.set_privileges("100001", "desk", {"clients": "view"})
     entries = two_accounts.audit()
+    # what the session did as a whole: one add, with the levels it ended at
     assert [(e.revision, e.actor, e.action, e.type) for e in entries[:2]] == [
-        (3, "alice", "change", "privileges"), (3, "alice", "add", "username")]
-    assert entries[0].detail["before"]["clients"] == "none"
-    assert entries[0].detail["after"]["clients"] == "view"
+        (3, "alice", "add", "username"), (2, "bob", "add", "account")]
+    assert entries[0].detail["after"]["privileges"]["clients"] == "view"
+    assert entries[0].detail["after"]["privileges"]["scheduling"] == "full"
     if not store.startswith("postgresql://"):
         assert b"secret-desk-pw" not in Path(store).read_bytes()
 

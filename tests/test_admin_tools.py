@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from groupsync.accounts.model import AREAS
 from groupsync.config import load_file
 from groupsync.schema import practice_schema
 
-from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, ROOT, Result, demo_env
+from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, REQUIRED, ROOT, Result, demo_env
 from .test_cli import _on_terminal
 from .test_schema import schema_problems
 
@@ -166,7 +165,7 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
     page says what it shows, and at a 420 px phone width it never scrolls sideways."""
     browser_path = _chromium()
     if browser_path is None:
-        if os.environ.get("CI"):
+        if REQUIRED:
             pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium)")
         pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
     from playwright.sync_api import sync_playwright

@@ -36,7 +36,7 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     store = _schema1_store(store, tmp_path)
     r = run("plan", *FILES, "--store", store)
     assert r.code == 1
-    assert r.err.endswith("has schema version 1, older than this groupsync's (2); run "
+    assert r.err.endswith("has schema version 1, older than this groupsync's (3); run "
                           "'groupsync store migrate'\n")
     assert "store migrate" in r.err and r.out == ""
     r = run("store", "migrate", "--store", store)
@@ -55,7 +55,7 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     assert r.code == 0, r.err
     assert r.out.rstrip().endswith("is at revision 6.")
     r = run("store", "migrate", "--store", store)
-    assert "at schema version 2, the current one; nothing to do" in r.out
+    assert "at schema version 3, the current one; nothing to do" in r.out
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)

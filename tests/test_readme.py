@@ -8,13 +8,21 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import PG_BASE, REQUIRED, ROOT
 
-ADMIN = ["-h", "localhost", "-U", "postgres"]
+# Where PostgreSQL is: the one variable every test honours (conftest.PG_BASE's host and port).
+_PG = urlsplit(PG_BASE)
+ADMIN = ["-h", _PG.hostname or "localhost", "-p", str(_PG.port or 5432), "-U",
+         _PG.username or "postgres"]
+# The README's steps, run under names of this run's own: the role and database it tells
+# admins to create are `groupsync`, and a test must never drop what a user made.
+NAME = f"gs_readme_{uuid.uuid4().hex[:10]}"
 
 
 def _shared_store_steps() -> str:
@@ -23,7 +31,17 @@ def _shared_store_steps() -> str:
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block is not None
     steps = block.group(1)
-    return steps[:steps.index("# 3.")]  # step 3 serves until stopped
+    steps = steps[:steps.index("# 3.")]  # step 3 serves until stopped
+    assert "groupsync@localhost/groupsync" in steps and "--owner groupsync groupsync" in steps
+    host = f"{ADMIN[1]}:{ADMIN[3]}"
+    steps = (steps.replace("groupsync@localhost/groupsync", f"{NAME}@{host}/{NAME}")
+             .replace("ROLE groupsync", f"ROLE {NAME}")
+             .replace("--owner groupsync groupsync", f"--owner {NAME} {NAME}")
+             .replace("-d groupsync", f"-d {NAME}")
+             .replace("AUTHORIZATION groupsync", f"AUTHORIZATION {NAME}")
+             .replace("-h localhost -U postgres", " ".join(ADMIN)))
+    assert "groupsync " not in steps.replace("groupsync store init", ""), steps
+    return steps
 
 
 def _psql(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,15 +50,17 @@ def _psql(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _clean() -> None:
-    _psql("-d", "test", "-c", "DROP DATABASE IF EXISTS groupsync")
-    _psql("-d", "test", "-c", "DROP ROLE IF EXISTS groupsync")
+    """Drops only what this run made (its own unique names)."""
+    _psql("-d", _PG.path.lstrip("/") or "test", "-c", f"DROP DATABASE IF EXISTS {NAME}")
+    _psql("-d", _PG.path.lstrip("/") or "test", "-c", f"DROP ROLE IF EXISTS {NAME}")
 
 
 def test_running_a_shared_store_steps_run_verbatim(tmp_path: Path) -> None:
-    if shutil.which("psql") is None or _psql("-d", "test", "-c", "SELECT 1").returncode != 0:
-        if os.environ.get("GROUPSYNC_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required (GROUPSYNC_REQUIRE_POSTGRES) but not reachable")
-        pytest.skip("no PostgreSQL on localhost:5432 with trust auth")
+    if shutil.which("psql") is None or _psql("-d", _PG.path.lstrip("/") or "test", "-c",
+                                             "SELECT 1").returncode != 0:
+        if REQUIRED:
+            pytest.fail("PostgreSQL is required (GROUPSYNC_REQUIRE_CLIENTS) but not reachable")
+        pytest.skip("no PostgreSQL with trust auth at GROUPSYNC_TEST_POSTGRES")
     _clean()
     try:
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -49,10 +69,11 @@ def test_running_a_shared_store_steps_run_verbatim(tmp_path: Path) -> None:
                               timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         created = re.findall(r"^Created store (\S+) \(lineage", done.stdout, re.M)
-        assert created == ["postgresql://groupsync@localhost/groupsync",
-                           "postgresql://groupsync@localhost/groupsync?options=-csearch_path%3D"
+        host = f"{ADMIN[1]}:{ADMIN[3]}"
+        assert created == [f"postgresql://{NAME}@{host}/{NAME}",
+                           f"postgresql://{NAME}@{host}/{NAME}?options=-csearch_path%3D"
                            "practice_a"]
-        tables = _psql("-d", "groupsync", "-tA", "-c",
+        tables = _psql("-d", NAME, "-tA", "-c",
                        "SELECT table_schema FROM information_schema.tables "
                        "WHERE table_name = 'accounts' ORDER BY 1").stdout.split()
         assert tables == ["practice_a", "public"]

@@ -5,7 +5,6 @@ real YAML language server (the client editors run), driven over LSP."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,7 +19,7 @@ from groupsync.config import load_text
 from groupsync.errors import ConfigError
 from groupsync.schema import practice_schema
 
-from .conftest import EXAMPLE, ROOT
+from .conftest import EXAMPLE, REQUIRED, ROOT
 from .lsp import LanguageServer
 
 BAD = Path(__file__).parent / "data" / "bad"
@@ -163,7 +162,7 @@ def test_every_bad_file_is_refused_by_the_schema_or_listed(path: Path) -> None:
 def _language_server() -> list[str]:
     found = shutil.which("yaml-language-server")
     if found is None:
-        if os.environ.get("CI"):
+        if REQUIRED:
             pytest.fail("yaml-language-server is not installed (.ci/run installs it from npm)")
         pytest.skip("yaml-language-server is not installed (npm install -g "
                     "yaml-language-server; .ci/run does)")
