@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from groupsync.accounts.model import AREAS
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "practice.yaml"
 DEMO_ENV = ROOT / "examples" / "demo.env"
@@ -136,6 +138,9 @@ def main() -> None:
                                ).encode()
             plan_junk = json.dumps({"plan": {"changes": [[0] * 64] * 60_000},
                                     "passwords": {}}).encode()
+            # a plan of junk under the value limit: strings, not numbers
+            plan_strings = json.dumps({"plan": {"changes": [["x" * 200] * 40] * 1_300},
+                                       "passwords": {}}).encode()
             hires = {f"hire{i:04d}": f"a-long-new-password-{i}" for i in range(600)}
             state = httpx.get(f"{url}/v1/state", headers=staff).json()
             hire_plan = json.dumps({"plan": {
@@ -145,7 +150,8 @@ def main() -> None:
                 "credentials": {"frontdesk": "F_PASSWORD", **{u: "H_PASSWORD" for u in hires}},
                 "changes": [{"action": "add", "type": "username", "account": "100482",
                              "username": u, "before": None,
-                             "after": {"home": "100482", "privileges": {}}} for u in hires]},
+                             "after": {"home": "100482", "privileges": {
+                                 a: "none" for a in AREAS}}} for u in hires]},
                 "passwords": {"frontdesk": pw["FRONTDESK_PASSWORD"], **hires}}).encode()
             big = b'{"plan": ' + b" " * (60 * MiB) + b"}"
 
@@ -153,7 +159,7 @@ def main() -> None:
                 answers: list[str] = []
 
                 def one() -> None:
-                    answers.append(post("/v1/apply", plan_junk, staff))
+                    answers.append(post("/v1/apply", plan_strings, staff))
 
                 threads = [threading.Thread(target=one) for _ in range(16)]
                 for t in threads:
@@ -190,7 +196,10 @@ def main() -> None:
                  lambda: post("/v1/apply", plan_junk, staff)),
                 ("/v1/apply, 600 new passwords, no rights",
                  lambda: post("/v1/apply", hire_plan, staff)),
-                (f"16 x /v1/apply, {len(plan_junk) / MiB:.1f} MiB each, at once", many_bodies),
+                (f"/v1/apply, {len(plan_strings) / MiB:.1f} MiB plan of junk strings",
+                 lambda: post("/v1/apply", plan_strings, staff)),
+                (f"16 x /v1/apply, {len(plan_strings) / MiB:.1f} MiB of strings each, at once",
+                 many_bodies),
                 ("18 addresses x 60 half-sent heads", half_open),
             ]
             for name, attack in attacks:
