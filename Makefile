@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit fuzz bench bench-scale load clean
+.PHONY: install demo test lint typecheck unit fuzz bench bench-scale bench-hostile load clean
 
 # `make demo` installs what the tool needs at run time; `make test` adds the dev tools.
 RUNSTAMP := $(VENV)/.installed-run
@@ -70,6 +70,11 @@ PRACTICES ?= 20000
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --backend sqlite --practices $(PRACTICES)
 	$(BIN)/python benchmarks/scale.py --backend postgresql --practices $(PRACTICES)
+
+# What one hostile request costs `serve` (RSS growth, worst /v1/health latency), both backends.
+bench-hostile: $(STAMP)
+	$(BIN)/python benchmarks/hostile.py --backend sqlite
+	$(BIN)/python benchmarks/hostile.py --backend postgresql
 
 # 20 planning and 5 applying clients against `groupsync serve` over PostgreSQL for 60 s.
 VENDOR ?= 0
