@@ -271,6 +271,8 @@ def load_file(path: str | Path) -> Desired:
     except IsADirectoryError:
         raise ConfigError([Problem(name, 0, 0, "is a directory, not a file")]) from None
     except ReadProblem as exc:
+        if "larger" in str(exc):  # as yamlload says it of text: at the file's start
+            raise ConfigError([Problem(name, 1, 1, f"file {exc}")]) from None
         raise ConfigError([Problem(name, 0, 0, str(exc))]) from None
     except OSError as exc:
         raise ConfigError([Problem(name, 0, 0, f"can't read: {exc.strerror}")]) from None

@@ -289,11 +289,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _PRACTICE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS, 422: {"model": InvalidPracticeResponse | ErrorResponse}}
-_BODY_SCHEMA_SUFFIX = "-Input"
-
-
 def _ref(model: str) -> str:
-    return f"#/components/schemas/{model}{_BODY_SCHEMA_SUFFIX}"
+    return f"#/components/schemas/{model}"
 
 
 # JSON values one body may hold before it is parsed at all: a saved plan's change is about 15
@@ -330,11 +327,12 @@ def _document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
         document = made()
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for model in models:
-            schema = model.model_json_schema(
-                ref_template="#/components/schemas/{model}" + _BODY_SCHEMA_SUFFIX)
+            # one schema per model (the app is made with separate_input_output_schemas off),
+            # so a model FastAPI already put there is the same one: kept, not duplicated
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in schema.pop("$defs", {}).items():
-                schemas[name + _BODY_SCHEMA_SUFFIX] = sub
-            schemas[model.__name__ + _BODY_SCHEMA_SUFFIX] = schema
+                schemas.setdefault(name, sub)
+            schemas.setdefault(model.__name__, schema)
         app.openapi_schema = document
         return document
 
@@ -371,6 +369,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         # is at /openapi.json for any client or local viewer.
         docs_url=None, redoc_url=None,
         redirect_slashes=False,  # a redirect would echo the Host header; a 404 says enough
+        separate_input_output_schemas=False,  # see _document_bodies
     )
 
     @app.exception_handler(GroupsyncError)

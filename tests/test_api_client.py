@@ -99,4 +99,5 @@ def test_a_generated_client_plans_and_applies_with_its_token(run: Any, tmp_path:
         bad = httpx.post(f"{url}/v1/plan", headers={"Authorization": f"Bearer {login.token}"},
                          json={"practice": "version: 1\nsecret: hunter2\n"})
         assert bad.status_code == 422 and "hunter2" not in bad.text
-        assert set(bad.json()) == {"detail", "error"}
+        assert set(bad.json()) == {"detail", "error", "problems"}
+        assert all(set(p) == {"line", "column", "message"} for p in bad.json()["problems"])

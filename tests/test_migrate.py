@@ -41,7 +41,7 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     assert "store migrate" in r.err and r.out == ""
     r = run("store", "migrate", "--store", store)
     assert r.code == 0, r.err
-    assert "from schema version 1 to 2" in r.out
+    assert "from schema version 1 to 3" in r.out
     # the v1 apply's work is all there: nothing to do, and the same revision
     r = run("plan", *FILES, "--store", store)
     assert (r.code, r.out.splitlines()[-1]) == (0, "No changes. The store matches the file."), r

@@ -94,9 +94,12 @@ def migrate_store(store: str) -> str:
         PostgresStorage(store).migrate()
     else:
         SqliteStorage(store_path(store)).migrate()
+    said = {2: "log-in throttling is now per name and client address; tokens are kept in "
+               "the store",
+            3: "sent notices list their accounts as rows, read per account"}
+    what = "; ".join(said[v] for v in range(found + 1, SCHEMA_VERSION + 1) if v in said)
     return (f"migrated store {location} from schema version {found} to {SCHEMA_VERSION} "
-            "(log-in throttling is now per name and client address; tokens are kept in the "
-            "store)")
+            f"({what})")
 
 
 __all__ = [
