@@ -16,6 +16,7 @@ TLS is a reverse proxy's job (README: "Running a shared store").
 
 from __future__ import annotations
 
+import logging
 import re
 import resource
 from typing import Annotated, Any, Literal, TypeVar
@@ -40,6 +41,9 @@ from groupsync.errors import (
     LoginFailed,
     LoginLocked,
     RuleError,
+    StaleError,
+    StoreBusy,
+    StoreError,
     Throttled,
     http_status,
 )
@@ -47,6 +51,7 @@ from groupsync.planfile import SavedPlan
 from groupsync.wire import audit_to_wire, state_to_wire
 
 _M = TypeVar("_M", bound=BaseModel)
+log = logging.getLogger("uvicorn.error")
 TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
@@ -135,7 +140,9 @@ NAMES_PER_HOUR = 10_000  # per username, across every serve process (kept in the
 
 
 class NamesRequest(BaseModel):
-    usernames: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+    # a name no username could hold is never taken; refused at the door, so no character of
+    # it reaches the store (a NUL is a driver error in PostgreSQL)
+    usernames: list[Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]] = Field(
         max_length=NAMES_PER_HOUR)
 
 
@@ -389,6 +396,11 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             message = LOGIN_FAILED
         elif isinstance(exc, Throttled):
             headers = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
+        elif isinstance(exc, StoreError) and not isinstance(exc, StoreBusy | StaleError):
+            # the store's own words name its user, host and database: not the caller's
+            # business (the operator has them in the log)
+            log.warning("store error answered as 503: %s", message)
+            message = "the store could not answer; nothing was changed, try again later"
         content = error_body(message, kind)
         if isinstance(exc, ConfigError):
             # every problem with its place; the message names the key or the rule, never

@@ -196,6 +196,9 @@ def test_log_in_names_must_match_the_username_pattern(two_practices: str) -> Non
         assert r.status_code == 422, (name, r.text)
         assert r.json()["error"] == "invalid"
         assert "postgres" not in r.text
+    headers = _bearer(_token(url, "dchen", PW["CHEN_PASSWORD"]))
+    r = httpx.post(f"{url}/v1/names", json={"usernames": ["a\u0000b"]}, headers=headers)
+    assert r.status_code == 422 and "postgres" not in r.text
 
 
 def test_concurrent_log_ins_of_one_name_from_one_address_never_get_5xx(
