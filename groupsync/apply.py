@@ -98,7 +98,20 @@ def apply_plan(
         outside = sorted(set(desired.by_account) - reach.accounts)
         if outside:
             raise PermissionDenied(f"{plan.actor} can't open account {outside[0]}")
+        # The re-plan reads the rows the file declares; the request's logins must be able to
+        # see them (view on practice_setup, account_access and codes), or its answer would
+        # tell whether a guessed TIN, fee or privilege is right.
+        unread = sorted(set(desired.by_account) - reach.readable)
+        if unread:
+            raise PermissionDenied(
+                f"{plan.actor} needs view on practice_setup, account_access and codes in "
+                f"account {unread[0]} to apply a practice there (the logins of this request "
+                "can't see it); send the saved plan alone")
     scope = scope_for(desired) if desired is not None else scope_for_plan(plan)
+    if reach is not None:
+        # never read an account the request can't open: a change naming one is refused by
+        # the rules in the same words as one that doesn't exist, and its rows cost nothing
+        scope = dataclasses.replace(scope, accounts=scope.accounts & reach.accounts)
     new = {c.username: passwords[c.username] for c in plan.changes
            if ((isinstance(c, UsernameChange) and c.action == "add") or
                isinstance(c, PasswordChange)) and c.username in passwords}
@@ -147,6 +160,7 @@ class Reach:
 
     accounts: frozenset[str]
     administered: frozenset[str]
+    readable: frozenset[str] = frozenset()  # where they see all a plan reads
 
 
 def planning_view(state: State, reach: Reach) -> State:

@@ -279,8 +279,8 @@ def load_file(path: str | Path) -> Desired:
     return load_text(raw, name)
 
 
-def load_text(raw: bytes, name: str) -> Desired:
-    doc, problems = yamlload.load(raw, name)
+def load_text(raw: bytes, name: str, max_nodes: int = yamlload.MAX_NODES) -> Desired:
+    doc, problems = yamlload.load(raw, name, max_nodes)
     if doc is None:
         raise ConfigError(problems)
     if not isinstance(doc.data, dict):

@@ -34,6 +34,7 @@ from groupsync.errors import LoginFailed, PermissionDenied, PlanError, RuleError
 from groupsync.plan import Plan, make_plan
 
 DEFAULT_MAX_REMOVALS = 10
+NAMES_PER_HOUR = 10_000  # "is this name taken" answers per username an hour, through serve
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,9 @@ class _Visible:
         return self.system.visible_state(self.user.username)
 
     def taken(self, usernames: list[str]) -> list[str]:
+        # the names a plan asks about count against the caller's hourly look-ups, as
+        # POST /v1/names does: a practice of 25,000 names is no way around that limit
+        self.system.claim_name_lookups(self.user, len(usernames), NAMES_PER_HOUR)
         return self.system.taken(usernames)
 
 
@@ -202,7 +206,11 @@ def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[st
             rights = system.rights_of([caller.username, *verified, *vouched])
             administered = {a for a, held in rights.items()
                             if any(p["account_access"] == "full" for p in held.values())}
-        reach = Reach(accounts=frozenset(rights), administered=frozenset(administered))
+        seen = ("practice_setup", "account_access", "codes")
+        readable = {a for a, held in rights.items()
+                    if any(all(p[area] != "none" for area in seen) for p in held.values())}
+        reach = Reach(accounts=frozenset(rights), administered=frozenset(administered),
+                      readable=frozenset(readable))
         return apply_plan(system, plan, passwords, desired, address=address, note=note,
                           reach=reach)
 

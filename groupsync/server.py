@@ -33,7 +33,7 @@ from groupsync.accounts.model import CONTROL_CLASS, USERNAME_PATTERN, User
 from groupsync.accounts.service import LOGIN_FAILED
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
-from groupsync.engine import DEFAULT_MAX_REMOVALS, Guards, apply_as, plan_as
+from groupsync.engine import DEFAULT_MAX_REMOVALS, NAMES_PER_HOUR, Guards, apply_as, plan_as
 from groupsync.errors import (
     ConfigError,
     Conflict,
@@ -52,6 +52,9 @@ from groupsync.wire import audit_to_wire, state_to_wire
 
 _M = TypeVar("_M", bound=BaseModel)
 log = logging.getLogger("uvicorn.error")
+# YAML nodes a practice sent to the service may hold: twice a size-L practice (70,000), so two
+# parses at once (the edge's large-body slots) stay within the memory budget
+SERVICE_MAX_NODES = 150_000
 TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
@@ -136,7 +139,6 @@ class NoticeResponse(BaseModel):
     recorded: int = Field(description="how many providers the recorded notice lists")
 
 
-NAMES_PER_HOUR = 10_000  # per username, across every serve process (kept in the store)
 
 
 class NamesRequest(BaseModel):
@@ -465,7 +467,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     @app.post("/v1/plan", response_model=PlanResponse, responses=_PRACTICE_ERRORS,
               summary="Plan a practice against what the caller can see (changes nothing)")
     def plan(body: PlanRequest, user_id: str = Depends(caller)) -> PlanResponse:
-        desired = load_text(body.practice.encode("utf-8", "replace"), "practice")
+        desired = load_text(body.practice.encode("utf-8", "replace"), "practice", SERVICE_MAX_NODES)
         made = plan_as(system, me(user_id), desired, body.rotate)
         return PlanResponse(**made.to_json(), saved_plan=SavedPlan.of(made))
 
@@ -512,8 +514,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         # Parsed and validated here, in the thread pool, never on the event loop: a large
         # body can't stall /v1/health or the other requests (docs/contracts.md, the edge).
         body = _parse(ApplyRequest, request)
-        desired = (load_text(body.practice.encode("utf-8", "replace"), "practice")
-                   if body.practice is not None else None)
+        desired = (load_text(body.practice.encode("utf-8", "replace"), "practice",
+                             SERVICE_MAX_NODES) if body.practice is not None else None)
         plan = body.plan.to_plan()
         revision = apply_as(system, me(user_id), plan, body.passwords, desired,
                             address=address(request), note=body.note,

@@ -78,7 +78,8 @@ def _mark(node: yaml.Node) -> Mark:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
+def load(text: bytes, filename: str,
+         max_nodes: int = MAX_NODES) -> tuple[Document | None, list[Problem]]:
     """Parse `text`: the document (None if it could not be built) and every problem found."""
     if len(text) > MAX_FILE_BYTES:
         return None, [Problem(filename, 1, 1, f"file is larger than {MAX_FILE_BYTES >> 20} MiB")]
@@ -93,10 +94,10 @@ def load(text: bytes, filename: str) -> tuple[Document | None, list[Problem]]:
     if not decoded.strip():
         return None, [Problem(filename, 1, 1, "file is empty")]
     try:
-        too_many = _count_nodes(decoded)
+        too_many = _count_nodes(decoded, max_nodes)
         if too_many is not None:
             return None, [Problem(filename, too_many[0], too_many[1],
-                                  f"the file holds more than {MAX_NODES:,} YAML nodes; "
+                                  f"the file holds more than {max_nodes:,} YAML nodes; "
                                   "a practice needs far fewer")]
         loader = _Loader(decoded)
         try:
@@ -127,7 +128,7 @@ _NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEven
                 yaml.AliasEvent)
 
 
-def _count_nodes(text: str) -> Mark | None:
+def _count_nodes(text: str, max_nodes: int = MAX_NODES) -> Mark | None:
     """Where the document passes MAX_NODES nodes, or None when it holds fewer. Parses events
     one at a time and keeps none (a syntax error is left to the composer, which says it
     better)."""
@@ -138,7 +139,7 @@ def _count_nodes(text: str) -> Mark | None:
             event = loader.get_event()
             if isinstance(event, _NODE_EVENTS):
                 count += 1
-                if count > MAX_NODES:
+                if count > max_nodes:
                     mark = event.start_mark
                     return (mark.line + 1, mark.column + 1) if mark else (1, 1)
     except yaml.YAMLError:

@@ -410,3 +410,46 @@ def test_sign_up_hashes_outside_the_write_transaction(tmp_path: Path) -> None:
     finally:
         service.hash_password = real  # type: ignore[assignment]
     assert seen == [False]
+
+
+def test_an_apply_with_a_practice_never_confirms_values_its_logins_cannot_see(
+        two_practices: str) -> None:
+    """frontdesk opens Riverside's accounts but sees neither their TIN nor their codes: a
+    practice sent with its apply is refused whole, the true file and a wrong guess alike."""
+    url = two_practices
+    token = _token(url, "frontdesk", PW["FRONTDESK_PASSWORD"])
+    plan = _empty_plan(url, token, "frontdesk")
+    answers = set()
+    for practice in (EXAMPLE.read_text(),
+                     EXAMPLE.read_text().replace("12-3456789", "12-3456788")):
+        r = httpx.post(f"{url}/v1/apply", headers=_bearer(token), json={
+            "plan": plan, "passwords": {"frontdesk": PW["FRONTDESK_PASSWORD"]},
+            "practice": practice})
+        answers.add((r.status_code, r.json()["detail"]))
+    assert answers == {(403, "frontdesk needs view on practice_setup, account_access and "
+                             "codes in account 100482 to apply a practice there (the logins "
+                             "of this request can't see it); send the saved plan alone")}
+
+
+def test_credentials_of_names_that_do_not_exist_fail_like_wrong_passwords(
+        two_practices: str) -> None:
+    url = two_practices
+    token = _token(url, "dchen", PW["CHEN_PASSWORD"])
+    answers = []
+    for name in ("akim", "nosuchuser1"):  # another practice's login, and nobody
+        plan = _empty_plan(url, token, "dchen")
+        plan["credentials"] = {"dchen": "A_PASSWORD", name: "B_PASSWORD"}
+        r = httpx.post(f"{url}/v1/apply", headers=_bearer(token), json={
+            "plan": plan, "passwords": {"dchen": PW["CHEN_PASSWORD"], name: "wrong-guess-1"}})
+        answers.append((r.status_code, r.json()["detail"]))
+    assert answers == [(401, "login failed: unknown username or wrong password")] * 2
+
+
+def test_names_a_plan_asks_about_count_against_the_hourly_look_ups(two_practices: str) -> None:
+    url = two_practices
+    headers = _bearer(_token(url, "dchen", PW["CHEN_PASSWORD"]))
+    r = httpx.post(f"{url}/v1/names", json={"usernames": [f"g{i:05d}" for i in range(9_999)]},
+                   headers=headers)
+    assert r.status_code == 200
+    r = httpx.post(f"{url}/v1/plan", json={"practice": EXAMPLE.read_text()}, headers=headers)
+    assert r.status_code == 429 and r.json()["error"] == "throttled"

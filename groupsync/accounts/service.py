@@ -267,15 +267,16 @@ class AccountSystem:
                 if password_problem(pw, u) is None}
 
     def verify_existing_logins(self, credentials: dict[str, str], address: str) -> list[str]:
-        """Check, before an apply's transaction, every login that exists (each reads its own
-        row): inside `remembering_logins()` the transaction's own checks are then free.
-        Returns the usernames verified."""
+        """Check, before an apply's transaction, every login (each reads its own row): inside
+        `remembering_logins()` the transaction's own checks are then free. A name that
+        doesn't exist fails as a wrong password does, hashed and counted, so listing names
+        in a request says nothing about which exist. Returns the usernames verified."""
         verified = []
         for username, password in credentials.items():
             user = self.storage.read_user(ukey(username))
-            if user is not None:
-                self._verify(user, username, password, address)
-                verified.append(user.username)
+            self._verify(user, username, password, address)
+            assert user is not None  # _verify raised otherwise
+            verified.append(user.username)
         return verified
 
     def verify_logins(self, state: State, credentials: dict[str, str],
