@@ -176,7 +176,8 @@ def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[st
              guards: Guards | None = None) -> int:
     """`POST /v1/apply`: `plan` applied as `caller` (who must be the plan's actor), checked
     in this order, each before anything costlier: the guards; every password the plan needs
-    is given; every existing login verified (each costs one argon2 verification); then
+    is given; every login verified, an unknown name failing as a wrong password does (each
+    costs one argon2 verification); then
     `apply_plan` over what those logins can open, rights before any new password is hashed."""
     if ukey(plan.actor) != ukey(caller.username):
         raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
