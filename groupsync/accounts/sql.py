@@ -272,17 +272,16 @@ class SqlStorage:
 
     def read_user(self, ukey: str) -> User | None:
         """One username by its casefolded name: what a log-in reads, and nothing else."""
-        with self._reader() as conn:
-            row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
-                               "usernames WHERE ukey = ?", (ukey,)).fetchone()
-        return None if row is None else User(username=row[0], home=row[1],
-                                             password_hash=row[2], created_at=row[3],
-                                             id=row[4])
+        return self._user_where("ukey", ukey)
 
     def read_user_by_id(self, user_id: str) -> User | None:
+        """One username by its id (a token's owner)."""
+        return self._user_where("user_id", user_id)
+
+    def _user_where(self, column: str, value: str) -> User | None:
         with self._reader() as conn:
             row = conn.execute("SELECT username, home, password_hash, created_at, user_id FROM "
-                               "usernames WHERE user_id = ?", (user_id,)).fetchone()
+                               f"usernames WHERE {column} = ?", (value,)).fetchone()
         return None if row is None else User(username=row[0], home=row[1],
                                              password_hash=row[2], created_at=row[3],
                                              id=row[4])
