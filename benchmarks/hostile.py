@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from groupsync.accounts.model import AREAS
+from groupsync.vocabulary import AREAS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "practice.yaml"

@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import Shape, generate  # noqa: E402
 from groupsync.accounts import create_system, open_system  # noqa: E402
-from groupsync.accounts.model import AREAS  # noqa: E402
 from groupsync.accounts.passwords import hash_password, verify_password  # noqa: E402
 from groupsync.accounts.service import remembering_logins  # noqa: E402
 from groupsync.apply import apply_plan  # noqa: E402
 from groupsync.config import Secrets, load_env_file, load_text  # noqa: E402
 from groupsync.engine import prepare, sandbox  # noqa: E402
+from groupsync.vocabulary import AREAS  # noqa: E402
 
 TARGET = Shape(providers=3, staff=4, accounts_per_staff=2, diagnosis=20, billing=10, payers=10,
                id_base=900000, prefix="t")

@@ -18,7 +18,8 @@ import html
 import io
 from dataclasses import dataclass
 
-from groupsync.accounts.model import AREAS, State, ukey
+from groupsync.accounts.model import State, ukey
+from groupsync.vocabulary import AREAS
 
 RISKY_AREAS = ("notes", "account_access")
 _LETTER = {"full": "F", "view": "V", "none": "."}

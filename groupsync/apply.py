@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from groupsync.accounts import AccountSystem, Session
-from groupsync.accounts.model import AREAS, LEVEL_RANK, State, User, ukey
+from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.service import LOCAL
 from groupsync.accounts.storage import Scope
 from groupsync.changes import (
@@ -29,6 +29,7 @@ from groupsync.changes import (
 from groupsync.config import Desired, Secrets
 from groupsync.errors import GroupsyncError, PermissionDenied, PlanError, StaleError
 from groupsync.plan import Plan, make_plan
+from groupsync.vocabulary import AREAS, LEVEL_RANK
 
 Progress = Callable[[int, int], None]
 

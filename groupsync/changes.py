@@ -24,15 +24,9 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from groupsync.accounts.model import (
-    ACCOUNT_ID_RE,
-    AREAS,
-    CODE_FILES,
-    USERNAME_PATTERN,
-    check_text,
-    normalize_record,
-)
+from groupsync.accounts.model import check_text, normalize_record
 from groupsync.errors import RuleError
+from groupsync.vocabulary import ACCOUNT_ID_RE, AREAS, CODE_FILES, USERNAME_PATTERN
 
 Action = Literal["add", "change", "remove"]
 Level = Literal["full", "view", "none"]

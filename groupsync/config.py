@@ -21,12 +21,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from groupsync import yamlload
 from groupsync.accounts.model import (
-    ACCOUNT_ID_RE,
-    AREAS,
-    CODE_FILE_NAMES,
-    CODE_FILES,
-    LEVELS,
-    USERNAME_RE,
     Record,
     check_text,
     is_blank,
@@ -36,6 +30,14 @@ from groupsync.accounts.model import (
 )
 from groupsync.errors import ConfigError, Problem, RuleError, SecretError
 from groupsync.files import ReadProblem, read_regular
+from groupsync.vocabulary import (
+    ACCOUNT_ID_RE,
+    AREAS,
+    CODE_FILE_NAMES,
+    CODE_FILES,
+    LEVELS,
+    USERNAME_RE,
+)
 
 SECRET_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 PROVIDER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -13,8 +13,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from groupsync.accounts.model import AREAS, CODE_FILES, State, User, ukey
+from groupsync.accounts.model import State, User, ukey
 from groupsync.errors import PlanError
+from groupsync.vocabulary import AREAS, CODE_FILES
 
 
 def _q(text: str) -> str:

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from groupsync.accounts.model import CODE_FILES, Record, State, ukey
+from groupsync.accounts.model import Record, State, ukey
 from groupsync.changes import Change
 from groupsync.changes import make as change
 from groupsync.changes import to_json as change_json
 from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
+from groupsync.vocabulary import CODE_FILES
 
 FORMAT_VERSION = "1"
 TYPE_ORDER = ("practice_setup", "username", "password", "join", "privileges", "code")

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from groupsync.accounts.model import AREAS, CODE_FILES, State, ukey
+from groupsync.accounts.model import State, ukey
 from groupsync.accounts.storage import AuditEntry
 from groupsync.changes import (
     Change,
@@ -24,6 +24,7 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.plan import FORMAT_VERSION, Plan
+from groupsync.vocabulary import AREAS, CODE_FILES
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 # Output never carries a control character it didn't put there itself: text from a store

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from groupsync.accounts.model import (
+from groupsync.config import PROVIDER_KEY_RE, SECRET_RE, PracticeFile
+from groupsync.vocabulary import (
     ACCOUNT_ID_RE,
     AREAS,
     BILLING_RE,
@@ -27,7 +28,6 @@ from groupsync.accounts.model import (
     LEVELS,
     USERNAME_PATTERN,
 )
-from groupsync.config import PROVIDER_KEY_RE, SECRET_RE, PracticeFile
 
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
 TIN_PATTERN = r"^[0-9]{2}-?[0-9]{7}$"

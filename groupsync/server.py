@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
-from groupsync.accounts.model import CONTROL_CLASS, USERNAME_PATTERN, User
+from groupsync.accounts.model import User
 from groupsync.accounts.service import LOGIN_FAILED
 from groupsync.config import load_text
 from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
@@ -48,6 +48,7 @@ from groupsync.errors import (
     http_status,
 )
 from groupsync.planfile import SavedPlan
+from groupsync.vocabulary import CONTROL_CLASS, USERNAME_PATTERN
 from groupsync.wire import audit_to_wire, state_to_wire
 
 _M = TypeVar("_M", bound=BaseModel)

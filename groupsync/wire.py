@@ -33,7 +33,7 @@ def state_to_wire(state: State) -> dict[str, Any]:
 
 
 def state_from_wire(data: dict[str, Any]) -> State:
-    from groupsync.accounts.model import CODE_FILES
+    from groupsync.vocabulary import CODE_FILES
 
     state = State(lineage=data["lineage"], revision=int(data["revision"]),
                   write_count=int(data["write_count"]))

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from groupsync.accounts import AccountSystem, create_system
-from groupsync.accounts.model import AREAS
+from groupsync.vocabulary import AREAS
 
 # Hypothesis profiles. `ci` (the default, used by `make test`) is derandomized: the same
 # examples every run, so CI is repeatable. `fuzz` (`make fuzz`) draws new random examples each

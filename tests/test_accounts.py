@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from groupsync.accounts import AccountSystem, create_system, open_system
-from groupsync.accounts.model import AREAS, NONE
 from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
 from groupsync.errors import (
     Conflict,
@@ -24,10 +23,12 @@ from groupsync.errors import (
     StoreError,
     StoreNotFound,
 )
+from groupsync.vocabulary import AREAS
 
 from .conftest import raw_sql
 
 FULL = {a: "full" for a in AREAS}
+NO_ACCESS = dict.fromkeys(AREAS, "none")
 
 
 # -- sign-up, lineage, revision ------------------------------------------------------------
@@ -121,7 +122,7 @@ def test_allow_access_creates_username_with_given_privileges(two_accounts: Accou
         s.allow_access("100001", "desk", "pw-dana-2026", {"scheduling": "full"})
     state = two_accounts.read_state()
     assert state.users["desk"].home == "100001"
-    assert state.access[("desk", "100001")] == {**NONE, "scheduling": "full"}
+    assert state.access[("desk", "100001")] == {**NO_ACCESS, "scheduling": "full"}
 
 
 def test_allow_access_refusals(two_accounts: AccountSystem) -> None:
@@ -162,7 +163,7 @@ def test_join_gets_exactly_the_logins_privileges(two_accounts: AccountSystem) ->
         s.allow_access("100002", "bob-view", "pw-bv-2026x", {"clients": "view"})
     with two_accounts.session("desk", "pw-dana-2026") as s:
         s.join("desk", "100002", "bob-view", "pw-bv-2026x")
-    assert two_accounts.read_state().access[("desk", "100002")] == {**NONE, "clients": "view"}
+    assert two_accounts.read_state().access[("desk", "100002")] == {**NO_ACCESS, "clients": "view"}
 
 
 def test_join_by_admin_of_home_and_refusals(two_accounts: AccountSystem) -> None:

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 
 from benchmarks.generate import SIZES, generate
-from groupsync.accounts.model import AREAS
 from groupsync.config import load_file
 from groupsync.schema import practice_schema
+from groupsync.vocabulary import AREAS
 
 from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, REQUIRED, ROOT, Result, demo_env
 from .test_cli import _on_terminal

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from groupsync.accounts.model import AREAS
 from groupsync.apply import apply_plan
 from groupsync.config import Desired, Secrets
 from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, PermissionDenied, PlanError, SecretError
 from groupsync.render import plan_text
+from groupsync.vocabulary import AREAS
 
 from .conftest import demo_env
 from .helpers import MASTER_PW, converge, kinds, plan_for, practice, sandboxed

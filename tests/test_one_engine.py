@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from groupsync.accounts import create_system, open_system
-from groupsync.accounts.model import AREAS
 from groupsync.config import load_text
 from groupsync.engine import sandbox
 from groupsync.planfile import plan_data
+from groupsync.vocabulary import AREAS
 
 from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, Result, demo_env
 from .test_service import serving

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from groupsync.accounts.model import AREAS
 from groupsync.errors import PlanError
 from groupsync.plan import make_plan
+from groupsync.vocabulary import AREAS
 
 from .helpers import MASTER_PW, converge, kinds, plan_for, practice, sandboxed
 

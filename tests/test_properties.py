@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from groupsync.accounts import AccountSystem, create_system
-from groupsync.accounts.model import AREAS, LEVELS, ukey
+from groupsync.accounts.model import ukey
 from groupsync.apply import apply_plan
 from groupsync.config import Desired, Secrets, load_text
 from groupsync.engine import prepare
 from groupsync.errors import GroupsyncError
 from groupsync.plan import make_plan
+from groupsync.vocabulary import AREAS, LEVELS
 
 from .helpers import budget
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from groupsync.accounts.model import AREAS
 from groupsync.changes import Change
 from groupsync.plan import Plan
 from groupsync.render import plan_markdown, plan_text, privileges_text
+from groupsync.vocabulary import AREAS
 
 from .helpers import change
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from groupsync.accounts.model import AREAS, CODE_FILE_NAMES, LEVELS, State, state_digest
+from groupsync.accounts.model import State, state_digest
 from groupsync.accounts.service import AccountSystem, Session
 from groupsync.accounts.sqlite import SqliteStorage
 from groupsync.accounts.storage import SCHEMA_VERSION, AuditEntry, Storage
 from groupsync.accounts.urls import is_postgres_url, redact
 from groupsync.errors import StoreError, StoreNotFound
+from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, LEVELS
 
 
 def store_path(store: str) -> Path:

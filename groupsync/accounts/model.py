@@ -1,4 +1,5 @@
-"""The account system's vocabulary: areas, levels, code files, and the in-memory State.
+"""The account system's rules for values (names, TINs, fees, code records) and the in-memory
+State. The words themselves (areas, levels, code files, patterns) are groupsync.vocabulary's.
 
 State is what one bulk read of the store gives: every account, username, join (with its
 privileges) and code record. The engine plans against it; the account system checks its rules
@@ -14,57 +15,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from groupsync.errors import RuleError
-
-# Contract order (DESIGN §2): rendering, storage columns and JSON all follow it.
-AREAS: Final = (
-    "clients",
-    "scheduling",
-    "notes",
-    "billing",
-    "claims",
-    "codes",
-    "reports",
-    "practice_setup",
-    "account_access",
+from groupsync.vocabulary import (
+    AREAS,
+    CODE_FILE_NAMES,
+    CODE_FILE_SPECS,
+    CODE_FILES,
+    CONTROL_RE,
+    LEVELS,
+    MONEY_RE,
+    TIN_RE,
 )
-LEVELS: Final = ("full", "view", "none")
-LEVEL_RANK: Final = {"none": 0, "view": 1, "full": 2}
 
 Privileges = dict[str, str]  # area -> level, always all nine areas
 Record = dict[str, str]  # one code record, every field as text
 
 FULL: Final[Privileges] = {area: "full" for area in AREAS}
-NONE: Final[Privileges] = {area: "none" for area in AREAS}
-
-# Code files: their key field and the fields a record holds, in display order.
-CODE_FILES: Final = {
-    "diagnosis_codes": ("code", ("code", "description")),
-    "billing_codes": ("code", ("code", "description", "fee")),
-    "insurance_payers": ("name", ("name", "payer_id", "claims")),
-}
-CODE_FILE_NAMES: Final = tuple(CODE_FILES)
-
-# ICD-10-CM: a letter (U is reserved for special use but valid), two characters, then an
-# optional dot and one to four more. Upper case only, as the code set prints them.
-ICD10_RE: Final = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
-# CPT / HCPCS: five characters; CPT Category II/III end in F/T, HCPCS start with a letter.
-BILLING_RE: Final = re.compile(r"^[0-9A-Z]{5}$")
-# Anchored for JSON Schema and pydantic; in Python always used with fullmatch, because `$`
-# also matches before a trailing newline (`riverside-admin\n` must not be a username).
-USERNAME_PATTERN: Final = r"^[A-Za-z0-9._@-]{3,64}$"
-USERNAME_RE: Final = re.compile(USERNAME_PATTERN)
-ACCOUNT_ID_RE: Final = re.compile(r"^[0-9]{1,20}$")
-TIN_RE: Final = re.compile(r"^([0-9]{2})-?([0-9]{7})$")
-
-
-# C0 and C1 control characters (newline, tab and ESC among them) and the bidirectional
-# overrides: in a name or description they would let a value rewrite a terminal line
-# (`\e[1A\e[2K… No changes.`), forge a line of a notice, or display reversed.
-# As a character class in escaped form, so the editor schema (ECMA regex) and the service's
-# request models (pydantic) refuse exactly what this module does.
-CONTROL_CLASS: Final = r"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-_CONTROL_RE: Final = re.compile(f"[{CONTROL_CLASS}]")
-
 
 def is_blank(text: str) -> bool:
     """Nothing a reader would see: spaces of any kind and invisible format characters
@@ -74,7 +39,7 @@ def is_blank(text: str) -> bool:
 
 def check_text(value: str, what: str) -> str:
     """Refuse control characters in a text field; returns the value unchanged."""
-    if _CONTROL_RE.search(value):
+    if CONTROL_RE.search(value):
         raise RuleError(f"{what} must not contain control characters (newlines, tabs, escapes)")
     return value
 
@@ -97,6 +62,9 @@ def normalize_privileges(given: dict[str, str] | None) -> Privileges:
 def normalize_tin(tin: str) -> str:
     m = TIN_RE.fullmatch(tin.strip())
     if not m:
+        if re.fullmatch(r"00[- ]?[0-9]{7}", tin.strip()):
+            raise RuleError(f"TIN {tin!r} starts with 00, which no TIN does: check its first "
+                            "two digits")
         raise RuleError(f"TIN {tin!r} is not 9 digits (NN-NNNNNNN)")
     return f"{m.group(1)}-{m.group(2)}"
 
@@ -106,7 +74,12 @@ def normalize_fee(fee: str) -> str:
     text = fee.strip()
     # at most 12 digits of dollars: past that it is no fee (and Decimal's 28-digit context
     # would refuse to round it)
-    if not re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,2})?", text):
+    if not MONEY_RE.fullmatch(text):
+        digits = text.lstrip("$").replace(",", "")
+        if digits != text and MONEY_RE.fullmatch(digits):
+            # `fee: "$150"` or `"1,500.00"`: the amount is there, the punctuation is not
+            raise RuleError(f"fee {fee!r}: write the amount alone, like "
+                            f"{Decimal(digits).quantize(Decimal('0.01'))}")
         raise RuleError(
             f"fee {fee!r} is not an amount of money (digits, at most two decimals, not negative,"
             " under a trillion)"
@@ -143,31 +116,24 @@ def normalize_record(file: str, raw: dict[str, object]) -> Record:
             raise RuleError(f"{name} must be text")
         return check_text(value, name).strip()
 
-    record: Record = {}
     key = text(key_field)
     if not key:
         raise RuleError(f"{file} record needs a {key_field}")
-    if file == "diagnosis_codes":
-        if not ICD10_RE.fullmatch(key):
-            raise RuleError(f"diagnosis code {key!r} is not an ICD-10-CM code (like F41.1)")
-        record = {"code": key, "description": text("description")}
-    elif file == "billing_codes":
-        if not BILLING_RE.fullmatch(key):
-            raise RuleError(f"billing code {key!r} is not a 5-character code (like 90837)")
-        fee = text("fee")
-        record = {
-            "code": key,
-            "description": text("description"),
-            "fee": normalize_fee(fee) if fee else "0.00",
-        }
-    else:
-        claims = text("claims") or "paper"
-        if claims not in ("electronic", "paper"):
-            raise RuleError(f"claims must be electronic or paper, not {claims!r}")
-        payer_id = text("payer_id")
-        if claims == "electronic" and not payer_id:
-            raise RuleError(f"payer {key!r} has claims: electronic and needs a payer_id")
-        record = {"name": key, "payer_id": payer_id, "claims": claims}
+    record: Record = {}
+    for spec in CODE_FILE_SPECS[file].fields:
+        value = key if spec.name == key_field else text(spec.name)
+        if spec.pattern is not None and not spec.pattern.fullmatch(value):
+            raise RuleError(f"{CODE_FILE_SPECS[file].label} {value!r} is not {spec.example}")
+        if not value:
+            value = spec.default
+        elif spec.kind == "money":
+            value = normalize_fee(value)
+        elif spec.kind == "choice" and value not in spec.choices:
+            raise RuleError(f"{spec.name} must be {' or '.join(spec.choices)}, not {value!r}")
+        record[spec.name] = value
+    if file == "insurance_payers" and record["claims"] == "electronic" \
+            and not record["payer_id"]:
+        raise RuleError(f"payer {key!r} has claims: electronic and needs a payer_id")
     return record
 
 

@@ -20,11 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from groupsync.accounts.model import (
-    ACCOUNT_ID_RE,
-    AREAS,
-    CODE_FILES,
-    LEVEL_RANK,
-    USERNAME_RE,
     Account,
     Privileges,
     Record,
@@ -61,6 +56,7 @@ from groupsync.errors import (
     StaleError,
     Throttled,
 )
+from groupsync.vocabulary import ACCOUNT_ID_RE, AREAS, CODE_FILES, LEVEL_RANK, USERNAME_RE
 
 LOGIN_FAILED = "login failed: unknown username or wrong password"
 # Throttling, per (name, client address): after MAX_FAILURES failed log-ins in a row from one

@@ -10,15 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
-from groupsync.accounts.model import (
-    AREAS,
-    Account,
-    Notice,
-    Privileges,
-    Record,
-    State,
-    User,
-)
+from groupsync.accounts.model import Account, Notice, Privileges, Record, State, User
 from groupsync.accounts.storage import (
     SCHEMA_VERSION,
     AuditEntry,
@@ -29,6 +21,7 @@ from groupsync.accounts.storage import (
     utcnow,
 )
 from groupsync.errors import StoreError
+from groupsync.vocabulary import AREAS
 
 T = TypeVar("T")
 
