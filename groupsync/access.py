@@ -19,9 +19,8 @@ import io
 from dataclasses import dataclass
 
 from groupsync.accounts.model import State, ukey
-from groupsync.vocabulary import AREAS
+from groupsync.vocabulary import AREAS, RISKY_AREAS
 
-RISKY_AREAS = ("notes", "account_access")
 _LETTER = {"full": "F", "view": "V", "none": "."}
 OUTSIDE = "account not in the practice file"
 

@@ -26,15 +26,22 @@ from typing_extensions import TypedDict
 
 from groupsync.accounts.model import check_text, normalize_record
 from groupsync.errors import RuleError
-from groupsync.vocabulary import ACCOUNT_ID_RE, AREAS, CODE_FILES, USERNAME_PATTERN
+from groupsync.vocabulary import (
+    ACCOUNT_ID_RE,
+    AREAS,
+    CODE_FILES,
+    LEVELS,
+    USERNAME_PATTERN,
+    CodeFileName,
+    NameText,
+)
 
 Action = Literal["add", "change", "remove"]
-Level = Literal["full", "view", "none"]
 Area = Literal[
     "clients", "scheduling", "notes", "billing", "claims", "codes", "reports",
     "practice_setup", "account_access",
 ]
-CodeFile = Literal["diagnosis_codes", "billing_codes", "insurance_payers"]
+CodeFile = CodeFileName
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_RE.pattern)]
 UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 
@@ -46,7 +53,7 @@ def _all_nine(value: dict[str, str]) -> dict[str, str]:
     missing = [a for a in AREAS if a not in value]
     if missing:
         raise ValueError(f"privileges must name all nine areas; missing {', '.join(missing)}")
-    if any(level not in ("full", "view", "none") for level in value.values()):
+    if any(level not in LEVELS for level in value.values()):
         raise ValueError("a level is full, view or none")
     return {a: value[a] for a in AREAS}
 
@@ -65,11 +72,9 @@ def _plain_text(value: str | None) -> str | None:
 Privileges = Annotated[
     dict[str, str], AfterValidator(_all_nine),
     Field(json_schema_extra={"propertyNames": {"enum": list(AREAS)},
-                             "additionalProperties": {"enum": ["full", "view", "none"]}}),
+                             "additionalProperties": {"enum": list(LEVELS)}}),
 ]
 Text = Annotated[str, AfterValidator(_plain_text), StringConstraints(max_length=1000)]
-NameText = Annotated[str, AfterValidator(_plain_text),
-                     StringConstraints(min_length=1, max_length=200)]  # as practice.yaml
 
 
 class _Model(BaseModel):

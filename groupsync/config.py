@@ -34,13 +34,17 @@ from groupsync.vocabulary import (
     ACCOUNT_ID_RE,
     AREAS,
     CODE_FILE_NAMES,
+    CODE_FILE_SPECS,
     CODE_FILES,
     LEVELS,
+    MAX_NAME,
+    PROVIDER_KEY_RE,
+    SECRET_RE,
+    TIN_PATTERN,
     USERNAME_RE,
+    CodeFileName,
+    Level,
 )
-
-SECRET_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-PROVIDER_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 # YAML 1.2 core booleans only: `yes`, `no`, `on`, `off` are errors, never silently booleans.
 _TRUE = {"true", "True", "TRUE"}
@@ -109,7 +113,7 @@ Username = Annotated[str, _text(USERNAME_RE, "a username (3-64 letters, digits o
 AccountId = Annotated[str, _text(ACCOUNT_ID_RE, "an Account ID (digits)"),
                       _pattern(ACCOUNT_ID_RE, "the Account ID: digits")]
 Tin = Annotated[str, BeforeValidator(_tin),
-                Field(json_schema_extra={"pattern": r"^[0-9]{2}-?[0-9]{7}$"},
+                Field(json_schema_extra={"pattern": TIN_PATTERN},
                       description="9 digits, dash optional")]
 def _visible(value: Any) -> Any:
     if isinstance(value, str) and value and is_blank(value):
@@ -118,7 +122,7 @@ def _visible(value: Any) -> Any:
 
 
 Name = Annotated[str, BeforeValidator(_visible), BeforeValidator(_plain_text),
-                 Field(min_length=1, max_length=200)]
+                 Field(min_length=1, max_length=MAX_NAME)]
 ProviderRef = Annotated[str, _pattern(PROVIDER_KEY_RE, "a key under providers")]
 AllOr = Literal["all"] | list[str]
 
@@ -159,7 +163,7 @@ class StaffUsername(_Strict):
 class Codes(_Strict):
     master: ProviderRef | None = None
     copy_to: AllOr = "all"
-    files: list[Literal["diagnosis_codes", "billing_codes", "insurance_payers"]] | None = None
+    files: list[CodeFileName] | None = None
     diagnosis_codes: list[dict[str, Any]] | None = None
     billing_codes: list[dict[str, Any]] | None = None
     insurance_payers: list[dict[str, Any]] | None = None
@@ -171,7 +175,6 @@ class Prune(_Strict):
     codes: YamlBool = False
 
 
-Level = Literal["full", "view", "none"]
 AreaLevels = dict[str, Level]
 PrivilegeEntry = Level | dict[str, Level | AreaLevels]
 
@@ -697,6 +700,8 @@ class _Resolver:
                 continue
             key_field = CODE_FILES[file][0]
             out: dict[str, Record] = {}
+            folds = CODE_FILE_SPECS[file].key_folds_case
+            first: dict[str, str] = {}  # the key as compared -> as first written
             for i, raw in enumerate(records):
                 path = ("codes", file, i)
                 try:
@@ -705,8 +710,14 @@ class _Resolver:
                     self.fail(path, str(exc))
                     continue
                 key = rec[key_field]
-                if key in out:
+                compared = key.casefold() if folds else key
+                if compared in first and first[compared] != key:
+                    # `AETNA` and `Aetna` are one payer to a biller and to a claim
+                    self.fail((*path, key_field), f"duplicate {file} record {key!r}: it is "
+                                                  f"{first[compared]!r} written in another case")
+                elif compared in first:
                     self.fail((*path, key_field), f"duplicate {file} record {key!r}")
+                first.setdefault(compared, key)
                 out[key] = rec
             inline[file] = out
         return DesiredCodes(master=source, copy_to=tuple(targets), files=files, inline=inline)

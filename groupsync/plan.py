@@ -19,11 +19,10 @@ from groupsync.changes import make as change
 from groupsync.changes import to_json as change_json
 from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
-from groupsync.vocabulary import CODE_FILES
+from groupsync.vocabulary import CODE_FILE_NAMES, CODE_FILES
 
 FORMAT_VERSION = "1"
 TYPE_ORDER = ("practice_setup", "username", "password", "join", "privileges", "code")
-CODE_FILES_ORDER = list(CODE_FILES)
 MAX_CODE_WARNINGS = 20  # a file without inline lists can keep thousands: the rest are counted
 ACTION_ORDER = ("add", "change", "remove")
 
@@ -531,7 +530,7 @@ class _Planner:
         """Records kept only because prune.codes is off (DESIGN §7.3), as for usernames and
         joins: one warning per record, naming the accounts; past a screenful, counted."""
         items = sorted(self.kept_codes.items(), key=lambda kv: (
-            CODE_FILES_ORDER.index(kv[0][0]), kv[0][1], kv[0][2]))
+            CODE_FILE_NAMES.index(kv[0][0]), kv[0][1], kv[0][2]))
         for (file, key, why), accounts in items[:MAX_CODE_WARNINGS]:
             where = ", ".join(self.label(a) for a in accounts)
             self.warnings.append(

@@ -24,7 +24,7 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.plan import FORMAT_VERSION, Plan
-from groupsync.vocabulary import AREAS, CODE_FILES
+from groupsync.vocabulary import AREAS, CODE_FILES, RISKY_AREAS
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 # Output never carries a control character it didn't put there itself: text from a store
@@ -254,7 +254,6 @@ def _access_sides(c: Change) -> tuple[dict[str, str] | None, dict[str, str] | No
     return None, None
 
 
-RISKY_AREAS = ("notes", "account_access")  # as the access review flags them
 _KIND_LABEL = {"practice_setup": "Practice Set-up", "username": "usernames",
                "password": "passwords", "join": "joins", "privileges": "privileges"}
 

@@ -18,25 +18,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from groupsync.config import PROVIDER_KEY_RE, SECRET_RE, PracticeFile
+from groupsync.config import PracticeFile
 from groupsync.vocabulary import (
     ACCOUNT_ID_RE,
     AREAS,
     BILLING_RE,
-    CONTROL_CLASS,
-    ICD10_RE,
+    CODE_FILE_SPECS,
     LEVELS,
+    MONEY_PATTERN,
+    NAME_TEXT,
+    PLAIN_TEXT,
+    PROVIDER_KEY_RE,
+    SECRET_RE,
+    TIN_PATTERN,
     USERNAME_PATTERN,
+    CodeFileSpec,
 )
 
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
-TIN_PATTERN = r"^[0-9]{2}-?[0-9]{7}$"
-MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
 # Text fields refuse what the loader refuses (DESIGN §7.2): C0, DEL and C1 controls, the line
 # and paragraph separators and the bidi overrides (one class, accounts.model.CONTROL_CLASS).
-PLAIN_TEXT = f"^[^{CONTROL_CLASS}]*$"
-# a name also has something besides spaces (the loader strips them, then needs a value)
-NAME_TEXT = f"^[^{CONTROL_CLASS}]*[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
 _SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
 
 # Digits-only fields an editor sees as integers when unquoted: their range as numbers.
@@ -101,25 +102,30 @@ _BOOLEAN = {"type": ["boolean", "string"],
             "pattern": "^(true|True|TRUE|false|False|FALSE)$"}
 _FEE = {"type": ["string", "number", "null"], "pattern": MONEY_PATTERN, "minimum": 0,
         "multipleOf": 0.01, "description": "money: at most two decimals, never negative"}
-_RECORDS = {
-    "diagnosis_codes": {
-        "type": "object", "required": ["code"], "additionalProperties": False,
-        "properties": {"code": text(ICD10_RE.pattern, description="ICD-10-CM, e.g. F41.1"),
-                       "description": optional(text())},
-    },
-    "billing_codes": {
-        "type": "object", "required": ["code"], "additionalProperties": False,
-        "properties": {"code": text(BILLING_RE.pattern, description="5 characters, e.g. 90837"),
-                       "description": optional(text()), "fee": _FEE},
-    },
-    "insurance_payers": {
-        "type": "object", "required": ["name"], "additionalProperties": False,
-        "properties": {"name": text(minLength=1), "payer_id": optional(text()),
-                       "claims": {"enum": ["electronic", "paper"]}},
-        "if": {"properties": {"claims": {"const": "electronic"}}, "required": ["claims"]},
-        "then": {"required": ["payer_id"]},
-    },
-}
+
+
+def _record(spec: CodeFileSpec) -> dict[str, Any]:
+    """One code file's record, from the vocabulary's table (as the loader checks it)."""
+    properties: dict[str, Any] = {}
+    for f in spec.fields:
+        if f.name == spec.key:
+            properties[f.name] = (text(f.pattern.pattern, description=f.example)
+                                  if f.pattern else text(minLength=1))
+        elif f.kind == "money":
+            properties[f.name] = _FEE
+        elif f.kind == "choice":
+            properties[f.name] = {"enum": list(f.choices)}
+        else:
+            properties[f.name] = optional(text())
+    node: dict[str, Any] = {"type": "object", "required": [spec.key],
+                            "additionalProperties": False, "properties": properties}
+    for when, value, needed in spec.requires:
+        node["if"] = {"properties": {when: {"const": value}}, "required": [when]}
+        node["then"] = {"required": [needed]}
+    return node
+
+
+_RECORDS = {name: _record(spec) for name, spec in CODE_FILE_SPECS.items()}
 _KEEP = ("title", "description", "default", "minLength", "maxLength")
 
 

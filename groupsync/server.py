@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import resource
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,7 +48,14 @@ from groupsync.errors import (
     http_status,
 )
 from groupsync.planfile import SavedPlan
-from groupsync.vocabulary import CONTROL_CLASS, USERNAME_PATTERN
+from groupsync.vocabulary import (
+    MAX_NAME,
+    PLAIN_TEXT,
+    USERNAME_PATTERN,
+    CodeFileName,
+    Level,
+    NameText,
+)
 from groupsync.wire import audit_to_wire, state_to_wire
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -58,11 +65,6 @@ log = logging.getLogger("uvicorn.error")
 SERVICE_MAX_NODES = 150_000
 TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
-
-
-# Names and notes are plain text (DESIGN §7.2): said in the document as a pattern, so a
-# generated client knows it and a valid request is never refused.
-PLAIN_TEXT = f"^[^{CONTROL_CLASS}]*$"
 
 
 class LoginRequest(BaseModel):
@@ -103,7 +105,9 @@ class ApplyRequest(BaseModel):
                     "this, as `apply --max-removals` does.")
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
+# Names and notes are plain text, said in the document as a pattern, so a generated client
+# knows it and a valid request is never refused (docs/contracts.md, "The service").
+Name = NameText
 
 
 class SignupRequest(BaseModel):
@@ -161,7 +165,7 @@ class ApplyResponse(BaseModel):
 
 # -- typed answers: what a generated client gets (the wire format of wire.py) ---------------
 
-LevelName = Literal["full", "view", "none"]
+LevelName = Level
 
 
 class WireAccount(BaseModel):
@@ -190,7 +194,7 @@ class WireAccess(BaseModel):
 
 class WireCodes(BaseModel):
     account: str
-    file: Literal["diagnosis_codes", "billing_codes", "insurance_payers"]
+    file: CodeFileName
     records: list[dict[str, str]]
 
 
@@ -490,7 +494,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
             # said by field, never by value (docs/contracts.md, the service)
             raise RuleError("the sign-up was refused: the password must be at least 8 "
                             "characters, not the username and not a common password; the "
-                            "provider's name plain text of at most 200 characters") from exc
+                            f"provider's name plain text of at most {MAX_NAME} characters") from exc
         return SignupResponse(account_id=account_id, username=body.username)
 
     @app.post("/v1/notices", response_model=NoticeResponse, responses=_ERRORS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 # The portions of the system a privilege covers, in contract order: rendering, storage
 # columns and JSON all follow it.
@@ -87,6 +87,8 @@ class CodeFileSpec:
     fields: tuple[RecordField, ...]
     label: str  # "diagnosis code": what one record is called in a message
     key_folds_case: bool = False
+    # (field, value, needed): a record whose `field` is `value` must give `needed`
+    requires: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -109,7 +111,7 @@ CODE_FILE_SPECS: Final[dict[str, CodeFileSpec]] = {
         "insurance_payers", "name",
         (RecordField("name"), RecordField("payer_id"),
          RecordField("claims", kind="choice", choices=("electronic", "paper"), default="paper")),
-        "payer", key_folds_case=True),
+        "payer", key_folds_case=True, requires=(("claims", "electronic", "payer_id"),)),
 }
 CODE_FILE_NAMES: Final[tuple[str, ...]] = get_args(CodeFileName)
 if tuple(CODE_FILE_SPECS) != CODE_FILE_NAMES:  # the Literal and the table name the same files
@@ -117,3 +119,23 @@ if tuple(CODE_FILE_SPECS) != CODE_FILE_NAMES:  # the Literal and the table name 
 # file -> (key field, fields in display order): the shape the store and the views read
 CODE_FILES: Final = {name: (spec.key, spec.field_names)
                      for name, spec in CODE_FILE_SPECS.items()}
+
+
+# -- the same words as pydantic types, for the change kinds and the service's requests -------
+# (pydantic is imported here, after everything above: every module that validates with these
+# has imported it already, and the command line's start-up imports neither)
+
+from typing import Annotated  # noqa: E402
+
+from pydantic import StringConstraints  # noqa: E402
+
+UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+AccountIdText = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+NameText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME,
+                                            pattern=PLAIN_TEXT)]
+
+
+def plain_text(max_length: int, min_length: int = 0) -> Any:
+    """Plain text of at most `max_length` characters (a note, a description)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=PLAIN_TEXT)]

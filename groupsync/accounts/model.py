@@ -131,9 +131,10 @@ def normalize_record(file: str, raw: dict[str, object]) -> Record:
         elif spec.kind == "choice" and value not in spec.choices:
             raise RuleError(f"{spec.name} must be {' or '.join(spec.choices)}, not {value!r}")
         record[spec.name] = value
-    if file == "insurance_payers" and record["claims"] == "electronic" \
-            and not record["payer_id"]:
-        raise RuleError(f"payer {key!r} has claims: electronic and needs a payer_id")
+    for when, value, needed in CODE_FILE_SPECS[file].requires:
+        if record[when] == value and not record[needed]:
+            raise RuleError(f"{CODE_FILE_SPECS[file].label} {key!r} has {when}: {value} and "
+                            f"needs a {needed}")
     return record
 
 

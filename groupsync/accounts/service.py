@@ -56,7 +56,7 @@ from groupsync.errors import (
     StaleError,
     Throttled,
 )
-from groupsync.vocabulary import ACCOUNT_ID_RE, AREAS, CODE_FILES, LEVEL_RANK, USERNAME_RE
+from groupsync.vocabulary import ACCOUNT_ID_RE, AREAS, CODE_FILES, LEVEL_RANK, MAX_NAME, USERNAME_RE
 
 LOGIN_FAILED = "login failed: unknown username or wrong password"
 # Throttling, per (name, client address): after MAX_FAILURES failed log-ins in a row from one
@@ -467,7 +467,6 @@ def _as_a_whole(entries: list[AuditEntry]) -> list[AuditEntry]:
         and e.detail.get("before") == e.detail.get("after"))]
 
 
-MAX_NAME = 200  # as practice.yaml allows
 
 
 def _check_name(name: str, what: str) -> None:
