@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit fuzz bench bench-scale bench-hostile load clean
+.PHONY: install demo test lint typecheck unit fuzz bench bench-scale bench-hostile bench-cli load clean
 
 # `make demo` installs what the tool needs at run time; `make test` adds the dev tools.
 RUNSTAMP := $(VENV)/.installed-run
@@ -75,6 +75,10 @@ bench-scale: $(STAMP)
 bench-hostile: $(STAMP)
 	$(BIN)/python benchmarks/hostile.py --backend sqlite
 	$(BIN)/python benchmarks/hostile.py --backend postgresql
+
+# Start-up: medians of 10 runs of `--version`, `validate` and the bare interpreter.
+bench-cli: $(RUNSTAMP)
+	$(BIN)/python benchmarks/cli.py
 
 # 20 planning and 5 applying clients against `groupsync serve` over PostgreSQL for 60 s.
 VENDOR ?= 0

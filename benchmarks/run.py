@@ -259,7 +259,7 @@ def setup(files: dict[str, Path]) -> float:
         tmp = files["applied"].with_suffix(".tmp")
         shutil.copyfile(files["sandbox"], tmp)
         system = open_system(str(tmp))
-        from groupsync.accounts.service import remembering_logins
+        from groupsync.accounts.memo import remembering_logins
 
         with remembering_logins():  # as the CLI: each login verified once
             prepared = prepare(system, desired, secrets)

@@ -19,32 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from groupsync import planfile as planfile_format
-from groupsync import render
-from groupsync.accounts import (
-    AccountSystem,
-    create_system,
-    migrate_store,
-    open_system,
-)
-from groupsync.accounts.model import ukey
-from groupsync.accounts.service import remembering_logins
-from groupsync.accounts.storage import SCHEMA_VERSION
+# Only what every command needs loads here: `--version`, `--help` and tab completion must not
+# wait for pydantic, argon2 or the service (docs/contracts.md, "The command line"). Each
+# command imports the stages it uses when it runs.
+from groupsync import __version__
+from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.urls import is_http_url, redact, redact_text
-from groupsync.apply import login_secrets, scope_for
-from groupsync.config import Desired, Secrets, load_env_file, load_file
-from groupsync.edge import DEFAULT_MAX_BODY, LOGIN_BODY
-from groupsync.engine import (
-    DEFAULT_MAX_REMOVALS,
-    Backend,
-    Guards,
-    LocalBackend,
-    check_guards,
-    prepare,
-    sandbox_passwords,
-)
-from groupsync.engine import apply as apply_changes
-from groupsync.engine import sandbox as sandbox_accounts
+from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS, LOGIN_BODY
 from groupsync.errors import (
     ConfigError,
     GroupsyncError,
@@ -52,10 +33,13 @@ from groupsync.errors import (
     StoreError,
     UsageError,
 )
-from groupsync.files import write_private
-from groupsync.plan import Plan
+from groupsync.terminal import printable
 
-if TYPE_CHECKING:  # httpx loads only when a store is a service URL
+if TYPE_CHECKING:
+    from groupsync.accounts import AccountSystem
+    from groupsync.config import Desired, Secrets
+    from groupsync.engine import Backend
+    from groupsync.plan import Plan
     from groupsync.remote import RemoteSystem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +78,8 @@ class Context:
 
     @functools.cached_property
     def _desired(self) -> Desired:
+        from groupsync.config import load_file
+
         return load_file(self.file)
 
     def desired(self) -> Desired:
@@ -103,6 +89,8 @@ class Context:
 
     @functools.cached_property
     def _secrets(self) -> Secrets:
+        from groupsync.config import Secrets, load_env_file
+
         return Secrets(load_env_file(self.env_file) if self.env_file else None)
 
     def secrets(self) -> Secrets:
@@ -115,12 +103,16 @@ class Context:
             from groupsync.remote import connect
 
             return self._keep(connect(self.store, self.desired(), self.secrets(), rotate))
+        from groupsync.engine import LocalBackend
+
         return LocalBackend(self.local("this command"))
 
     def local(self, doing: str) -> AccountSystem:
         if is_http_url(self.store):
             raise StoreError(f"{doing} works on a local store (a SQLite file or PostgreSQL), "
                              f"not through a groupsync service")
+        from groupsync.accounts import open_system
+
         return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
 
     def for_saved_plan(self) -> Backend:
@@ -130,6 +122,8 @@ class Context:
             from groupsync.remote import RemoteSystem
 
             return self._keep(RemoteSystem(self.store))
+        from groupsync.engine import LocalBackend
+
         return LocalBackend(self.local("this command"))
 
     def _keep(self, system: RemoteSystem) -> RemoteSystem:
@@ -145,7 +139,7 @@ class Context:
 
 def _emit(ctx: Context, text: str) -> None:
     """Command output on stdout, with no control character it didn't put there itself."""
-    click.echo(render.printable(text, color=ctx.color), nl=False)
+    click.echo(printable(text, color=ctx.color), nl=False)
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:
@@ -163,12 +157,12 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
                 code = func(ctx, **kwargs) or 0
         except ConfigError as exc:
             for problem in exc.problems:
-                click.echo(render.printable(f"Error: {problem}"), err=True)
+                click.echo(printable(f"Error: {problem}"), err=True)
             code = 1
         except GroupsyncError as exc:
             # whatever an error quotes, never the store URL's secrets; one line per problem
             for line in redact_text(str(exc), store).splitlines() or [""]:
-                click.echo(render.printable(f"Error: {line}"), err=True)
+                click.echo(printable(f"Error: {line}"), err=True)
             code = 1
         finally:
             ctx.close()
@@ -178,7 +172,7 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="groupsync")
+@click.version_option(version=__version__, package_name="groupsync")
 def cli() -> None:
     """groupsync: a group practice's accounts as code.
 
@@ -207,6 +201,8 @@ def _n(count: int, noun: str) -> str:
 
 def _plan(ctx: Context,
           rotate: tuple[str, ...] = ()) -> tuple[Backend, Plan, dict[str, str], Desired]:
+    from groupsync.engine import prepare
+
     system = ctx.system(rotate)
     desired = ctx.desired()
     prepared = prepare(system, desired, ctx.secrets(), rotate)
@@ -279,6 +275,10 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     if as_json and fmt != "json" and given is not click.core.ParameterSource.DEFAULT:
         # refused before anything is read: two answers to "which format" is a usage error
         raise UsageError(f"--json and --format {fmt} ask for two formats; use one")
+    from groupsync import planfile as planfile_format
+    from groupsync import render
+    from groupsync.files import write_private
+
     _nonempty("--out", out)
     _system, p, passwords, _desired = _plan(ctx, rotate)
     fmt = "json" if as_json else fmt
@@ -311,6 +311,12 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
 
     Example: groupsync apply --auto-approve riverside.plan
     """
+    from groupsync import planfile as planfile_format
+    from groupsync import render
+    from groupsync.apply import login_secrets
+    from groupsync.engine import Guards, check_guards
+    from groupsync.engine import apply as apply_changes
+
     desired: Desired | None = None
     note = _note(note)
     if planfile and rotate:
@@ -357,6 +363,8 @@ def show(ctx: Context, as_json: bool) -> None:
 
     Example: groupsync show --json | jq '.accounts["100482"].access'
     """
+    from groupsync import render
+
     state = ctx.system().read_state()
     if as_json:
         _emit(ctx, render.state_json(state))
@@ -375,6 +383,8 @@ def log(ctx: Context, as_json: bool, limit: int | None) -> None:
 
     Example: groupsync log --limit 20
     """
+    from groupsync import render
+
     entries = ctx.system().audit(limit)
     _emit(ctx, render.audit_json(entries) if as_json else render.audit_text(entries))
 
@@ -389,6 +399,9 @@ def sandbox(ctx: Context) -> None:
 
     Example: groupsync sandbox --store sandbox.db --env-file demo.env
     """
+    from groupsync.engine import sandbox as sandbox_accounts
+    from groupsync.engine import sandbox_passwords
+
     desired = ctx.desired()
     if is_http_url(ctx.store):
         from groupsync.remote import signup_missing
@@ -450,9 +463,12 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     Example: groupsync access --format html --out access-review.html
     """
     from groupsync import access as review
+    from groupsync.accounts.model import ukey
+    from groupsync.apply import scope_for
+    from groupsync.clock import now
+    from groupsync.files import write_private
 
     _nonempty("--out", out)
-    from groupsync.clock import now
 
     # --all-accounts reviews the whole store: the practice file is then optional
     desired = ctx.desired() if not all_accounts or os.path.exists(ctx.file) else None
@@ -497,6 +513,7 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
     Example: groupsync export --master riverside-admin --out practice.yaml
     """
     from groupsync.export import export as build
+    from groupsync.files import write_private
 
     if master and logins:
         raise UsageError("--master and --login are two ways to choose the accounts; use one")
@@ -533,6 +550,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     Example: groupsync notice --mark-sent
     """
     from groupsync import notice as notices
+    from groupsync.apply import scope_for
     from groupsync.clock import today
 
     desired = ctx.desired()
@@ -606,6 +624,9 @@ def store_init(ctx: Context) -> None:
 
     Example: groupsync store init --store postgresql://groupsync@db.internal/groupsync
     """
+    from groupsync.accounts import create_system
+    from groupsync.accounts.storage import SCHEMA_VERSION
+
     state = create_system(ctx.store).read_state()
     click.echo(f"Created store {redact(ctx.store)} (lineage {state.lineage}, schema version "
                f"{SCHEMA_VERSION}).")
@@ -619,11 +640,16 @@ def store_migrate(ctx: Context) -> None:
 
     Example: groupsync store migrate --store groupsync.db
     """
+    from groupsync.accounts import migrate_store
+
     click.echo(migrate_store(ctx.store))
 
 
 def main() -> None:
     """Console entry point: usage errors exit 1 (not click's 2, which means 'changes')."""
+    # groupsync validates with no pydantic plugin; looking for them scans every installed
+    # package's metadata, a tenth of `validate`'s start-up. A user who sets it keeps theirs.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         cli.main(prog_name="groupsync", standalone_mode=False)
     except click.ClickException as exc:
@@ -631,7 +657,7 @@ def main() -> None:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
-        click.echo(render.printable(f"Error: {exc.format_message()}{hint}"), err=True)
+        click.echo(printable(f"Error: {exc.format_message()}{hint}"), err=True)
         sys.exit(1)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click wraps Ctrl-C as Abort

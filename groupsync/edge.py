@@ -45,13 +45,9 @@ import h11
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from groupsync.defaults import DEFAULT_MAX_BODY, LOGIN_BODY
 from groupsync.errors import UsageError
 
-LOGIN_BODY = 8 * 1024  # a log-in is under 1 KiB; nothing unauthenticated needs more
-# `/v1/apply`'s cap: large enough for a saved plan of a few tens of thousands of changes with
-# its practice; larger plans (a first apply of 340,000 code records) are applied locally or
-# with a raised --max-body. Kept below what one parse can do within the health budget.
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
 MiB = 1024 * 1024
 # Every other authenticated route's own cap (a size-L practice.yaml is 0.54 MB); a route not
 # named here takes LOGIN_BODY.

@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
+from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
-from groupsync.accounts.service import remembering_logins
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
 from groupsync.apply import Progress, Reach, apply_plan, login_secrets, scope_for
 from groupsync.changes import PasswordChange, UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
+from groupsync.defaults import DEFAULT_MAX_REMOVALS
 from groupsync.errors import LoginFailed, PermissionDenied, PlanError, RuleError, SecretError
 from groupsync.plan import Plan, make_plan
 
-DEFAULT_MAX_REMOVALS = 10
 NAMES_PER_HOUR = 10_000  # "is this name taken" answers per username an hour, through serve
 
 

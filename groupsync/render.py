@@ -27,24 +27,9 @@ from groupsync.plan import FORMAT_VERSION, Plan
 from groupsync.vocabulary import AREAS, CODE_FILES, RISKY_AREAS
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
-# Output never carries a control character it didn't put there itself: text from a store
-# (names, descriptions written before v2 refused them, or by another tool) could otherwise
-# move the cursor and rewrite a line of a plan. Newlines and tabs are ours; colour is ours
-# only when we were asked for colour.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_SGR = re.compile("(\x1b\\[[0-9;]*m)")
 # JSON escapes C0 itself; C1 and bidi controls it leaves raw, so they are escaped here
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [*range(0x7f, 0xa0), 0x2028, 0x2029,
                                              *range(0x202a, 0x202f), *range(0x2066, 0x206a)]}
-
-
-def printable(text: str, color: bool = False) -> str:
-    """`text` safe for a terminal: foreign control characters shown as U+FFFD."""
-    if not color:
-        return _CONTROL.sub("\ufffd", text)
-    return "".join(part if _SGR.fullmatch(part) else _CONTROL.sub("\ufffd", part)
-                   for part in _SGR.split(text))
 
 
 def _json(data: Any) -> str:

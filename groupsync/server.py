@@ -32,8 +32,9 @@ from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import User
 from groupsync.accounts.service import LOGIN_FAILED
 from groupsync.config import load_text
-from groupsync.edge import AUTHENTICATED_PATHS, DEFAULT_MAX_BODY, Edge, error_body
-from groupsync.engine import DEFAULT_MAX_REMOVALS, NAMES_PER_HOUR, Guards, apply_as, plan_as
+from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS
+from groupsync.edge import AUTHENTICATED_PATHS, Edge, error_body
+from groupsync.engine import NAMES_PER_HOUR, Guards, apply_as, plan_as
 from groupsync.errors import (
     ConfigError,
     Conflict,

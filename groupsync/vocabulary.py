@@ -5,7 +5,8 @@ and text field. The practice file's models, the change kinds, the service's requ
 the editor schema and the SQL all import them from here, so a new area or a wider limit is one
 edit (docs/contracts.md, "The practice file").
 
-Standard library only: the command line's start-up imports nothing heavier for these.
+The words are plain Python; the pydantic types built from them sit at the end. The command
+line's start-up (`--version`, `--help`) imports neither.
 """
 
 from __future__ import annotations

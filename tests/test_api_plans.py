@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groupsync.accounts.service import remembering_logins
+from groupsync.accounts.memo import remembering_logins
 from groupsync.config import Secrets, load_text
 from groupsync.engine import prepare, sandbox
 from groupsync.planfile import plan_data

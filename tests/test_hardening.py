@@ -310,13 +310,13 @@ def test_log_limit_out_of_range_is_a_usage_error(run: Run) -> None:
 
 
 def test_no_plain_password_outlives_a_command() -> None:
-    import groupsync.accounts.service as service
+    from groupsync.accounts.memo import login_memo, remembering_logins
 
     assert not hasattr(AccountSystem, "_verified")
-    assert service._memo.get() is None  # set only inside a command's remembering_logins()
-    with service.remembering_logins():
-        assert service._memo.get() == {}
-    assert service._memo.get() is None
+    assert login_memo() is None  # set only inside a command's remembering_logins()
+    with remembering_logins():
+        assert login_memo() == {}
+    assert login_memo() is None
 
 
 

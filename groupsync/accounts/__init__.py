@@ -7,16 +7,29 @@ Public surface: `open_system(store)` / `create_system(store)` give an `AccountSy
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from groupsync.accounts.model import State, state_digest
-from groupsync.accounts.service import AccountSystem, Session
-from groupsync.accounts.sqlite import SqliteStorage
-from groupsync.accounts.storage import SCHEMA_VERSION, AuditEntry, Storage
 from groupsync.accounts.urls import is_postgres_url, redact
 from groupsync.errors import StoreError, StoreNotFound
-from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, LEVELS
+
+if TYPE_CHECKING:
+    from groupsync.accounts.model import State, state_digest
+    from groupsync.accounts.service import AccountSystem, Session
+    from groupsync.accounts.storage import AuditEntry, Storage
+
+# Loaded on first use (PEP 562), so that importing a light submodule (urls, memo) does not
+# import the whole account system: the command line's start-up depends on it.
+_LAZY = {"AccountSystem": "service", "Session": "service", "State": "model",
+         "state_digest": "model", "AuditEntry": "storage"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"groupsync.accounts.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def store_path(store: str) -> Path:
@@ -37,6 +50,8 @@ def store_path(store: str) -> Path:
 
 
 def _storage(store: str, on_wait: Callable[[str], None] | None = None) -> Storage:
+    from groupsync.accounts.sqlite import SqliteStorage
+
     if is_postgres_url(store):
         from groupsync.accounts.pgstore import PostgresStorage
 
@@ -46,6 +61,8 @@ def _storage(store: str, on_wait: Callable[[str], None] | None = None) -> Storag
 
 def open_system(store: str, on_wait: Callable[[str], None] | None = None) -> AccountSystem:
     """Open an existing store; `on_wait` is told once if a write must wait for a lock."""
+    from groupsync.accounts.service import AccountSystem
+
     return AccountSystem(_storage(store, on_wait))
 
 
@@ -59,6 +76,9 @@ def store_exists(store: str) -> bool:
 
 def create_system(store: str) -> AccountSystem:
     """Create the store (`groupsync store init`); refuses one that exists."""
+    from groupsync.accounts.service import AccountSystem
+    from groupsync.accounts.sqlite import SqliteStorage
+
     if is_postgres_url(store):
         from groupsync.accounts.pgstore import PostgresStorage
 
@@ -68,6 +88,9 @@ def create_system(store: str) -> AccountSystem:
 
 def migrate_store(store: str) -> str:
     """Move an older store's schema forward (`groupsync store migrate`); says what it did."""
+    from groupsync.accounts.sqlite import SqliteStorage
+    from groupsync.accounts.storage import SCHEMA_VERSION
+
     if is_postgres_url(store):
         from groupsync.accounts.pgstore import PostgresStorage
 
@@ -104,9 +127,6 @@ def migrate_store(store: str) -> str:
 
 
 __all__ = [
-    "AREAS",
-    "CODE_FILE_NAMES",
-    "LEVELS",
     "AccountSystem",
     "AuditEntry",
     "Session",

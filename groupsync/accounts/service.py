@@ -15,10 +15,10 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
+from groupsync.accounts.memo import login_memo
 from groupsync.accounts.model import (
     Account,
     Privileges,
@@ -75,25 +75,6 @@ TRIAL_DAYS = 30  # a Free Trial sign-up's length
 SIGNUPS_PER_WINDOW = 20
 SIGNUP_WINDOW_S = 3600.0
 
-# (hash, password) pairs that already verified during one command: the same password against
-# the same stored hash can't give another answer, so a `plan` + `apply` verifies each login
-# once. Set only inside `remembering_logins()`, so no password outlives the command (or the
-# request) that brought it.
-_memo: ContextVar[dict[str, tuple[str, str]] | None] = ContextVar("login_memo", default=None)
-
-
-@contextlib.contextmanager
-def remembering_logins() -> Iterator[None]:
-    token = _memo.set({})
-    try:
-        yield
-    finally:
-        memo = _memo.get()
-        if memo is not None:
-            memo.clear()
-        _memo.reset(token)
-
-
 def _check_login(user: User | None, username: str, password: str, locked_until: float,
                  now: float) -> User:
     """One log-in check: refused while locked (said alike for known and unknown names), then
@@ -106,7 +87,7 @@ def _check_login(user: User | None, username: str, password: str, locked_until: 
             f"attempts; try again in {minutes} minute{'s' if minutes > 1 else ''}",
             username, locked_until - now,
         )
-    memo = _memo.get()
+    memo = login_memo()
     if user is not None and memo is not None and k in memo:
         known_hash, known_password = memo[k]
         if known_hash == user.password_hash and hmac.compare_digest(
