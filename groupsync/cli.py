@@ -47,24 +47,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_MIN_CHANGES = 50
 
 
+def _options(practice: bool = True, store: bool = True) -> Callable[[F], F]:
+    """--no-color on every command; --store where a store is used; -f/--file and --env-file
+    only where a practice file is read (not for schema, serve and store)."""
+    options = []
+    if practice:
+        options.append(click.option(
+            "-f", "--file", "file", default="practice.yaml", envvar="GROUPSYNC_FILE",
+            show_default=True, help="The practice file (env GROUPSYNC_FILE)."))
+    if store:
+        options.append(click.option(
+            "--store", default="groupsync.db", envvar="GROUPSYNC_STORE", show_default=True,
+            help="Store: a SQLite path or sqlite:///file.db, postgresql://user@host/db, or a "
+                 "service's http(s):// URL (env GROUPSYNC_STORE)."))
+    if practice:
+        options.append(click.option(
+            "--env-file", type=click.Path(dir_okay=False), default=None,
+            help="File of NAME=value lines for ${NAME} passwords; the environment wins."))
+    options.append(click.option("--no-color", is_flag=True, help="Plain text even on a terminal."))
+
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
 def _common(func: F) -> F:
-    """-f/--file, --store, --env-file and --no-color, on every command."""
-    options = [
-        click.option("-f", "--file", "file", default="practice.yaml", envvar="GROUPSYNC_FILE",
-                     show_default=True, help="The practice file (env GROUPSYNC_FILE)."),
-        click.option("--store", default="groupsync.db", envvar="GROUPSYNC_STORE",
-                     show_default=True,
-                     help="Store: a SQLite path or sqlite:///file.db, "
-                          "postgresql://user@host/db, or a service's http(s):// URL "
-                          "(env GROUPSYNC_STORE)."),
-        click.option("--env-file", type=click.Path(dir_okay=False), default=None,
-                     help="File of NAME=value lines for ${NAME} passwords; the environment "
-                          "wins."),
-        click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    """Every option a command that reads the practice file and the store takes."""
+    return _options()(func)
 
 
 class Context:
@@ -146,8 +158,8 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
     """Run a command body, turning library errors into one line each and an exit code."""
 
     @functools.wraps(func)
-    def wrapper(file: str, store: str, env_file: str | None, no_color: bool,
-                **kwargs: Any) -> None:
+    def wrapper(no_color: bool, store: str = "groupsync.db", file: str = "practice.yaml",
+                env_file: str | None = None, **kwargs: Any) -> None:
         ctx = Context(file, store, env_file, no_color)
         try:
             if not store.strip():
@@ -207,6 +219,20 @@ def _plan(ctx: Context,
     desired = ctx.desired()
     prepared = prepare(system, desired, ctx.secrets(), rotate)
     return system, prepared.plan, prepared.passwords, desired
+
+
+def _apply_hint(ctx: Context, out: str) -> str:
+    """The command that applies a saved plan, with the options this plan was made with (the
+    store only when given on the command line, and never its password)."""
+    import shlex
+
+    words = ["groupsync", "apply", out]
+    source = click.get_current_context().get_parameter_source("store")
+    if source is click.core.ParameterSource.COMMANDLINE:
+        words += ["--store", redact(ctx.store)]
+    if ctx.env_file:
+        words += ["--env-file", ctx.env_file]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _nonempty(option: str, value: str | None) -> None:
@@ -291,7 +317,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     if out:
         write_private(out, planfile_format.dumps(p, passwords))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
-        click.echo(f"Saved the plan to {out}; apply it with: groupsync apply {out}", err=True)
+        click.echo(f"Saved the plan to {out}; apply it with: {_apply_hint(ctx, out)}", err=True)
     return 2 if detailed_exitcode and p.changes else 0
 
 
@@ -393,7 +419,10 @@ def log(ctx: Context, as_json: bool, limit: int | None) -> None:
 @_common
 @_command
 def sandbox(ctx: Context) -> None:
-    """Sign up the file's provider accounts in a local sandbox store.
+    """Sign up the file's providers in a sandbox store, or through a service.
+
+    With a local store (SQLite or PostgreSQL) the store is created if needed; with a service's
+    https:// URL, its Free Trial sign-up is used.
 
     Idempotent: accounts already signed up are left alone.
 
@@ -436,7 +465,7 @@ def _progress(total: int, ctx: Context) -> Iterator[Callable[[int, int], None] |
 
 
 @cli.command()
-@_common
+@_options(practice=False, store=False)
 @_command
 def schema(ctx: Context) -> None:
     """Print the JSON Schema of practice.yaml, for editors and linters.
@@ -570,7 +599,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@_common
+@_options(practice=False)
 @click.option("--listen", default="127.0.0.1:8750", show_default=True, metavar="HOST:PORT",
               help="Where to listen; loopback by default (put TLS in a reverse proxy).")
 @click.option("--max-body", type=click.IntRange(min=LOGIN_BODY, max=2**31),
@@ -617,7 +646,7 @@ def store() -> None:
 
 
 @store.command("init")
-@_common
+@_options(practice=False)
 @_command
 def store_init(ctx: Context) -> None:
     """Create an empty store: a SQLite file, or tables in PostgreSQL.
@@ -633,7 +662,7 @@ def store_init(ctx: Context) -> None:
 
 
 @store.command("migrate")
-@_common
+@_options(practice=False)
 @_command
 def store_migrate(ctx: Context) -> None:
     """Move a store written by an older groupsync to this version's schema.

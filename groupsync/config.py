@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -82,8 +83,20 @@ def _plain_text(value: Any) -> Any:
     return value
 
 
+def unknown_provider(ref: str, keys: Iterable[str], all_too: bool = False) -> str:
+    """The one wording for a reference to a provider key the file doesn't declare."""
+    hint = difflib.get_close_matches(ref, sorted(keys), n=1)
+    if hint:
+        return f"unknown provider {ref!r} (did you mean {hint[0]!r}?)"
+    what = "'all' or a key under providers" if all_too else "a key under providers"
+    return f"unknown provider {ref!r} (use {what})"
+
+
 def _secret(value: Any) -> Any:
     if isinstance(value, str) and not SECRET_RE.fullmatch(value):
+        bare = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", value.strip())
+        if bare:  # `$BILLER_PASSWORD`, as a shell would write it
+            raise ValueError(f"write the reference with braces: ${{{bare.group(1)}}}")
         raise ValueError(
             "a password must be a ${VARIABLE} reference, never the password itself"
         )
@@ -324,10 +337,8 @@ def _reference_problems(doc: yamlload.Document, name: str) -> list[Problem]:
 
     def check(value: Any, path: tuple[Any, ...]) -> None:
         if isinstance(value, str) and value not in keys and value != "all":
-            hint = difflib.get_close_matches(value, sorted(keys), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             line, col = doc.mark(path)
-            out.append(Problem(name, line, col, f"unknown provider {value!r}{extra}"))
+            out.append(Problem(name, line, col, unknown_provider(value, keys)))
 
     master = data.get("master")
     if isinstance(master, dict):
@@ -508,9 +519,7 @@ class _Resolver:
         def account(ref: str, path: tuple[Any, ...]) -> str | None:
             prov = providers.get(ref)
             if prov is None:
-                hint = difflib.get_close_matches(ref, list(providers), n=1)
-                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                self.fail(path, f"unknown provider {ref!r}{extra}")
+                self.fail(path, unknown_provider(ref, providers))
                 return None
             return prov.account_id
 
@@ -640,8 +649,8 @@ class _Resolver:
                     if can_access is None:
                         continue  # an unknown username: only its levels could be checked
                     if prov is None:
-                        self.fail(tpath, f"unknown provider {target!r} (use 'all' or a provider "
-                                         "key)", key=True)
+                        self.fail(tpath, unknown_provider(target, providers, all_too=True),
+                                  key=True)
                     elif prov.account_id not in can_access:
                         self.fail(tpath, f"{username} can't access {target}'s account "
                                          f"{prov.account_id}; add it to its accounts", key=True)
@@ -676,7 +685,7 @@ class _Resolver:
         else:
             prov = providers.get(c.master)
             if prov is None:
-                self.fail(("codes", "master"), f"unknown provider {c.master!r}")
+                self.fail(("codes", "master"), unknown_provider(c.master, providers))
             source = prov.account_id if prov else ""
         if c.copy_to == "all":
             targets = [p.account_id for p in providers.values() if p.account_id != source]
@@ -685,7 +694,7 @@ class _Resolver:
             for i, ref in enumerate(c.copy_to):
                 prov = providers.get(ref)
                 if prov is None:
-                    self.fail(("codes", "copy_to", i), f"unknown provider {ref!r}")
+                    self.fail(("codes", "copy_to", i), unknown_provider(ref, providers))
                 elif prov.account_id == source:
                     self.fail(("codes", "copy_to", i),
                               f"{ref} is the Copy From account; it can't also be copied to")
@@ -753,6 +762,8 @@ def load_env_file(path: str | Path) -> dict[str, str]:
     except OSError as exc:
         raise ConfigError([Problem(name, 0, 0, f"can't read env file: {exc.strerror}")]) \
             from None
+    # Editors on Windows save "UTF-8 with BOM"; the mark is not part of the first name.
+    text = text.removeprefix("\ufeff")
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for lineno, line in enumerate(text.splitlines(), start=1):

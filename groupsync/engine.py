@@ -248,15 +248,25 @@ def _policy(password: str, username: str, var: str, where: str | None) -> None:
                           "choose another")
 
 
-def sandbox_passwords(desired: Desired, secrets: Secrets) -> dict[str, str]:
-    """Every provider login's password (provider key -> password), each checked against the
-    password policy: a sign-up would refuse a weak one, so it is refused first, by name."""
-    passwords = {
-        p.key: secrets.get(p.password_var, f"provider {p.key}'s login",
-                           desired.var_where.get(p.password_var))
-        for p in desired.providers.values()
-    }
-    for p in desired.providers.values():
+def sandbox_passwords(desired: Desired, secrets: Secrets,
+                      keys: Sequence[str] | None = None) -> dict[str, str]:
+    """The provider logins' passwords (provider key -> password) for `keys` (every provider
+    when None), each checked against the password policy: a sign-up would refuse a weak one,
+    so it is refused first, by name. Every unset variable is named in one error, not one per
+    run."""
+    wanted = [desired.providers[k] for k in keys] if keys is not None \
+        else list(desired.providers.values())
+    passwords: dict[str, str] = {}
+    missing: list[str] = []
+    for p in wanted:
+        try:
+            passwords[p.key] = secrets.get(p.password_var, f"provider {p.key}'s login",
+                                           desired.var_where.get(p.password_var))
+        except SecretError as exc:
+            missing.append(str(exc))
+    if missing:
+        raise SecretError("\n".join(missing))
+    for p in wanted:
         _policy(passwords[p.key], p.login, p.password_var, desired.var_where.get(p.password_var))
     return passwords
 
@@ -264,19 +274,23 @@ def sandbox_passwords(desired: Desired, secrets: Secrets) -> dict[str, str]:
 def sandbox(store: str, desired: Desired, secrets: Secrets) -> tuple[AccountSystem, list[str]]:
     """Sign up every provider account the file declares, with its id and login; idempotent.
     Returns the system and the provider keys signed up now."""
-    passwords = sandbox_passwords(desired, secrets)
-    system = open_system(store) if store_exists(store) else create_system(store)
-    state = system.read_state(Scope(accounts=frozenset(desired.by_account), closure=False))
-    created = []
+    existing = open_system(store) if store_exists(store) else None
+    state = existing.read_state(Scope(accounts=frozenset(desired.by_account), closure=False)) \
+        if existing is not None else None
+    missing = []
     for p in desired.providers.values():
-        account = state.accounts.get(p.account_id)
-        if account is not None:
-            if account.signup_username.casefold() != p.login.casefold():
-                raise RuleError(
-                    f"account {p.account_id} already exists in {redact(store)} with sign-up "
-                    f"username {account.signup_username}, not {p.login}"
-                )
-            continue
-        system.signup(p.name, p.login, passwords[p.key], account_id=p.account_id)
-        created.append(p.key)
-    return system, created
+        account = state.accounts.get(p.account_id) if state is not None else None
+        if account is None:
+            missing.append(p.key)
+        elif account.signup_username.casefold() != p.login.casefold():
+            raise RuleError(
+                f"account {p.account_id} already exists in {redact(store)} with sign-up "
+                f"username {account.signup_username}, not {p.login}"
+            )
+    # passwords only for the accounts signed up now: an account that exists needs none
+    passwords = sandbox_passwords(desired, secrets, missing)
+    system = existing if existing is not None else create_system(store)
+    for key in missing:
+        p = desired.providers[key]
+        system.signup(p.name, p.login, passwords[key], account_id=p.account_id)
+    return system, missing

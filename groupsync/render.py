@@ -366,6 +366,9 @@ def state_json(state: State) -> str:
     return _json(state_json_data(state))
 
 
+SHOWN_FEES = 20  # billing codes whose fee `show` prints per account
+
+
 def state_text(state: State, color: bool = False) -> str:
     style = _Style(color)
     out = [f"store lineage {state.lineage}, revision {state.revision}, "
@@ -383,6 +386,11 @@ def state_text(state: State, color: bool = False) -> str:
             out.append(f"  {user.username}{home}: {privileges_text(state.access[(u, acct)])}")
         counts = ", ".join(f"{len(state.file(acct, f))} {f}" for f in CODE_FILES)
         out.append(f"  codes: {counts}")
+        fees = state.file(acct, "billing_codes")
+        if fees:  # what a fee change is checked against; `show --json` has every record
+            shown = [f"{code} {fees[code]['fee']}" for code in sorted(fees)[:SHOWN_FEES]]
+            more = len(fees) - len(shown)
+            out.append(f"  fees: {', '.join(shown)}" + (f", and {more} more" if more else ""))
     return "\n".join(out) + "\n"
 
 

@@ -598,4 +598,9 @@ def serve(system: AccountSystem, host: str, port: int, max_body: int = DEFAULT_M
         limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
         # Access logs carry method, path and status only: no body, no header, no secret.
     )
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    # uvicorn says nothing of where it listens when handed a socket: said here, once, after
+    # the bind succeeded (so a port in use is the only line a failed start prints)
+    log.info("groupsync serve listening on http://%s:%d", shown, bound_port)
     uvicorn.Server(config).run(sockets=[sock])

@@ -189,7 +189,8 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str
                                f"two items, or a quote inside a quoted value?{detail}")
         return c.line + 1, c.column + 1, (f"this {opener} {'list' if opener == '[' else 'mapping'}"
                                           f" is never closed with {closer}{detail}")
-    if "tab" in problem:
+    at_tab = m is not None and m.line < len(lines) and lines[m.line][m.column:m.column + 1] == "\t"
+    if "tab" in problem or at_tab:
         return line, col, f"a tab is used to indent; YAML indents with spaces only{detail}"
     if "mapping values are not allowed" in problem:
         return line, col, ("a colon here starts a key where there can't be one: check this "

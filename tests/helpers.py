@@ -15,6 +15,14 @@ from groupsync.plan import Plan
 from .conftest import EXAMPLE, demo_env
 
 MASTER_PW = demo_env()["MASTER_PASSWORD"]
+# Blocks of the example practice, as written there: edits cut them out or put them back.
+CHEN_BLOCK = ('  chen:\n    name: David Chen, LPC            # licensed professional counselor\n'
+              '    account_id: "100561"\n    bills_electronically: true\n'
+              '    login: {username: dchen, password: "${CHEN_PASSWORD}"}\n')
+SMITH_BLOCK = ('  smith:\n    name: Jane Smith, PhD            # licensed psychologist\n'
+               '    account_id: "100482"\n    bills_electronically: true\n'
+               '    login: {username: jsmith, password: "${SMITH_PASSWORD}"}\n')
+PRUNE_JOINS = ("  joins: false", "  joins: true")
 
 
 def budget(examples: int) -> int:

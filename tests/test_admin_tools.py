@@ -19,8 +19,7 @@ from groupsync.schema import practice_schema
 from groupsync.vocabulary import AREAS
 
 from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, REQUIRED, ROOT, Result, demo_env
-from .test_cli import _on_terminal
-from .test_schema import schema_problems
+from .support import on_terminal, schema_problems
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -243,7 +242,7 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
 
 def test_progress_bar_only_on_a_terminal(run: Run, tmp_path: Path) -> None:
     assert run("sandbox", *FILES).code == 0
-    shown = _on_terminal(tmp_path, "apply", *FILES, "--auto-approve")
+    shown = on_terminal(tmp_path, "apply", *FILES, "--auto-approve")
     assert "Applying" in shown and "Apply complete" in shown
     run("sandbox", *FILES, "--store", "other.db")
     piped = run("apply", *FILES, "--auto-approve", "--store", "other.db")

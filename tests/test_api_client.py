@@ -18,7 +18,7 @@ from groupsync.accounts import create_system
 from groupsync.server import create_app
 
 from .conftest import DEMO_ENV, EXAMPLE, demo_env
-from .test_service import serving
+from .support import serving
 
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
 

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
+from .support import on_terminal
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -84,59 +78,20 @@ def test_apply_without_a_terminal_needs_auto_approve(run: Run) -> None:
     assert json.loads(run("show", *FILES, "--json").out)["revision"] == 4
 
 
-def _on_terminal(tmp_path: Path, *args: str, answer: str | None = None,
-                 color: bool = False, codes: list[int] | None = None) -> str:
-    """Run groupsync on a real pseudo-terminal, answering its question if asked (the answer
-    `^C` sends SIGINT instead, as Ctrl-C would); its exit code is appended to `codes`."""
-    primary, secondary = pty.openpty()
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_PASSWORD") and k != "NO_COLOR"}
-    if not color:
-        env["NO_COLOR"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "groupsync", *args],
-                            cwd=tmp_path, stdin=secondary, stdout=secondary, stderr=secondary,
-                            env=env)
-    os.close(secondary)
-    out = b""
-    answered = answer is None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-            if not answered and b"Only 'yes' will be accepted" in out:
-                if answer == "^C":
-                    proc.send_signal(signal.SIGINT)
-                else:
-                    os.write(primary, (answer or "").encode() + b"\n")
-                answered = True
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=30)
-    if codes is not None:
-        codes.append(code)
-    os.close(primary)
-    return out.decode().replace("\r\n", "\n")
 
 
 def test_apply_on_a_terminal_asks_and_only_yes_applies(run: Run, tmp_path: Path) -> None:
     setup(run)
     codes: list[int] = []
-    out = _on_terminal(tmp_path, "apply", *FILES, answer="no", codes=codes)
+    out = on_terminal(tmp_path, "apply", *FILES, answer="no", codes=codes)
     # DESIGN §7.4: an answer other than yes is an apply that did not happen: exit 1
     assert out.endswith("Error: apply cancelled (the answer was not 'yes'); nothing was "
                         "changed\n")
-    out = _on_terminal(tmp_path, "apply", *FILES, answer="^C", codes=codes)
+    out = on_terminal(tmp_path, "apply", *FILES, answer="^C", codes=codes)
     assert out.endswith("Interrupted; nothing was changed.\n")
     assert codes == [1, 130]
     assert json.loads(run("show", *FILES, "--json").out)["revision"] == 4
-    out = _on_terminal(tmp_path, "apply", *FILES, answer="yes")
+    out = on_terminal(tmp_path, "apply", *FILES, answer="yes")
     assert "Apply complete: 88 added, 4 changed, 0 removed." in out
     assert json.loads(run("show", *FILES, "--json").out)["revision"] == 5
 
@@ -146,8 +101,9 @@ def test_saved_plan_applies_once_then_is_stale(run: Run, tmp_path: Path) -> None
     r = run("plan", *FILES, "--out", "riverside.plan")
     assert r.code == 0
     assert r.out.endswith("\nPlan: 88 to add, 4 to change, 0 to remove.\n")
+    # the hint repeats the options the plan was made with, so it can be pasted as it is
     assert r.err == ("Saved the plan to riverside.plan; apply it with: "
-                     "groupsync apply riverside.plan\n")
+                     f"groupsync apply riverside.plan --env-file {DEMO_ENV}\n")
     saved = (tmp_path / "riverside.plan").read_text()
     assert oct((tmp_path / "riverside.plan").stat().st_mode & 0o777) == "0o600"
     for secret in demo_env().values():
@@ -287,10 +243,10 @@ def test_help_lists_every_command(run: Run) -> None:
 def test_colour_only_on_a_terminal_and_never_with_no_color(run: Run, tmp_path: Path) -> None:
     setup(run)
     assert "\x1b[" not in run("plan", *FILES).out  # piped: plain
-    coloured = _on_terminal(tmp_path, "plan", *FILES, color=True)
+    coloured = on_terminal(tmp_path, "plan", *FILES, color=True)
     assert "\x1b[32m+\x1b[0m join frontdesk" in coloured
-    assert "\x1b[" not in _on_terminal(tmp_path, "plan", *FILES)  # NO_COLOR=1
-    assert "\x1b[" not in _on_terminal(tmp_path, "plan", *FILES, "--no-color", color=True)
+    assert "\x1b[" not in on_terminal(tmp_path, "plan", *FILES)  # NO_COLOR=1
+    assert "\x1b[" not in on_terminal(tmp_path, "plan", *FILES, "--no-color", color=True)
 
 
 def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:

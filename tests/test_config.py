@@ -122,7 +122,7 @@ def test_cross_reference_errors() -> None:
         "p.yaml:19:3: staff username 'JSMITH' needs an entry under privileges",
         "p.yaml:19:11: username 'JSMITH' is already used at providers.smith.login.username "
         "(usernames are unique ignoring case)",
-        "p.yaml:19:61: unknown provider 'nobody'",
+        "p.yaml:19:61: unknown provider 'nobody' (use a key under providers)",
         "p.yaml:22:3: privileges for 'ghost', which is not the master, a staff username or a "
         "provider login",
         "p.yaml:23:10: desk can't access jones's account 100517; add it to its accounts",

@@ -20,7 +20,7 @@ import pytest
 from groupsync.accounts import open_system
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
-from .test_service import _free_port, serving
+from .support import free_port, serving
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -259,7 +259,7 @@ def test_a_busy_port_is_one_line_and_exit_1(run: Run, applied: str) -> None:
 
 
 def test_tokens_live_in_the_store_and_outlive_a_restart(applied: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with serving(applied, tmp_path, port=port) as (url, _proc):
         token = _login(url, "jsmith", DEMO["SMITH_PASSWORD"]).json()["token"]
     with serving(applied, tmp_path) as (url, _proc):  # another process, same store

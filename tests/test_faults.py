@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,6 +23,7 @@ from groupsync.errors import StoreError
 from groupsync.plan import make_plan
 
 from .helpers import converge, plan_for, sandboxed, secrets
+from .support import kill_at, write_lock_held
 
 FAULT_SHAPE = Shape(providers=10, staff=24, accounts_per_staff=4, diagnosis=150, billing=40,
                     payers=40)
@@ -58,54 +57,8 @@ def _check_store(store: Path) -> None:
         conn.close()
 
 
-def write_lock_held(store: Path) -> bool:
-    """True while another connection holds the store's write lock (an apply's transaction,
-    from its BEGIN IMMEDIATE to its COMMIT). Asks SQLite itself, without waiting."""
-    conn = sqlite3.connect(store, timeout=0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return True
-        raise
-    finally:
-        conn.close()
 
 
-def _revision(store: Path) -> int | None:
-    conn = sqlite3.connect(store, timeout=0)
-    try:
-        return int(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
-    except sqlite3.OperationalError:
-        return None  # the writer is committing right now
-    finally:
-        conn.close()
-
-
-def kill_at(proc: subprocess.Popen[Any], store: Path, marker: str, delay: float) -> bool:
-    """SIGKILL `proc` `delay` seconds after `marker` is seen: "lock" (its write transaction is
-    open), "journal" (it is writing: the rollback journal exists) or "committed" (the store's
-    revision moved: the commit is durable, the command not yet finished). False when the
-    process ended before the marker was seen: then the kill proved nothing."""
-    journal = Path(f"{store}-journal")
-    start = _revision(store)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if marker == "lock" and write_lock_held(store):
-            break
-        if marker == "journal" and journal.exists():
-            break
-        if marker == "committed" and (now := _revision(store)) is not None and now != start:
-            break
-        time.sleep(0.0005 if marker == "journal" else 0.002)
-    else:
-        return False
-    time.sleep(delay)
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGKILL)
-    return True
 
 
 def test_sigkill_anywhere_in_an_apply_leaves_old_or_new_revision(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_reads_honour_levels(tmp_path: Path, area: str, level: str) -> None:
 def test_a_taken_name_is_said_at_plan_time_through_the_service(
     run: Run, tmp_path: Path
 ) -> None:
-    from .test_service import serving
+    from .support import serving
 
     assert run("sandbox", *FILES).code == 0
     store = str(tmp_path / "groupsync.db")
@@ -146,7 +146,7 @@ def test_two_services_over_one_database_behave_as_one(run: Run, tmp_path: Path,
                                                        store: str) -> None:
     import httpx
 
-    from .test_service import serving
+    from .support import serving
 
     assert run("sandbox", *FILES, "--store", store).code == 0
     assert run("apply", *FILES, "--store", store, "--auto-approve").code == 0
@@ -208,7 +208,7 @@ def test_several_logins_views_merge_without_losing_homes(run: Run, tmp_path: Pat
     from groupsync.engine import prepare
     from groupsync.remote import RemoteSystem
 
-    from .test_service import serving
+    from .support import serving
 
     assert run("sandbox", *FILES).code == 0
     assert run("apply", *FILES, "--auto-approve").code == 0

@@ -16,18 +16,21 @@ from groupsync.render import plan_text
 from groupsync.vocabulary import AREAS
 
 from .conftest import demo_env
-from .helpers import MASTER_PW, converge, kinds, plan_for, practice, sandboxed
+from .helpers import (
+    CHEN_BLOCK,
+    MASTER_PW,
+    PRUNE_JOINS,
+    SMITH_BLOCK,
+    converge,
+    kinds,
+    plan_for,
+    practice,
+    sandboxed,
+)
 
 FULL = {a: "full" for a in AREAS}
 SMITH, JONES, GARCIA, CHEN = "100482", "100517", "100533", "100561"
 
-CHEN_BLOCK = ('  chen:\n    name: David Chen, LPC            # licensed professional counselor\n'
-              '    account_id: "100561"\n    bills_electronically: true\n'
-              '    login: {username: dchen, password: "${CHEN_PASSWORD}"}\n')
-SMITH_BLOCK = ('  smith:\n    name: Jane Smith, PhD            # licensed psychologist\n'
-               '    account_id: "100482"\n    bills_electronically: true\n'
-               '    login: {username: jsmith, password: "${SMITH_PASSWORD}"}\n')
-PRUNE_JOINS = ("  joins: false", "  joins: true")
 
 
 def secrets(**changed: str) -> Secrets:

@@ -15,8 +15,8 @@ from groupsync.accounts.service import SIGNUPS_PER_WINDOW
 from groupsync.server import create_app
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
-from .test_lifecycle import CHEN_BLOCK
-from .test_service import serving
+from .helpers import CHEN_BLOCK
+from .support import serving
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))

@@ -22,7 +22,7 @@ from groupsync.planfile import plan_data
 from groupsync.vocabulary import AREAS
 
 from .conftest import DEMO_ENV, EXAMPLE, FIXED_NOW, Result, demo_env
-from .test_service import serving
+from .support import serving
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
@@ -399,7 +399,7 @@ def test_sign_up_hashes_outside_the_write_transaction(tmp_path: Path) -> None:
     real = service.hash_password
 
     def observed(password: str) -> str:
-        from .test_faults import write_lock_held
+        from .support import write_lock_held
 
         seen.append(write_lock_held(tmp_path / "s.db"))
         return real(password)

@@ -7,43 +7,22 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from groupsync.config import load_text
 from groupsync.errors import ConfigError
-from groupsync.schema import practice_schema
 
 from .conftest import EXAMPLE, REQUIRED, ROOT
 from .lsp import LanguageServer
+from .support import schema_problems
 
 BAD = Path(__file__).parent / "data" / "bad"
 
 
-def _multiple_of(validator: Any, step: Any, instance: Any, _schema: Any) -> Iterator[Any]:
-    # jsonschema divides floats (120.5 / 0.01 = 12049.999…) and so refuses valid fees; an
-    # editor's validator normalises decimals. Decimal arithmetic is what the keyword means.
-    if validator.is_type(instance, "number") and \
-            Decimal(str(instance)) % Decimal(str(step)) != 0:
-        yield jsonschema.ValidationError(f"{instance} is not a multiple of {step}")
 
 
-Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator,
-                                         {"multipleOf": _multiple_of})
-
-
-def schema_problems(text: str | bytes) -> list[str] | None:
-    """What the schema says of a file as PyYAML reads it (None: not YAML at all)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    return [e.message for e in Validator(practice_schema()).iter_errors(data)]
 
 
 def validate_accepts(text: str) -> bool:

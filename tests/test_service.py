@@ -7,17 +7,13 @@ documented) and SIGKILL of the service in the middle of an apply.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -34,49 +30,14 @@ from groupsync.server import create_app
 
 from .conftest import DEMO_ENV, EXAMPLE, Result, demo_env
 from .helpers import budget
-from .test_faults import kill_at
+from .support import kill_at, serving
 
 Run = Callable[..., Result]
 FILES = ("-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
-def serving(store: str, cwd: Path, *args: str, env: dict[str, str] | None = None,
-            port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = port or _free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
-    full_env.update(env or {})
-    log = (cwd / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "groupsync", "serve", "--store", store,
-                             "--listen", f"127.0.0.1:{port}", *args], cwd=cwd, env=full_env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (cwd / f"serve-{port}.log").read_text()
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-            if proc.poll() is None:
-                proc.kill()
-        log.close()
 
 
 def test_plan_apply_show_log_through_the_service(run: Run, tmp_path: Path, store: str) -> None:
