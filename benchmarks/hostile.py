@@ -1,6 +1,6 @@
 """What one hostile request costs `groupsync serve` (docs/contracts.md, "No single request
-starves the others"): for each, the growth of the service's RSS while it is sent and refused,
-the worst /v1/health latency meanwhile, and the answer. Targets: at most 256 MiB growth and
+starves the others (the edge)"): for each, the growth of the service's RSS while it is sent and
+refused, the worst /v1/health latency meanwhile, and the answer. Targets: at most 256 MiB growth and
 under 1 s health latency. Loopback only; every loop is bounded and stops by itself.
 
     python benchmarks/hostile.py [--backend sqlite|postgresql]

@@ -5,9 +5,10 @@ not need, so an auditor reads every flag instead of learning to skip them:
 
 - `full` on `notes` (clinical records) or `account_access` (who gets in) in an account that
   is not the username's home, except for the group's master in the practice's own accounts
-  (managing the group is its job: DESIGN §3 gives it full there);
+  (managing the group is its job: the practice file gives it full there);
 - any access a username of the practice keeps to an account the practice file no longer
-  declares (a provider who left, DESIGN §7.3): shown by default, because it is exactly
+  declares (a provider who left, docs/contracts.md, "The group's lifecycle"): shown by default,
+  because it is exactly
   what an offboarding review is for.
 """
 

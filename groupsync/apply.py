@@ -207,7 +207,8 @@ class _Applier:
             self.tick()
         for c in by[("change", PasswordChange, False)]:
             # the master sets it; when the master's own is being set in this apply, the
-            # provider login of the username's home does (DESIGN §7.3: never one rotated)
+            # provider login of the username's home does (docs/contracts.md, "The group's
+            # lifecycle": never one rotated)
             setter = self._login(c.account) if master_rotated else self.plan.master
             if ukey(self.s.actor) != ukey(setter):
                 self.s.act_as(setter, self._password(setter))

@@ -85,7 +85,8 @@ class _Model(BaseModel):
 # the plan --json view, render and tests read them as the data they are.
 class PracticeSetup(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-    # The provider's name is part of the account's Practice Set-up (DESIGN §7.3: a rename is
+    # The provider's name is part of the account's Practice Set-up (docs/contracts.md, "The group's
+    # lifecycle": a rename is
     # this change). Optional so a plan saved before renames existed still reads.
     provider_name: NotRequired[NameText]
     practice_name: NameText | None
@@ -168,7 +169,8 @@ class PrivilegesChange(_Change):
 
 class PasswordChange(_Change):
     """`--rotate NAME`: set NAME's password to its variable's current value. The value never
-    appears in a plan; before and after are null by contract (DESIGN §7.3)."""
+    appears in a plan; before and after are null by contract (docs/contracts.md, "The group's
+    lifecycle")."""
 
     type: Literal["password"] = "password"
     action: Literal["change"] = "change"

@@ -1,6 +1,7 @@
 """The command line: parse, call the library, print, exit. The only module that imports click.
 
-Exit codes (contract, DESIGN §7.4): 0 success; 1 any error (usage errors and an apply not
+Exit codes (contract, docs/contracts.md, "Commands and exit codes"): 0 success; 1 any error (usage
+errors and an apply not
 answered `yes` included); 2 only from `plan --detailed-exitcode` when there are changes; 130 on
 Ctrl-C. Library errors (GroupsyncError) become one `Error: ...` line (or one line per problem
 for an invalid file or plan), never a traceback.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 # Only what every command needs loads here: `--version`, `--help` and tab completion must not
-# wait for pydantic, argon2 or the service (docs/contracts.md, "The command line"). Each
+# wait for pydantic, argon2 or the service (docs/contracts.md, "The command line starts fast"). Each
 # command imports the stages it uses when it runs.
 from groupsync import __version__
 from groupsync.accounts.memo import remembering_logins
@@ -368,7 +369,9 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
                             "nothing was changed")
         click.echo("\nApply these changes? Only 'yes' will be accepted: ", nl=False)
         try:
-            answer = input()  # Ctrl-C here is KeyboardInterrupt: exit 130 (DESIGN §7.4)
+            # Ctrl-C here is KeyboardInterrupt: exit 130 (docs/contracts.md, "Commands and
+            # exit codes")
+            answer = input()
         except EOFError:
             answer = ""
         if answer.strip() != "yes":

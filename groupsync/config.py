@@ -406,7 +406,7 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
         else:
             text = err["msg"].removeprefix("Value error, ")
             if (kind in _TYPE_WORDS and err.get("input") is None) or kind == "string_too_short":
-                # an empty or null value is a missing one (DESIGN §3)
+                # an empty or null value is a missing one (docs/contracts.md, "The practice file")
                 text = "is empty; it needs a value"
             elif kind in _TYPE_WORDS:
                 text = f"{_TYPE_WORDS[kind]}, not {_describe(err.get('input'))}"

@@ -2,7 +2,7 @@
 
 The engine and the service's edge use them as well; they live here so that `groupsync --help`
 never has to import the service (uvicorn, starlette) or the engine to print them
-(docs/contracts.md, "The command line").
+(docs/contracts.md, "The command line starts fast").
 """
 
 from __future__ import annotations

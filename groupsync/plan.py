@@ -191,14 +191,16 @@ class _Planner:
                     self.moved[ukey(u.username)] = existing.home
             else:
                 # Held outside this practice: said as a sign-up screen says it, never where
-                # (DESIGN §7.1: no error names an account the caller can't open).
+                # (docs/contracts.md, "Identity and scope": no error names an account the caller
+                # can't open).
                 problems.append(f"username {u.username} is taken; usernames are unique across "
                                 "the store, so choose another")
         if problems:
             raise PlanError("\n".join(problems))
 
     def _ours(self, u: DesiredUsername, home: str) -> bool:
-        """A username of this practice (DESIGN §7.3): its home is a declared account or one
+        """A username of this practice (docs/contracts.md, "The group's lifecycle"): its home is a
+        declared account or one
         the group's master can open. The master's own home is one it can open by definition,
         so the master counts as ours when it can open a declared account."""
         if not home or home in self.d.by_account:
@@ -349,7 +351,8 @@ class _Planner:
     def _moves(self) -> None:
         """A username whose declared home differs from its home in the store is replaced:
         deleted there (with all its access) and added again in its new home, with its joins
-        and privileges (DESIGN §7.3). Rendered as one `-/+` line, counted 1 remove + 1 add."""
+        and privileges (docs/contracts.md, "The group's lifecycle"). Rendered as one `-/+` line,
+        counted 1 remove + 1 add."""
         for k, old in sorted(self.moved.items()):
             user = self.s.users[k]
             access = {a: self.s.access[(k, a)] for a in sorted(self.s.by_user.get(k, ()))}
@@ -369,7 +372,8 @@ class _Planner:
                 self.credentials[declared.username] = declared.password_var
 
     def _left_accounts(self) -> None:
-        """Offboarding (DESIGN §7.3): joins that the master or a staff username holds to an
+        """Offboarding (docs/contracts.md, "The group's lifecycle"): joins that the master or a
+        staff username holds to an
         account the file no longer declares. Removed under prune.joins, else warned about,
         one warning per account naming everyone who can still open it."""
         stay: dict[str, list[str]] = {}
@@ -527,7 +531,8 @@ class _Planner:
             self.kept_codes.setdefault((file, key, why), []).append(account_id)
 
     def _code_warnings(self) -> None:
-        """Records kept only because prune.codes is off (DESIGN §7.3), as for usernames and
+        """Records kept only because prune.codes is off (docs/contracts.md, "The group's
+        lifecycle"), as for usernames and
         joins: one warning per record, naming the accounts; past a screenful, counted."""
         items = sorted(self.kept_codes.items(), key=lambda kv: (
             CODE_FILE_NAMES.index(kv[0][0]), kv[0][1], kv[0][2]))

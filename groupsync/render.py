@@ -93,7 +93,8 @@ def _change_lines(c: Change, style: _Style,
     sym = style(_SYMBOL[c.action], c.action)
     moved = (moves or {}).get(ukey(c.username or ""))
     if isinstance(c, UsernameChange) and moved is not None and c.after is not None:
-        # a replacement (DESIGN §7.3): deleted in the old home, added in the new, one line
+        # a replacement (docs/contracts.md, "The group's lifecycle"): deleted in the old home,
+        # added in the new, one line
         sym = style("-", "remove") + style("/", "change") + style("+", "add")
         privs = privileges_text(c.after["privileges"])
         lost = f"; loses its access to {', '.join(moved[2])}" if moved[2] else ""

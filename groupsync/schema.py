@@ -1,6 +1,7 @@
 """The JSON Schema of practice.yaml (`groupsync schema`), for editors and linters.
 
-Contract (DESIGN §7.5): it accepts every file `validate` accepts and rejects the shape errors
+Contract (docs/contracts.md, "Clients and the editor schema"): it accepts every file `validate`
+accepts and rejects the shape errors
 `validate` rejects that a schema can express. Two facts shape it:
 
 - The loader reads every scalar as the text written, so `account_id: 100482`, `tin: 123456789`,
@@ -36,7 +37,8 @@ from groupsync.vocabulary import (
 )
 
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
-# Text fields refuse what the loader refuses (DESIGN §7.2): C0, DEL and C1 controls, the line
+# Text fields refuse what the loader refuses (docs/contracts.md, "Hardening: saved plans, passwords
+# and text"): C0, DEL and C1 controls, the line
 # and paragraph separators and the bidi overrides (one class, accounts.model.CONTROL_CLASS).
 _SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
 

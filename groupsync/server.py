@@ -208,7 +208,7 @@ class WireNotice(BaseModel):
 
 
 class StateResponse(BaseModel):
-    """What the caller may read (DESIGN §7.1), as plain rows."""
+    """What the caller may read (docs/contracts.md, "Identity and scope"), as plain rows."""
 
     lineage: str
     revision: int

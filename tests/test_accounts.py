@@ -1,4 +1,4 @@
-"""The account system's rules (DESIGN §2), each with its refusal, on a real SQLite store."""
+"""The account system's rules (docs/contracts.md), each with its refusal, on a real SQLite store."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     r = run("access", "-f", str(EXAMPLE))
     assert r.code == 0
     lines = r.out.splitlines()
-    # every area named in full (DESIGN §7.5)
+    # every area named in full (docs/contracts.md, "Clients and the editor schema")
     assert lines[0].split() == ["username", "account", *AREAS, "flags"]
     assert any(line.startswith("billing ") and "100533" in line
                and line.endswith("full notes outside home") for line in lines)

@@ -1,5 +1,6 @@
 """An API client generated from the service's own OpenAPI document, as an integrator makes
-one (openapi-python-client), used against a real `groupsync serve` (DESIGN §7.5): bearer
+one (openapi-python-client), used against a real `groupsync serve` (docs/contracts.md, "Clients and
+the editor schema"): bearer
 authentication, typed state and audit answers, POST /v1/plan then POST /v1/apply."""
 
 from __future__ import annotations

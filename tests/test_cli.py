@@ -1,4 +1,5 @@
-"""The command line, run as a real process: exit codes and exact messages (DESIGN §4)."""
+"""The command line, run as a real process: exit codes and exact messages
+(docs/contracts.md, "Commands and exit codes")."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def test_apply_on_a_terminal_asks_and_only_yes_applies(run: Run, tmp_path: Path)
     setup(run)
     codes: list[int] = []
     out = on_terminal(tmp_path, "apply", *FILES, answer="no", codes=codes)
-    # DESIGN §7.4: an answer other than yes is an apply that did not happen: exit 1
+    # docs/contracts.md, "Commands and exit codes": an answer other than yes is an apply that did
+    # not happen: exit 1
     assert out.endswith("Error: apply cancelled (the answer was not 'yes'); nothing was "
                         "changed\n")
     out = on_terminal(tmp_path, "apply", *FILES, answer="^C", codes=codes)

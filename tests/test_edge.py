@@ -1,5 +1,6 @@
 """The service's edge against real clients on loopback: oversized, slow, hostile and
-replayed requests, and throttling per client address (DESIGN §7.2).
+replayed requests, and throttling per client address (docs/contracts.md, "Hardening: saved plans,
+passwords and text").
 
 Every test here runs a real `groupsync serve` process and talks to it over real sockets; the
 service's memory is read from /proc, never assumed.

@@ -1,4 +1,5 @@
-"""Identity and scope (DESIGN §7.1): usernames known by id, reads that honour levels, names
+"""Identity and scope (docs/contracts.md, "Identity and scope"): usernames known by id, reads that
+honour levels, names
 taken elsewhere said without where, and log-in bookkeeping that never waits behind an apply."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The group's lifecycle (DESIGN §7.3): providers leave, homes move, passwords change,
+"""The group's lifecycle (docs/contracts.md, "The group's lifecycle"): providers leave, homes move,
+passwords change,
 providers are renamed, records drop out of the file. Plan tests on change lists, account-system
 tests on the new rule, on both backends."""
 

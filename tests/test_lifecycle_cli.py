@@ -1,5 +1,6 @@
 """The group's lifecycle end to end: the real command, its exit codes and exact messages,
-locally and through a real `groupsync serve` (DESIGN §7.3, §7.4)."""
+locally and through a real `groupsync serve` (docs/contracts.md, "The group's lifecycle";
+docs/contracts.md, "Commands and exit codes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""plan(desired, state): change lists, counting, warnings, pruning (DESIGN §3, §4)."""
+"""plan(desired, state): change lists, counting, warnings, pruning (docs/contracts.md, "Plans,
+counting and JSON")."""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
         "access because prune.usernames is off",
         f"temp-helper (home {JONES} (jones)) can open account {CHEN} (chen) but is not in "
         f"{desired.source}; it keeps that access because prune.joins is off",
-        # DESIGN §7.3: a record kept only because prune.codes is off is said, as above
+        # docs/contracts.md, "The group's lifecycle": a record kept only because prune.codes is off
+        # is said, as above
         f"diagnosis_codes F99 in account {CHEN} (chen) is not in {desired.source}; it stays "
         "because prune.codes is off",
     ]

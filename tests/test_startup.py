@@ -1,4 +1,4 @@
-"""A command imports only the stages it uses (docs/contracts.md, "The command line").
+"""A command imports only the stages it uses (docs/contracts.md, "The command line starts fast").
 
 Checked by running the real console entry point in a fresh interpreter and listing what it
 loaded: a local `plan` never loads the service or its client, `--version` and `--help` load

@@ -53,7 +53,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     return matched and password_hash is not None
 
 
-# A new password's policy (DESIGN §7.2): long enough, not the username, not a common password.
+# A new password's policy (docs/contracts.md, "Hardening: saved plans, passwords and text"): long
+# enough, not the username, not a common password.
 MIN_LENGTH = 8
 
 

@@ -130,7 +130,8 @@ class AccountSystem:
         return user
 
     def visible_state(self, username: str) -> State:
-        """What `username` may read, as the product's screens show it (DESIGN §7.1): in each
+        """What `username` may read, as the product's screens show it (docs/contracts.md, "Identity
+        and scope"): in each
         account it can open, the account itself (id, provider name); the Practice Set-up with
         at least view on practice_setup; the usernames and their privileges with at least
         view on account_access; the code files with at least view on codes. Its own row
@@ -237,7 +238,8 @@ class AccountSystem:
 
     def prehash(self, passwords: dict[str, str]) -> dict[str, tuple[str, str]]:
         """argon2 hashes of new usernames' passwords, made *before* a write transaction opens,
-        so the transaction holds the store's lock for SQL only (DESIGN §7.1: log-ins never
+        so the transaction holds the store's lock for SQL only (docs/contracts.md, "Identity and
+        scope": log-ins never
         wait behind an apply's hashing). Keyed by casefolded name; policy still applies to
         the password itself when the username is made."""
         return {ukey(u): (hash_password(pw), _fingerprint(pw)) for u, pw in passwords.items()
@@ -576,7 +578,7 @@ class Session:
     def _require(self, account_id: str, area: str, level: str, doing: str) -> None:
         if (ukey(self.actor), account_id) not in self.state.access:
             # the same words whether the account exists or not: an account the actor can't
-            # open is not described to it (DESIGN §7.1)
+            # open is not described to it (docs/contracts.md, "Identity and scope")
             raise PermissionDenied(f"{self.actor} can't open account {account_id}")
         have = self.state.level(self.actor, account_id, area)
         if LEVEL_RANK[have] < LEVEL_RANK[level]:
@@ -602,7 +604,8 @@ class Session:
     def _user(self, username: str) -> User:
         """A username the actor may act on: one that can open an account the actor can open
         (or the actor itself). Any other, and one that doesn't exist, get the same words: a
-        username of another practice is neither located nor confirmed (DESIGN §7.1)."""
+        username of another practice is neither located nor confirmed (docs/contracts.md, "Identity
+        and scope")."""
         user = self.state.user(username)
         if user is not None and (ukey(user.username) == ukey(self.actor)
                                  or self.state.by_user.get(ukey(self.actor), set())

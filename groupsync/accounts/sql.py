@@ -572,7 +572,8 @@ class SqlWrite:
             "VALUES (?,?,?,?,?,?) ON CONFLICT(ukey) DO UPDATE SET "
             "username=excluded.username, home=excluded.home, "
             "password_hash=excluded.password_hash, created_at=excluded.created_at, "
-            # a name deleted and made again in one transaction is a new id (DESIGN §7.1)
+            # a name deleted and made again in one transaction is a new id (docs/contracts.md,
+            # "Identity and scope")
             "user_id=excluded.user_id",
             user_rows,
         )
