@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from groupsync.accounts import AccountSystem, create_system
+from groupsync.accounts import AccountSystem, create_system, state_digest
 from groupsync.accounts.model import ukey
 from groupsync.apply import apply_plan
 from groupsync.config import Desired, Secrets, load_text
@@ -103,11 +103,16 @@ drift_step = st.one_of(
 )
 
 
-def _drift(system: AccountSystem, p: dict[str, Any], steps: list[Any]) -> None:
+def _drift(system: AccountSystem, p: dict[str, Any], steps: list[Any]) -> list[str]:
+    """Apply the drift steps the rules allow; returns the kinds that were applied, each of
+    which is checked to have changed the store (a drift that changes nothing would make the
+    properties below vacuous)."""
     n = p["n"]
+    applied: list[str] = []
     for step in steps:
         kind, a = step[0], step[1] % n
         key, acct = p["keys"][a], IDS[a]
+        before = state_digest(system.read_state())
         try:
             with system.session(f"{key}-login", "pw-test-2026") as s:
                 if kind == "extra":
@@ -126,7 +131,10 @@ def _drift(system: AccountSystem, p: dict[str, Any], steps: list[Any]) -> None:
                 elif kind == "login_privs":
                     s.set_privileges(acct, f"{key}-login", {**step[2], "account_access": "full"})
         except GroupsyncError:
-            pass  # a drift step the rules refuse is simply not part of the starting state
+            continue  # a drift step the rules refuse is simply not part of the starting state
+        if state_digest(system.read_state()) != before:
+            applied.append(kind)
+    return applied
 
 
 def _setup(p: dict[str, Any], steps: list[Any], folder: Path) -> tuple[AccountSystem, Desired]:
@@ -134,8 +142,31 @@ def _setup(p: dict[str, Any], steps: list[Any], folder: Path) -> tuple[AccountSy
     system = create_system(str(folder / "store.db"))
     for i, key in enumerate(p["keys"]):
         system.signup(f"Provider {key}", f"{key}-login", "pw-test-2026", IDS[i])
-    _drift(system, p, steps)
+    applied = _drift(system, p, steps)
+    event(f"drift steps applied: {len(applied)} of {len(steps)}")
     return system, desired
+
+
+# One practice, fixed, and every kind of drift step: each must change the store, so that the
+# properties above are tested on drifted stores and not only on pristine ones.
+FIXED = {"n": 3, "keys": KEYS, "home": "alpha", "master_all": {"clients": "view"},
+         "staff": {"staff0": {"home": "alpha", "accounts": ["beta"], "all": {"notes": "view"},
+                              "per": {}}},
+         "bills": [False, True, False], "diag": ["F41.1"], "fees": {"90834": 120},
+         "copy": True, "prune": [False, False, False]}
+EVERY_DRIFT = [("extra", 0, {"clients": "full"}), ("join_extra", 0, 1),
+               ("staff_early", 0, {"billing": "view"}), ("code", 2, "F99"),
+               ("login_privs", 1, {"reports": "view"})]
+
+
+def test_every_kind_of_drift_step_changes_the_store(tmp_path: Path) -> None:
+    desired = load_text(render_yaml(FIXED).encode(), "generated.yaml")
+    assert desired.staff  # the fixed practice has the staff username staff_early drifts
+    system = create_system(str(tmp_path / "store.db"))
+    for i, key in enumerate(KEYS):
+        system.signup(f"Provider {key}", f"{key}-login", "pw-test-2026", IDS[i])
+    assert _drift(system, FIXED, EVERY_DRIFT) == [step[0] for step in EVERY_DRIFT]
+    assert make_plan(desired, system.read_state()).changes  # and the plan sees drift to undo
 
 
 SECRETS = Secrets({"PW": "pw-test-2026"}, environ={})

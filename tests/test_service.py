@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import schemathesis
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from benchmarks.generate import Shape, generate
-from groupsync.accounts import open_system, state_digest
+from groupsync.accounts import AccountSystem, open_system, state_digest
 from groupsync.config import Secrets, load_env_file, load_file
 from groupsync.engine import sandbox
 from groupsync.plan import make_plan
@@ -151,14 +152,30 @@ def test_sigkill_of_the_service_mid_apply(run: Run, tmp_path: Path) -> None:
 
 # -- schemathesis against the OpenAPI document (bounded) ---------------------------------------
 
-# schemathesis reads the schema when the module is collected, so the app (over a sandboxed
-# store of its own) exists from then on; the folder goes when the test run ends.
-_folder = Path(tempfile.mkdtemp(prefix="groupsync-schemathesis-"))
-atexit.register(shutil.rmtree, _folder, True)
-_store = str(_folder / "store.db")
-_system, _ = sandbox(_store, load_file(EXAMPLE), Secrets(demo_env(), environ={}))
-_app = create_app(_system)
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
+class _StoreOnFirstUse:
+    """The account system behind the app, signed up on first use: schemathesis needs the app
+    (for its OpenAPI document) when the module is collected, but the store and its argon2
+    hashes are made only when a case is run, so collecting or deselecting costs neither."""
+
+    def __init__(self) -> None:
+        self._system: AccountSystem | None = None
+
+    def get(self) -> AccountSystem:
+        if self._system is None:
+            folder = Path(tempfile.mkdtemp(prefix="groupsync-schemathesis-"))
+            atexit.register(shutil.rmtree, folder, True)
+            self._system, _ = sandbox(str(folder / "store.db"), load_file(EXAMPLE),
+                                      Secrets(demo_env(), environ={}))
+        return self._system
+
+    def __getattr__(self, name: str) -> Any:
+        if callable(getattr(AccountSystem, name, None)):  # a method the app binds early
+            return lambda *args, **kwargs: getattr(self.get(), name)(*args, **kwargs)
+        return getattr(self.get(), name)
+
+
+_lazy = _StoreOnFirstUse()
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_lazy))  # type: ignore[arg-type]
 
 
 @schema.auth(refresh_interval=None)
@@ -171,7 +188,8 @@ class _FreshToken:
         # /v1/login cases fail from the same client address ("testclient"), and once they
         # pass the address limit (50 in 15 minutes) a log-in here is refused, schemathesis
         # goes on without a token, and the case meets `login_required` (the flake's cause).
-        return _system.issue_token(_system.user("jsmith"), 900)
+        system = _lazy.get()
+        return system.issue_token(system.user("jsmith"), 900)
 
     def set(self, case: schemathesis.Case, data: str, context: object) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
