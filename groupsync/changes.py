@@ -10,7 +10,7 @@ character in a text field. Render and apply dispatch on the class, never on stri
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, get_args
 
 from pydantic import (
     AfterValidator,
@@ -107,9 +107,24 @@ class UsernameRemoved(TypedDict):
 
 
 class _Change(_Model):
+    """One change kind. Each subclass is the kind's one home for what the model knows of it:
+    its `type` tag, its place in a plan (ORDER: within an account, kinds follow this), its
+    label in summaries, and the fields its JSON view adds (json_extra). Its text lines are
+    registered with render.py's `renders`, its apply step in apply.py's phases."""
+
+    ORDER: ClassVar[int]
+    LABEL: ClassVar[str]  # how a summary names a group of these: "joins", "Practice Set-up"
+
     action: Action
     account: AccountId
     username: UsernameText | None = None
+
+    def label(self) -> str:
+        return self.LABEL
+
+    def json_extra(self) -> dict[str, Any]:
+        """Fields of `plan --json` this kind adds after account and username."""
+        return {}
 
     def _shape(self, before: bool, after: bool) -> None:
         """`add` has only an after, `remove` only a before, `change` both."""
@@ -119,11 +134,10 @@ class _Change(_Model):
                     "remove": "a before and no after"}[self.action]
             raise ValueError(f"a {self.action} needs {need}")
 
-    def key_tuple(self) -> tuple[Any, ...]:
-        return (self.action, getattr(self, "type", ""), self.account, self.username)
-
 
 class PracticeSetupChange(_Change):
+    ORDER = 0
+    LABEL = "Practice Set-up"
     type: Literal["practice_setup"] = "practice_setup"
     action: Literal["change"] = "change"
     before: PracticeSetup
@@ -131,6 +145,8 @@ class PracticeSetupChange(_Change):
 
 
 class UsernameChange(_Change):
+    ORDER = 1
+    LABEL = "usernames"
     type: Literal["username"] = "username"
     action: Literal["add", "remove"]
     username: UsernameText
@@ -147,6 +163,8 @@ class UsernameChange(_Change):
 
 
 class JoinChange(_Change):
+    ORDER = 3
+    LABEL = "joins"
     type: Literal["join"] = "join"
     action: Literal["add", "remove"]
     username: UsernameText
@@ -160,6 +178,8 @@ class JoinChange(_Change):
 
 
 class PrivilegesChange(_Change):
+    ORDER = 4
+    LABEL = "privileges"
     type: Literal["privileges"] = "privileges"
     action: Literal["change"] = "change"
     username: UsernameText
@@ -172,6 +192,8 @@ class PasswordChange(_Change):
     appears in a plan; before and after are null by contract (docs/contracts.md, "The group's
     lifecycle")."""
 
+    ORDER = 2  # after the username is made, before anything logs in with it
+    LABEL = "passwords"
     type: Literal["password"] = "password"
     action: Literal["change"] = "change"
     username: UsernameText
@@ -180,11 +202,19 @@ class PasswordChange(_Change):
 
 
 class CodeChange(_Change):
+    ORDER = 5
+    LABEL = "code records"
     type: Literal["code"] = "code"
     file: CodeFile
     key: Text
     before: dict[str, Text] | None = None
     after: dict[str, Text] | None = None
+
+    def label(self) -> str:
+        return self.file.replace("_", " ")  # summaries count code records per file
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"file": self.file, "key": self.key}
 
     @model_validator(mode="after")
     def _check(self) -> CodeChange:
@@ -210,11 +240,13 @@ Change = Annotated[
     | PasswordChange,
     Field(discriminator="type"),
 ]
+# Every kind, by its type tag, in plan order: read from the union, so a new kind is one class
+# added to `Change` and nothing else here.
 CHANGE_CLASSES: dict[str, type[_Change]] = {
-    "practice_setup": PracticeSetupChange, "username": UsernameChange, "join": JoinChange,
-    "privileges": PrivilegesChange, "code": CodeChange, "password": PasswordChange,
+    cls.model_fields["type"].default: cls
+    for cls in sorted(get_args(get_args(Change)[0]), key=lambda cls: cls.ORDER)
 }
-_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+TYPE_ORDER: tuple[str, ...] = tuple(CHANGE_CLASSES)
 change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
 
 
@@ -233,10 +265,8 @@ def make(action: str, type: str, account: str, *, username: str | None = None,
 def to_json(change: Change) -> dict[str, Any]:
     """The `plan --json` contract's shape of one change."""
     out: dict[str, Any] = {"action": change.action, "type": change.type,
-                           "account": change.account, "username": change.username}
-    if isinstance(change, CodeChange):
-        out["file"] = change.file
-        out["key"] = change.key
+                           "account": change.account, "username": change.username,
+                           **change.json_extra()}
     out["before"] = _plain(change.before)
     out["after"] = _plain(change.after)
     return out
@@ -244,15 +274,6 @@ def to_json(change: Change) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return dict(value) if isinstance(value, dict) else value
-
-
-def parse_changes(data: Any) -> list[Change]:
-    """Validate changes from outside; raises ValueError with one line per problem, naming
-    the change and field, never echoing a value."""
-    try:
-        return _changes_adapter.validate_python(data)
-    except ValidationError as exc:
-        raise ValueError(describe(exc, "changes")) from None
 
 
 def describe(exc: ValidationError, prefix: str = "") -> str:

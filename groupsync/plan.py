@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from groupsync.accounts.model import Record, State, ukey
-from groupsync.changes import Change
+from groupsync.changes import TYPE_ORDER, Change
 from groupsync.changes import make as change
 from groupsync.changes import to_json as change_json
 from groupsync.config import Desired, DesiredUsername
@@ -22,7 +22,7 @@ from groupsync.errors import PlanError
 from groupsync.vocabulary import CODE_FILE_NAMES, CODE_FILES
 
 FORMAT_VERSION = "1"
-TYPE_ORDER = ("practice_setup", "username", "password", "join", "privileges", "code")
+
 MAX_CODE_WARNINGS = 20  # a file without inline lists can keep thousands: the rest are counted
 ACTION_ORDER = ("add", "change", "remove")
 

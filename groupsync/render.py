@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from groupsync.accounts.model import State, ukey
 from groupsync.accounts.storage import AuditEntry
@@ -24,7 +25,7 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.plan import FORMAT_VERSION, Plan
-from groupsync.vocabulary import AREAS, CODE_FILES, RISKY_AREAS
+from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, CODE_FILES, RISKY_AREAS
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 # JSON escapes C0 itself; C1 and bidi controls it leaves raw, so they are escaped here
@@ -88,44 +89,78 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
 
 
+# Each change kind's text lines, registered once per kind (`@renders(Kind)`): the text and
+# Markdown plans dispatch on the kind, never on a chain of type tests.
+_LINES: dict[type, Callable[[Any, str], list[str]]] = {}
+RenderFn = TypeVar("RenderFn", bound=Callable[..., list[str]])
+
+
+def renders(kind: type) -> Callable[[RenderFn], RenderFn]:
+    def register(fn: RenderFn) -> RenderFn:
+        _LINES[kind] = fn
+        return fn
+
+    return register
+
+
+def has_renderer(kind: type) -> bool:
+    return kind in _LINES
+
+
 def _change_lines(c: Change, style: _Style,
                   moves: dict[str, tuple[str, str, list[str]]] | None = None) -> list[str]:
     sym = style(_SYMBOL[c.action], c.action)
     moved = (moves or {}).get(ukey(c.username or ""))
     if isinstance(c, UsernameChange) and moved is not None and c.after is not None:
-        # a replacement (docs/contracts.md, "The group's lifecycle"): deleted in the old home,
-        # added in the new, one line
+        # a move is one concept made of two changes (a remove in the old home, this add in the
+        # new), shown once, `-/+` (docs/contracts.md, "The group's lifecycle")
         sym = style("-", "remove") + style("/", "change") + style("+", "add")
         privs = privileges_text(c.after["privileges"])
         lost = f"; loses its access to {', '.join(moved[2])}" if moved[2] else ""
         return [f"{sym} username {c.username} (home {moved[0]} -> {moved[1]}; {privs}{lost})"]
-    if isinstance(c, PasswordChange):
-        return [f"  {sym} password {c.username} (set from its variable; its tokens end)"]
-    if isinstance(c, PracticeSetupChange):
-        before, after = dict(c.before), dict(c.after)
-        lines = [f"  {sym} Practice Set-up"]
-        for k in _changed_fields(before, after):
-            lines.append(f"      {k}: {_q(before.get(k))} -> {_q(after.get(k))}")
-        return lines
-    if isinstance(c, UsernameChange):
-        if c.after is not None:
-            privs = privileges_text(c.after["privileges"])
-            return [f"  {sym} username {c.username} (home; {privs})"]
-        accounts = ", ".join(sorted(c.before["access"] if c.before else ())) or "none"
-        return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
-    if isinstance(c, JoinChange):
-        if c.after is not None:
-            return [f"  {sym} join {c.username} ({privileges_text(c.after)})"]
-        return [f"  {sym} join {c.username} (had {privileges_text(c.before or {})})"]
-    if isinstance(c, PrivilegesChange):
-        lines = [f"  {sym} privileges {c.username}"]
-        for area in AREAS:
-            if c.before[area] != c.after[area]:
-                lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
-        return lines
-    return _code_lines(c, sym)
+    return _LINES[type(c)](c, sym)
 
 
+@renders(PasswordChange)
+def _password_lines(c: PasswordChange, sym: str) -> list[str]:
+    return [f"  {sym} password {c.username} (set from its variable; its tokens end)"]
+
+
+@renders(PracticeSetupChange)
+def _setup_lines(c: PracticeSetupChange, sym: str) -> list[str]:
+    before, after = dict(c.before), dict(c.after)
+    lines = [f"  {sym} Practice Set-up"]
+    for k in _changed_fields(before, after):
+        lines.append(f"      {k}: {_q(before.get(k))} -> {_q(after.get(k))}")
+    return lines
+
+
+@renders(UsernameChange)
+def _username_lines(c: UsernameChange, sym: str) -> list[str]:
+    if c.after is not None:
+        privs = privileges_text(c.after["privileges"])
+        return [f"  {sym} username {c.username} (home; {privs})"]
+    accounts = ", ".join(sorted(c.before["access"] if c.before else ())) or "none"
+    return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
+
+
+@renders(JoinChange)
+def _join_lines(c: JoinChange, sym: str) -> list[str]:
+    if c.after is not None:
+        return [f"  {sym} join {c.username} ({privileges_text(c.after)})"]
+    return [f"  {sym} join {c.username} (had {privileges_text(c.before or {})})"]
+
+
+@renders(PrivilegesChange)
+def _privileges_lines(c: PrivilegesChange, sym: str) -> list[str]:
+    lines = [f"  {sym} privileges {c.username}"]
+    for area in AREAS:
+        if c.before[area] != c.after[area]:
+            lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
+    return lines
+
+
+@renders(CodeChange)
 def _code_lines(c: CodeChange, sym: str) -> list[str]:
     label = f"{c.file} {c.key}"
     if c.before is None and c.after is not None:
@@ -240,12 +275,9 @@ def _access_sides(c: Change) -> tuple[dict[str, str] | None, dict[str, str] | No
     return None, None
 
 
-_KIND_LABEL = {"practice_setup": "Practice Set-up", "username": "usernames",
-               "password": "passwords", "join": "joins", "privileges": "privileges"}
-
-
-def _kind(c: Change) -> str:
-    return c.file.replace("_", " ") if isinstance(c, CodeChange) else _KIND_LABEL[c.type]
+def _rank(c: Change) -> tuple[int, int]:
+    """Where a kind's row sits in the summary table: plan order, code files in file order."""
+    return c.ORDER, CODE_FILE_NAMES.index(c.file) if isinstance(c, CodeChange) else 0
 
 
 def removal_warning(plan: Plan, max_removals: int | None, refuse: str) -> list[str]:
@@ -266,12 +298,13 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
     out.append(f"Store `{plan.lineage}` at revision {plan.revision}.")
     if plan.changes:
         counts: dict[str, dict[str, int]] = {}
+        rank: dict[str, tuple[int, int]] = {}
         for c in plan.changes:
-            counts.setdefault(_kind(c), {"add": 0, "change": 0, "remove": 0})[c.action] += 1
+            counts.setdefault(c.label(), {"add": 0, "change": 0, "remove": 0})[c.action] += 1
+            rank[c.label()] = _rank(c)
         out += ["", "| kind | to add | to change | to remove |", "|---|---:|---:|---:|"]
-        order = [*_KIND_LABEL.values(), *(f.replace("_", " ") for f in CODE_FILES)]
         out += [f"| {kind} | {counts[kind]['add']} | {counts[kind]['change']} | "
-                f"{counts[kind]['remove']} |" for kind in order if kind in counts]
+                f"{counts[kind]['remove']} |" for kind in sorted(counts, key=rank.__getitem__)]
     warnings = plan.warnings + removal_warning(plan, max_removals, "apply will refuse it")
     if warnings:
         out += ["", "**Warnings**", ""] + [f"- :warning: {_md(w)}" for w in warnings]

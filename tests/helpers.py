@@ -70,6 +70,7 @@ def kinds(plan: Plan) -> list[tuple[str, str, str, str | None]]:
 
 def change(action: str, type: str, account: str, **fields: object) -> Any:
     """One change, validated as a plan from outside would be (changes.py)."""
-    from groupsync.changes import parse_changes
+    from groupsync.changes import change_adapter
 
-    return parse_changes([{"action": action, "type": type, "account": account, **fields}])[0]
+    return change_adapter.validate_python({"action": action, "type": type, "account": account,
+                                           **fields})

@@ -176,3 +176,16 @@ def test_markdown_neither_mentions_nor_links_issues_and_fits_a_comment() -> None
     assert len(text) < 65_536
     assert "more accounts left out to fit a pull-request comment" in text
     assert text.endswith("_Plan: 2400 to add, 0 to change, 0 to remove._\n")
+
+
+def test_every_change_kind_has_its_order_label_and_text_lines() -> None:
+    from groupsync.changes import CHANGE_CLASSES, TYPE_ORDER
+    from groupsync.render import has_renderer
+
+    # the plan order the contract's examples show, read from the kinds themselves
+    assert TYPE_ORDER == ("practice_setup", "username", "password", "join", "privileges",
+                          "code")
+    for tag, kind in CHANGE_CLASSES.items():
+        assert has_renderer(kind), tag
+        assert kind.LABEL and isinstance(kind.ORDER, int), tag
+    assert len({kind.ORDER for kind in CHANGE_CLASSES.values()}) == len(CHANGE_CLASSES)
