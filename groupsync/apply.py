@@ -113,9 +113,7 @@ def apply_plan(
         # never read an account the request can't open: a change naming one is refused by
         # the rules in the same words as one that doesn't exist, and its rows cost nothing
         scope = dataclasses.replace(scope, accounts=scope.accounts & reach.accounts)
-    new = {c.username: passwords[c.username] for c in plan.changes
-           if ((isinstance(c, UsernameChange) and c.action == "add") or
-               isinstance(c, PasswordChange)) and c.username in passwords}
+    new = {u: passwords[u] for u in plan.new_passwords() if u in passwords}
     if len(new) > MAX_NEW_PASSWORDS:
         raise PlanError(f"the plan sets {len(new)} new passwords, more than "
                         f"{MAX_NEW_PASSWORDS} in one apply; apply it in parts (or locally). "

@@ -122,6 +122,11 @@ class _Change(_Model):
     def label(self) -> str:
         return self.LABEL
 
+    def sets_password(self) -> bool:
+        """Whether applying this change sets its username's password (a new username, or
+        `--rotate`): the one rule the policy check, the hashing cap and the log-in checks ask."""
+        return False
+
     def json_extra(self) -> dict[str, Any]:
         """Fields of `plan --json` this kind adds after account and username."""
         return {}
@@ -152,6 +157,9 @@ class UsernameChange(_Change):
     username: UsernameText
     before: UsernameRemoved | None = None
     after: UsernameAdded | None = None
+
+    def sets_password(self) -> bool:
+        return self.action == "add"
 
     @model_validator(mode="after")
     def _check(self) -> UsernameChange:
@@ -199,6 +207,9 @@ class PasswordChange(_Change):
     username: UsernameText
     before: None = None
     after: None = None
+
+    def sets_password(self) -> bool:
+        return True
 
 
 class CodeChange(_Change):

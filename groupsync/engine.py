@@ -27,7 +27,6 @@ from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
 from groupsync.apply import Progress, Reach, apply_plan, login_secrets, scope_for
-from groupsync.changes import PasswordChange, UsernameChange
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.defaults import DEFAULT_MAX_REMOVALS
@@ -183,15 +182,12 @@ def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[st
         raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
                                "to apply it")
     check_guards(plan, guards or Guards())
-    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
-                     if u not in passwords)
+    missing = sorted(u for u in plan.needed_passwords() if u not in passwords)
     if missing:
         raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
     # every login the plan uses, checked once before the transaction; not the names it
     # creates (a taken one is refused as taken, not counted as someone's failed log-in)
-    created = {ukey(c.username) for c in plan.changes
-               if isinstance(c, UsernameChange) and c.action == "add" and c.username}
-    created |= {ukey(u) for u in plan.rotated}  # their new passwords don't log in yet
+    created = {ukey(u) for u in plan.new_passwords()}  # their new passwords don't log in yet
     logins = {u: pw for u, pw in passwords.items()
               if ukey(u) in {ukey(n) for n in plan.credentials} and ukey(u) not in created}
     with remembering_logins():
@@ -233,11 +229,9 @@ def check_new_passwords(plan: Plan, passwords: dict[str, str],
                         where: dict[str, str]) -> None:
     """Every password the apply will set must pass the policy; a weak one fails at plan time,
     naming its variable and where the file references it, never the value."""
-    for change in plan.changes:
-        if ((isinstance(change, UsernameChange) and change.action == "add")
-                or isinstance(change, PasswordChange)):
-            var = plan.credentials.get(change.username, "")
-            _policy(passwords.get(change.username, ""), change.username, var, where.get(var))
+    for username in plan.new_passwords():
+        var = plan.credentials.get(username, "")
+        _policy(passwords.get(username, ""), username, var, where.get(var))
 
 
 def _policy(password: str, username: str, var: str, where: str | None) -> None:

@@ -54,6 +54,16 @@ class Plan:
     def removals(self) -> int:
         return self.summary()["remove"]
 
+    def new_passwords(self) -> list[str]:
+        """The usernames whose password this plan sets: those it creates and those rotated.
+        None of them can log in with it until the apply commits."""
+        return [c.username for c in self.changes if c.sets_password() and c.username]
+
+    def needed_passwords(self) -> set[str]:
+        """Every password an apply of this plan must be given: its actor's, the master's,
+        every login it uses and every password it sets."""
+        return {self.actor, self.master, *self.credentials, *self.rotated}
+
     @property
     def rotated(self) -> list[str]:
         """The usernames whose password this plan sets (`--rotate`)."""
