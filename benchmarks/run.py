@@ -93,7 +93,7 @@ def child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
 
 def _child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
     from groupsync.accounts import open_system, passwords, service
-    from groupsync.apply import apply_plan
+    from groupsync.applier import apply_plan
     from groupsync.config import Secrets, load_env_file, load_file
     from groupsync.engine import prepare
 
@@ -244,7 +244,7 @@ def _desired_nested(desired: Any, actual: dict[str, Any]) -> dict[str, Any]:
 def setup(files: dict[str, Path]) -> float:
     """Build (or reuse) the sandboxed and the applied store; cached between runs."""
     from groupsync.accounts import open_system
-    from groupsync.apply import apply_plan
+    from groupsync.applier import apply_plan
     from groupsync.config import Secrets, load_env_file, load_file
     from groupsync.engine import prepare, sandbox
 

@@ -39,7 +39,7 @@ from benchmarks.generate import Shape, generate  # noqa: E402
 from groupsync.accounts import create_system, open_system  # noqa: E402
 from groupsync.accounts.memo import remembering_logins  # noqa: E402
 from groupsync.accounts.passwords import hash_password, verify_password  # noqa: E402
-from groupsync.apply import apply_plan  # noqa: E402
+from groupsync.applier import apply_plan  # noqa: E402
 from groupsync.config import Secrets, load_env_file, load_text  # noqa: E402
 from groupsync.engine import prepare, sandbox  # noqa: E402
 from groupsync.vocabulary import AREAS  # noqa: E402

@@ -110,7 +110,7 @@ class _Change(_Model):
     """One change kind. Each subclass is the kind's one home for what the model knows of it:
     its `type` tag, its place in a plan (ORDER: within an account, kinds follow this), its
     label in summaries, and the fields its JSON view adds (json_extra). Its text lines are
-    registered with render.py's `renders`, its apply step in apply.py's phases."""
+    registered with render.py's `renders`, its apply step in applier.py's phases."""
 
     ORDER: ClassVar[int]
     LABEL: ClassVar[str]  # how a summary names a group of these: "joins", "Practice Set-up"

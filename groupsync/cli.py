@@ -340,7 +340,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
     """
     from groupsync import planfile as planfile_format
     from groupsync import render
-    from groupsync.apply import login_secrets
+    from groupsync.applier import login_secrets
     from groupsync.engine import Guards, check_guards
     from groupsync.engine import apply as apply_changes
 
@@ -496,7 +496,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     """
     from groupsync import access as review
     from groupsync.accounts.model import ukey
-    from groupsync.apply import scope_for
+    from groupsync.applier import scope_for
     from groupsync.clock import now
     from groupsync.files import write_private
 
@@ -582,7 +582,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     Example: groupsync notice --mark-sent
     """
     from groupsync import notice as notices
-    from groupsync.apply import scope_for
+    from groupsync.applier import scope_for
     from groupsync.clock import today
 
     desired = ctx.desired()

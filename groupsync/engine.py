@@ -26,7 +26,7 @@ from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.apply import Progress, Reach, apply_plan, login_secrets, scope_for
+from groupsync.applier import Progress, Reach, apply_plan, login_secrets, scope_for
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.defaults import DEFAULT_MAX_REMOVALS

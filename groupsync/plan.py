@@ -3,7 +3,7 @@
 A Plan is plain data: a list of Changes (what to add, change or remove, with before/after),
 the warnings an admin should read, and what applying it needs: the store it was computed from
 (lineage, revision, write count) and the *names* of the variables holding the passwords of every
-login the apply will use. Rendering (render.py) and applying (apply.py) are separate consumers.
+login the apply will use. Rendering (render.py) and applying (applier.py) are separate consumers.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from groupsync.accounts import AccountSystem
-from groupsync.apply import apply_plan
+from groupsync.applier import apply_plan
 from groupsync.config import Desired, Secrets, load_file
 from groupsync.engine import prepare, sandbox
 from groupsync.plan import Plan

@@ -9,7 +9,7 @@ import pytest
 
 from groupsync import planfile
 from groupsync.accounts import state_digest
-from groupsync.apply import apply_plan
+from groupsync.applier import apply_plan
 from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, StaleError
 

@@ -233,7 +233,7 @@ class _TinyStorage(SqliteStorage):
 
 def test_a_full_disk_during_apply_changes_nothing(tmp_path: Path) -> None:
     from groupsync.accounts import AccountSystem
-    from groupsync.apply import apply_plan
+    from groupsync.applier import apply_plan
 
     system, desired = sandboxed(tmp_path)
     prepared = prepare(system, desired, secrets())

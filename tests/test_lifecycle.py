@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from groupsync.apply import apply_plan
+from groupsync.applier import apply_plan
 from groupsync.config import Desired, Secrets
 from groupsync.engine import prepare
 from groupsync.errors import LoginFailed, PermissionDenied, PlanError, SecretError

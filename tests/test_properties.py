@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from groupsync.accounts import AccountSystem, create_system, state_digest
 from groupsync.accounts.model import ukey
-from groupsync.apply import apply_plan
+from groupsync.applier import apply_plan
 from groupsync.config import Desired, Secrets, load_text
 from groupsync.engine import prepare
 from groupsync.errors import GroupsyncError
@@ -224,7 +224,7 @@ neighbour_step = st.one_of(
 def test_a_plan_from_the_practices_rows_equals_one_from_the_whole_store(
     p: dict[str, Any], steps: list[Any], neighbour: list[Any]
 ) -> None:
-    from groupsync.apply import scope_for
+    from groupsync.applier import scope_for
 
     with tempfile.TemporaryDirectory() as folder:
         system, desired = _setup(p, steps, Path(folder))
