@@ -27,13 +27,16 @@ from typing_extensions import TypedDict
 from groupsync.accounts.model import check_text, normalize_record
 from groupsync.errors import RuleError
 from groupsync.vocabulary import (
-    ACCOUNT_ID_RE,
     AREAS,
     CODE_FILES,
     LEVELS,
-    USERNAME_PATTERN,
     CodeFileName,
     NameText,
+    TinText,
+    UsernameText,
+)
+from groupsync.vocabulary import (
+    AccountIdText as AccountId,
 )
 
 Action = Literal["add", "change", "remove"]
@@ -42,8 +45,6 @@ Area = Literal[
     "practice_setup", "account_access",
 ]
 CodeFile = CodeFileName
-AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_RE.pattern)]
-UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 
 
 def _all_nine(value: dict[str, str]) -> dict[str, str]:
@@ -90,7 +91,7 @@ class PracticeSetup(TypedDict):
     # this change). Optional so a plan saved before renames existed still reads.
     provider_name: NotRequired[NameText]
     practice_name: NameText | None
-    tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")] | None
+    tin: TinText | None
     bills_electronically: bool
 
 

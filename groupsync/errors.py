@@ -10,6 +10,7 @@
     ├── RuleError                  the account system refused an operation (its rules)
     │   ├── LoginFailed            unknown username or wrong password: one message for both
     │   │   └── LoginLocked        too many failures in a row; said alike for unknown names
+    │   ├── Throttled              too many sign-ups or name look-ups in the window (429)
     │   ├── PermissionDenied       the acting username lacks the privilege the rule asks for
     │   ├── LockoutError           the change would leave an account without full account_access
     │   └── NotFound / Conflict    the object named does not exist / already exists
@@ -97,7 +98,8 @@ class LoginLocked(LoginFailed):
 
 
 class Throttled(RuleError):
-    """Too many requests of one kind (Free Trial sign-ups) from one client address."""
+    """Too many requests of one kind: Free Trial sign-ups from one client address, or "is this
+    name taken" look-ups by one username."""
 
     def __init__(self, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)

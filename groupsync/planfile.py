@@ -39,16 +39,16 @@ from pydantic import (
 from groupsync.accounts.model import ukey
 from groupsync.accounts.passwords import MEMORY_KIB, PARALLELISM, TIME_COST
 from groupsync.changes import (
-    AccountId,
     Change,
     Text,
-    UsernameText,
     change_adapter,
     describe,
 )
 from groupsync.errors import PlanError
 from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
+from groupsync.vocabulary import AccountIdText as AccountId
+from groupsync.vocabulary import UsernameText
 
 FORMAT = "groupsync-saved-plan"
 FORMAT_VERSION = 2

@@ -53,9 +53,11 @@ from groupsync.vocabulary import (
     MAX_NAME,
     PLAIN_TEXT,
     USERNAME_PATTERN,
+    AccountIdText,
     CodeFileName,
     Level,
     NameText,
+    TinText,
 )
 from groupsync.wire import audit_to_wire, state_to_wire
 
@@ -117,7 +119,7 @@ class SignupRequest(BaseModel):
     provider_name: Name
     username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = Field(
+    account_id: AccountIdText | None = Field(
         default=None, description="The Account ID to create (a sandbox's declared id); "
                                   "the service picks one when absent.")
 
@@ -128,7 +130,7 @@ class SignupResponse(BaseModel):
 
 
 class NoticeProvider(BaseModel):
-    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
+    account_id: AccountIdText
     name: Name
     bills_electronically: bool
 
@@ -137,7 +139,7 @@ class NoticeRequest(BaseModel):
     """A group-rate notice recorded as sent (`notice --mark-sent`)."""
 
     practice_name: Name
-    tin: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{7}$")]
+    tin: TinText
     providers: list[NoticeProvider] = Field(max_length=10_000)
 
 
