@@ -8,8 +8,7 @@ not need, so an auditor reads every flag instead of learning to skip them:
   (managing the group is its job: the practice file gives it full there);
 - any access a username of the practice keeps to an account the practice file no longer
   declares (a provider who left, docs/contracts.md, "The group's lifecycle"): shown by default,
-  because it is exactly
-  what an offboarding review is for.
+  because it is exactly what an offboarding review is for.
 """
 
 from __future__ import annotations

@@ -87,8 +87,8 @@ class _Model(BaseModel):
 class PracticeSetup(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     # The provider's name is part of the account's Practice Set-up (docs/contracts.md, "The group's
-    # lifecycle": a rename is
-    # this change). Optional so a plan saved before renames existed still reads.
+    # lifecycle": a rename is this change). Optional so a plan saved before renames existed still
+    # reads.
     provider_name: NotRequired[NameText]
     practice_name: NameText | None
     tin: TinText | None

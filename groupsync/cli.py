@@ -1,10 +1,9 @@
 """The command line: parse, call the library, print, exit. The only module that imports click.
 
 Exit codes (contract, docs/contracts.md, "Commands and exit codes"): 0 success; 1 any error (usage
-errors and an apply not
-answered `yes` included); 2 only from `plan --detailed-exitcode` when there are changes; 130 on
-Ctrl-C. Library errors (GroupsyncError) become one `Error: ...` line (or one line per problem
-for an invalid file or plan), never a traceback.
+errors and an apply not answered `yes` included); 2 only from `plan --detailed-exitcode` when there
+are changes; 130 on Ctrl-C. Library errors (GroupsyncError) become one `Error: ...` line (or one
+line per problem for an invalid file or plan), never a traceback.
 """
 
 from __future__ import annotations

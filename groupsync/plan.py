@@ -210,9 +210,8 @@ class _Planner:
 
     def _ours(self, u: DesiredUsername, home: str) -> bool:
         """A username of this practice (docs/contracts.md, "The group's lifecycle"): its home is a
-        declared account or one
-        the group's master can open. The master's own home is one it can open by definition,
-        so the master counts as ours when it can open a declared account."""
+        declared account or one the group's master can open. The master's own home is one it can
+        open by definition, so the master counts as ours when it can open a declared account."""
         if not home or home in self.d.by_account:
             return bool(home)
         if u.is_master:
@@ -383,9 +382,8 @@ class _Planner:
 
     def _left_accounts(self) -> None:
         """Offboarding (docs/contracts.md, "The group's lifecycle"): joins that the master or a
-        staff username holds to an
-        account the file no longer declares. Removed under prune.joins, else warned about,
-        one warning per account naming everyone who can still open it."""
+        staff username holds to an account the file no longer declares. Removed under prune.joins,
+        else warned about, one warning per account naming everyone who can still open it."""
         stay: dict[str, list[str]] = {}
         for u in (self.d.master, *self.d.staff.values()):
             k = ukey(u.username)
@@ -542,8 +540,8 @@ class _Planner:
 
     def _code_warnings(self) -> None:
         """Records kept only because prune.codes is off (docs/contracts.md, "The group's
-        lifecycle"), as for usernames and
-        joins: one warning per record, naming the accounts; past a screenful, counted."""
+        lifecycle"), as for usernames and joins: one warning per record, naming the accounts; past a
+        screenful, counted."""
         items = sorted(self.kept_codes.items(), key=lambda kv: (
             CODE_FILE_NAMES.index(kv[0][0]), kv[0][1], kv[0][2]))
         for (file, key, why), accounts in items[:MAX_CODE_WARNINGS]:

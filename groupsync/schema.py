@@ -38,8 +38,8 @@ from groupsync.vocabulary import (
 
 SCHEMA_ID = "https://groupsync.dev/schema/practice-v1.json"
 # Text fields refuse what the loader refuses (docs/contracts.md, "Hardening: saved plans, passwords
-# and text"): C0, DEL and C1 controls, the line
-# and paragraph separators and the bidi overrides (one class, accounts.model.CONTROL_CLASS).
+# and text"): C0, DEL and C1 controls, the line and paragraph separators and the bidi overrides (one
+# class, accounts.model.CONTROL_CLASS).
 _SCALARS = ["string", "number", "integer", "boolean"]  # any YAML scalar, read as its text
 
 # Digits-only fields an editor sees as integers when unquoted: their range as numbers.

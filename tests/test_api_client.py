@@ -1,7 +1,7 @@
 """An API client generated from the service's own OpenAPI document, as an integrator makes
 one (openapi-python-client), used against a real `groupsync serve` (docs/contracts.md, "Clients and
-the editor schema"): bearer
-authentication, typed state and audit answers, POST /v1/plan then POST /v1/apply."""
+the editor schema"): bearer authentication, typed state and audit answers, POST /v1/plan then POST
+/v1/apply."""
 
 from __future__ import annotations
 

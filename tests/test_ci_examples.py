@@ -1,7 +1,6 @@
 """The CI examples (examples/ci/) as a user would copy them: they install groupsync from its
 own repository, never by bare name from an index (docs/contracts.md, "Clients and the editor
-schema"), and their groupsync steps run
-as written, in order, against a sandbox store."""
+schema"), and their groupsync steps run as written, in order, against a sandbox store."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hardening (docs/contracts.md, "Hardening: saved plans, passwords and text"): saved plans that
-were edited, hostile plans, safe file writes,
-secrets in store URLs and driver messages, control characters, usernames in full."""
+were edited, hostile plans, safe file writes, secrets in store URLs and driver messages, control
+characters, usernames in full."""
 
 from __future__ import annotations
 

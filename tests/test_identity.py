@@ -1,6 +1,6 @@
 """Identity and scope (docs/contracts.md, "Identity and scope"): usernames known by id, reads that
-honour levels, names
-taken elsewhere said without where, and log-in bookkeeping that never waits behind an apply."""
+honour levels, names taken elsewhere said without where, and log-in bookkeeping that never waits
+behind an apply."""
 
 from __future__ import annotations
 

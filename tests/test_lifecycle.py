@@ -1,7 +1,6 @@
 """The group's lifecycle (docs/contracts.md, "The group's lifecycle"): providers leave, homes move,
-passwords change,
-providers are renamed, records drop out of the file. Plan tests on change lists, account-system
-tests on the new rule, on both backends."""
+passwords change, providers are renamed, records drop out of the file. Plan tests on change lists,
+account-system tests on the new rule, on both backends."""
 
 from __future__ import annotations
 

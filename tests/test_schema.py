@@ -1,8 +1,7 @@
 """`groupsync schema` agrees with `validate` (docs/contracts.md, "Clients and the editor schema"):
-it accepts every file validate
-accepts and rejects every shape error a JSON Schema can express. Checked with a real JSON
-Schema validator over the examples, valid variants and the whole bad corpus, and with the
-real YAML language server (the client editors run), driven over LSP."""
+it accepts every file validate accepts and rejects every shape error a JSON Schema can express.
+Checked with a real JSON Schema validator over the examples, valid variants and the whole bad
+corpus, and with the real YAML language server (the client editors run), driven over LSP."""
 
 from __future__ import annotations
 

@@ -131,11 +131,10 @@ class AccountSystem:
 
     def visible_state(self, username: str) -> State:
         """What `username` may read, as the product's screens show it (docs/contracts.md, "Identity
-        and scope"): in each
-        account it can open, the account itself (id, provider name); the Practice Set-up with
-        at least view on practice_setup; the usernames and their privileges with at least
-        view on account_access; the code files with at least view on codes. Its own row
-        always. Read from the rows of those accounts only."""
+        and scope"): in each account it can open, the account itself (id, provider name); the
+        Practice Set-up with at least view on practice_setup; the usernames and their privileges
+        with at least view on account_access; the code files with at least view on codes. Its own
+        row always. Read from the rows of those accounts only."""
         k = ukey(username)
         user = self.storage.read_user(k)
         if user is None:
@@ -239,9 +238,8 @@ class AccountSystem:
     def prehash(self, passwords: dict[str, str]) -> dict[str, tuple[str, str]]:
         """argon2 hashes of new usernames' passwords, made *before* a write transaction opens,
         so the transaction holds the store's lock for SQL only (docs/contracts.md, "Identity and
-        scope": log-ins never
-        wait behind an apply's hashing). Keyed by casefolded name; policy still applies to
-        the password itself when the username is made."""
+        scope": log-ins never wait behind an apply's hashing). Keyed by casefolded name; policy
+        still applies to the password itself when the username is made."""
         return {ukey(u): (hash_password(pw), _fingerprint(pw)) for u, pw in passwords.items()
                 if password_problem(pw, u) is None}
 
