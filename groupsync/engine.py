@@ -140,9 +140,8 @@ def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = ()) -> tu
     unseen = [name for name in named if state.user(name) is None]
     # A name held where the caller can't see (through a service) is still taken: known now,
     # at plan time, and known as nothing more than taken (no home, no account).
-    for name in system.taken(unseen) if unseen else ():
-        state.users[ukey(name)] = User(username=name, home="", password_hash="")
-    return make_plan(desired, state, today=today(), rotate=rotate), state
+    taken = system.taken(unseen) if unseen else []
+    return make_plan(desired, state, today=today(), rotate=rotate, taken=taken), state
 
 
 class _Visible:

@@ -8,7 +8,7 @@ login the apply will use. Rendering (render.py) and applying (applier.py) are se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -91,15 +91,18 @@ class Plan:
 
 
 def make_plan(desired: Desired, state: State, today: date | None = None,
-              rotate: Sequence[str] = ()) -> Plan:
+              rotate: Sequence[str] = (), taken: Iterable[str] = ()) -> Plan:
     """Compare the desired practice with the store's state; raise PlanError if it can't be
     reached at all (an account that was never signed up, a username taken elsewhere, a move
     or rotation nobody may make), one line per problem.
 
     `rotate` names usernames whose password is set to their variable's current value. With
     `today`, the plan also warns about free trials ending without a sent notice (the date is
-    a parameter so the same inputs always give the same plan)."""
-    plan = _Planner(desired, state, rotate).run()
+    a parameter so the same inputs always give the same plan).
+
+    `taken` names usernames the file declares that exist where `state` can't show them (a
+    service's caller sees only the accounts it can open): they are taken, nothing more."""
+    plan = _Planner(desired, state, rotate, taken).run()
     if today is not None:
         from groupsync.notice import trial_warnings
 
@@ -108,9 +111,11 @@ def make_plan(desired: Desired, state: State, today: date | None = None,
 
 
 class _Planner:
-    def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = ()) -> None:
+    def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = (),
+                 taken: Iterable[str] = ()) -> None:
         self.d = desired
         self.s = state
+        self.taken = {ukey(name) for name in taken}  # held out of sight: taken, no home
         self.changes: list[Change] = []
         self.warnings: list[str] = []
         self.credentials: dict[str, str] = {}
@@ -184,16 +189,18 @@ class _Planner:
                 )
                 continue
             login = self.s.user(p.login)
-            if login is None:
+            if login is None and ukey(p.login) not in self.taken:
                 problems.append(f"provider {p.key}'s login {p.login} does not exist")
-            elif login.home != p.account_id:
+            elif login is None or login.home != p.account_id:
                 problems.append(f"provider {p.key}'s login {p.login} is another account's "
                                 f"username, not a login of {p.account_id}")
         for u in (self.d.master, *self.d.staff.values()):
             existing = self.s.user(u.username)
-            if existing is None or existing.home == u.home:
+            if existing is None and ukey(u.username) not in self.taken:
+                continue  # a name this plan creates
+            if existing is not None and existing.home == u.home:
                 continue
-            if self._ours(u, existing.home):
+            if existing is not None and self._ours(u, existing.home):
                 problem = self._move_problem(u, existing.home)
                 if problem:
                     problems.append(problem)
