@@ -49,21 +49,23 @@ PROGRESS_MIN_CHANGES = 50
 
 def _options(practice: bool = True, store: bool = True) -> Callable[[F], F]:
     """--no-color on every command; --store where a store is used; -f/--file and --env-file
-    only where a practice file is read (not for schema, serve and store)."""
+    shown only where a practice file is read (not for schema, serve and store)."""
     options = []
-    if practice:
-        options.append(click.option(
-            "-f", "--file", "file", default="practice.yaml", envvar="GROUPSYNC_FILE",
-            show_default=True, help="The practice file (env GROUPSYNC_FILE)."))
+    # Without a practice file, -f and --env-file are still accepted (scripts written when
+    # every command listed them keep working) but hidden from --help and ignored.
+    options.append(click.option(
+        "-f", "--file", "file", default="practice.yaml", envvar="GROUPSYNC_FILE",
+        show_default=True, hidden=not practice, help="The practice file (env GROUPSYNC_FILE)."))
     if store:
+        where = (", or a service's http(s):// URL" if practice
+                 else " (the store itself: this command doesn't work through a service)")
         options.append(click.option(
             "--store", default="groupsync.db", envvar="GROUPSYNC_STORE", show_default=True,
-            help="Store: a SQLite path or sqlite:///file.db, postgresql://user@host/db, or a "
-                 "service's http(s):// URL (env GROUPSYNC_STORE)."))
-    if practice:
-        options.append(click.option(
-            "--env-file", type=click.Path(dir_okay=False), default=None,
-            help="File of NAME=value lines for ${NAME} passwords; the environment wins."))
+            help="Store: a SQLite path or sqlite:///file.db, postgresql://user@host/db"
+                 f"{where} (env GROUPSYNC_STORE)."))
+    options.append(click.option(
+        "--env-file", type=click.Path(dir_okay=False), default=None, hidden=not practice,
+        help="File of NAME=value lines for ${NAME} passwords; the environment wins."))
     options.append(click.option("--no-color", is_flag=True, help="Plain text even on a terminal."))
 
     def decorate(f: F) -> F:

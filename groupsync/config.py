@@ -94,9 +94,11 @@ def unknown_provider(ref: str, keys: Iterable[str], all_too: bool = False) -> st
 
 def _secret(value: Any) -> Any:
     if isinstance(value, str) and not SECRET_RE.fullmatch(value):
-        bare = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", value.strip())
-        if bare:  # `$BILLER_PASSWORD`, as a shell would write it
-            raise ValueError(f"write the reference with braces: ${{{bare.group(1)}}}")
+        if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", value.strip()):
+            # `$BILLER_PASSWORD`, as a shell writes it; never quoted back, since the value may
+            # be a password that happens to start with `$`
+            raise ValueError("a ${VARIABLE} reference needs its braces: write ${NAME}, not "
+                             "$NAME")
         raise ValueError(
             "a password must be a ${VARIABLE} reference, never the password itself"
         )

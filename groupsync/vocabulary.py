@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Final, Literal, get_args
 
 # The portions of the system a privilege covers, in contract order: rendering, storage
 # columns and JSON all follow it.
@@ -139,8 +139,3 @@ AccountIdText = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 NameText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME,
                                             pattern=PLAIN_TEXT)]
 
-
-def plain_text(max_length: int, min_length: int = 0) -> Any:
-    """Plain text of at most `max_length` characters (a note, a description)."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
-                                            pattern=PLAIN_TEXT)]

@@ -63,12 +63,16 @@ def test_a_mistyped_provider_gets_a_did_you_mean_and_an_unknown_one_says_what_fi
 
 def test_a_shell_style_reference_suggests_the_braces(tmp_path: Path) -> None:
     path = _variant(tmp_path, 'password: "${MASTER_PASSWORD}"', "password: $MASTER_PASSWORD")
-    assert any(p.endswith("master.password: write the reference with braces: "
-                          "${MASTER_PASSWORD}") for p in _problems(path))
+    problems = _problems(path)
+    assert any(p.endswith("master.password: a ${VARIABLE} reference needs its braces: write "
+                          "${NAME}, not $NAME") for p in problems)
+    # never quoted back: a password that starts with `$` must not reach a CI log
+    path = _variant(tmp_path, 'password: "${MASTER_PASSWORD}"', 'password: "$Summer2024x"')
+    assert not any("Summer2024x" in p for p in _problems(path))
 
 
 @pytest.mark.parametrize(("fee", "hint"), [('"$150"', "150.00"), ('"1,500.00"', "1500.00"),
-                                           ('"$1,500"', "1500.00")])
+                                           ('"$1,500"', "1500.00"), ('"$ 150"', "150.00")])
 def test_a_fee_written_with_a_dollar_sign_or_a_separator_says_how(
         tmp_path: Path, fee: str, hint: str) -> None:
     text = EXAMPLE.read_text()
@@ -127,6 +131,7 @@ def test_commands_that_read_no_practice_file_offer_no_file_options(
     shown = run(*command.split(), "--help").out
     assert "--file" not in shown and "--env-file" not in shown
     assert ("--store" in shown) == (command != "schema")
+    assert "http(s)://" not in shown  # none of them works through a service
 
 
 def test_sandbox_help_says_it_works_through_a_service_too(run: Callable[..., Result]) -> None:
@@ -158,3 +163,16 @@ def test_serve_says_where_it_listens(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1]
         log = tmp_path / f"serve-{port}.log"
         assert f"groupsync serve listening on {url}" in log.read_text()
+
+
+@pytest.mark.parametrize("fee", ['"1,50"', '"1,5,0"', '",150"', '"150,"', '"150$"'])
+def test_a_fee_that_is_not_a_written_amount_gets_no_guess(tmp_path: Path, fee: str) -> None:
+    m = re.search(r"fee: ([^,}\n]+)", EXAMPLE.read_text())
+    assert m is not None
+    problems = _problems(_variant(tmp_path, m.group(0), f"fee: {fee}"))
+    assert problems and not any("like" in p for p in problems), problems
+
+
+def test_scripts_that_pass_the_unlisted_options_still_run(run: Callable[..., Result]) -> None:
+    r = run("schema", "-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
+    assert r.code == 0 and r.out.startswith("{")

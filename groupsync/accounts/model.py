@@ -75,8 +75,10 @@ def normalize_fee(fee: str) -> str:
     # at most 12 digits of dollars: past that it is no fee (and Decimal's 28-digit context
     # would refuse to round it)
     if not MONEY_RE.fullmatch(text):
-        digits = text.lstrip("$").replace(",", "")
-        if digits != text and MONEY_RE.fullmatch(digits):
+        written = re.fullmatch(r"\$?\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?", text)
+        digits = (written.group(1).replace(",", "") + (written.group(2) or "")) if written \
+            else ""
+        if written and digits != text and MONEY_RE.fullmatch(digits):
             # `fee: "$150"` or `"1,500.00"`: the amount is there, the punctuation is not
             raise RuleError(f"fee {fee!r}: write the amount alone, like "
                             f"{Decimal(digits).quantize(Decimal('0.01'))}")
