@@ -19,7 +19,7 @@ from groupsync.changes import make as change
 from groupsync.changes import to_json as change_json
 from groupsync.config import Desired, DesiredUsername
 from groupsync.errors import PlanError
-from groupsync.vocabulary import CODE_FILE_NAMES, CODE_FILES
+from groupsync.vocabulary import CODE_FILE_NAMES, CODE_FILE_SPECS, CODE_FILES
 
 FORMAT_VERSION = "1"
 
@@ -127,6 +127,7 @@ class _Planner:
         self.moved: dict[str, str] = {}  # ukey -> the home it leaves
         self.gone: set[str] = set()  # usernames this plan deletes (pruned or moved)
         self.kept_codes: dict[tuple[str, str, str], list[str]] = {}  # (file, key, why) -> ids
+        self.case_clashes: list[str] = []
 
     def exists(self, username: str) -> bool:
         """The username is in the store and stays there (not deleted or moved by this plan)."""
@@ -520,12 +521,32 @@ class _Planner:
                 source = actual_master
             for target in codes.copy_to:
                 self._sync_file(target, file, source, self.s.file(target, file))
+        if self.case_clashes:
+            raise PlanError("\n".join(self.case_clashes))
+
+    def _case_clash(self, account_id: str, file: str, key: str,
+                    have: dict[str, Record]) -> bool:
+        """A payer the file names in another case than the account holds it (`AETNA`, held as
+        `Aetna`): one payer to a biller, so adding it while the other stays (prune.codes off)
+        would make two. Refused, with the way out, rather than planned."""
+        if not CODE_FILE_SPECS[file].key_folds_case or key in have or self.d.prune_codes:
+            return False  # with prune.codes the old spelling is removed: one payer after
+        held = next((k for k in have if k.casefold() == key.casefold()), None)
+        if held is None:
+            return False
+        self.case_clashes.append(
+            f"{file} {key!r} is {held!r} in account {self.label(account_id)}: payer names are "
+            f"one payer whatever their case; write it as {held!r}, or remove {held!r} there "
+            "first")
+        return True
 
     def _sync_file(
         self, account_id: str, file: str, want: dict[str, Record], have: dict[str, Record]
     ) -> None:
         for key, record in want.items():
             current = have.get(key)
+            if current is None and self._case_clash(account_id, file, key, have):
+                continue
             if current is None:
                 self.changes.append(change("add", "code", account_id, file=file, key=key,
                                            after=record))

@@ -6,6 +6,7 @@ line the admin reads.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Callable
@@ -176,3 +177,28 @@ def test_a_fee_that_is_not_a_written_amount_gets_no_guess(tmp_path: Path, fee: s
 def test_scripts_that_pass_the_unlisted_options_still_run(run: Callable[..., Result]) -> None:
     r = run("schema", "-f", str(EXAMPLE), "--env-file", str(DEMO_ENV))
     assert r.code == 0 and r.out.startswith("{")
+
+
+def test_a_payer_held_in_another_case_is_refused_not_added_twice(
+        run: Callable[..., Result], tmp_path: Path) -> None:
+    files = ("--env-file", str(DEMO_ENV))
+    assert run("sandbox", "-f", str(EXAMPLE), *files).code == 0
+    assert run("apply", "--auto-approve", "-f", str(EXAMPLE), *files).code == 0
+    before = run("show", "--json", "-f", str(EXAMPLE), *files).out
+    path = _variant(tmp_path, "{name: Aetna,", "{name: AETNA,")
+    r = run("plan", "-f", str(path), *files)
+    assert r.code == 1
+    assert "Error: insurance_payers 'AETNA' is 'Aetna' in account 100482 (smith): payer names " \
+           "are one payer whatever their case; write it as 'Aetna', or remove 'Aetna' there " \
+           "first" in r.err, r.err
+    assert run("show", "--json", "-f", str(EXAMPLE), *files).out == before
+    # with prune.codes the old spelling goes in the same apply: one payer after
+    pruned = path.read_text().replace("codes: false", "codes: true")
+    assert pruned != path.read_text()
+    path.write_text(pruned)
+    r = run("apply", "--auto-approve", "-f", str(path), *files)
+    assert r.code == 0, r.err
+    shown = json.loads(run("show", "--json", "-f", str(path), *files).out)
+    names = [name for acct in shown["accounts"].values()
+             for name in acct["codes"]["insurance_payers"]]
+    assert "AETNA" in names and "Aetna" not in names
