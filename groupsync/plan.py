@@ -524,28 +524,32 @@ class _Planner:
         if self.case_clashes:
             raise PlanError("\n".join(self.case_clashes))
 
-    def _case_clash(self, account_id: str, file: str, key: str,
-                    have: dict[str, Record]) -> bool:
-        """A payer the file names in another case than the account holds it (`AETNA`, held as
-        `Aetna`): one payer to a biller, so adding it while the other stays (prune.codes off)
-        would make two. Refused, with the way out, rather than planned."""
-        if not CODE_FILE_SPECS[file].key_folds_case or key in have or self.d.prune_codes:
-            return False  # with prune.codes the old spelling is removed: one payer after
-        held = next((k for k in have if k.casefold() == key.casefold()), None)
-        if held is None:
-            return False
-        self.case_clashes.append(
-            f"{file} {key!r} is {held!r} in account {self.label(account_id)}: payer names are "
-            f"one payer whatever their case; write it as {held!r}, or remove {held!r} there "
-            "first")
-        return True
+    def _case_clashes(self, account_id: str, file: str, want: dict[str, Record],
+                      have: dict[str, Record]) -> set[str]:
+        """Payers the file names in another case than the account holds them (`AETNA`, held
+        as `Aetna`): one payer to a biller, so adding one while the other stays (prune.codes
+        off) would make two. Refused, with the way out, rather than planned; returns their
+        keys. One pass over each side, whatever the sizes."""
+        if not CODE_FILE_SPECS[file].key_folds_case or self.d.prune_codes:
+            return set()  # with prune.codes the old spelling is removed: one payer after
+        held = {k.casefold(): k for k in have}
+        clashes = {key for key in want
+                   if key not in have and held.get(key.casefold()) not in (None, key)}
+        for key in sorted(clashes):
+            old = held[key.casefold()]
+            self.case_clashes.append(
+                f"{file} {key!r} is {old!r} in account {self.label(account_id)}: payer names "
+                f"are one payer whatever their case; write it as {old!r}, or remove {old!r} "
+                "there first")
+        return clashes
 
     def _sync_file(
         self, account_id: str, file: str, want: dict[str, Record], have: dict[str, Record]
     ) -> None:
+        clashes = self._case_clashes(account_id, file, want, have)
         for key, record in want.items():
             current = have.get(key)
-            if current is None and self._case_clash(account_id, file, key, have):
+            if key in clashes:
                 continue
             if current is None:
                 self.changes.append(change("add", "code", account_id, file=file, key=key,
