@@ -173,6 +173,37 @@ def planning_view(state: State, reach: Reach) -> State:
                                by_user=dict(state.by_user))
 
 
+StepFn = Callable[["_Applier", list[Any]], None]
+
+
+@dataclass(frozen=True)
+class _Step:
+    kind: type | None  # None: a step of the apply itself (acting as the master, the move)
+    action: str
+    master: bool  # the master's own changes of this kind, or everyone else's
+    fn: StepFn
+
+
+# The apply's order, one row per step, in the order they are declared below with `@step`:
+# a change kind's apply steps are the functions registered for it (for its add, change and
+# remove, the master's and the rest), and nothing else dispatches on kinds.
+_STEPS: list[_Step] = []
+
+
+def step(kind: type | None, action: str = "", *, master: bool = False
+         ) -> Callable[[StepFn], StepFn]:
+    def register(fn: StepFn) -> StepFn:
+        _STEPS.append(_Step(kind, action, master, fn))
+        return fn
+
+    return register
+
+
+def applied_kinds() -> set[tuple[type, str]]:
+    """Every (kind, action) some step applies: each one a change may hold has one."""
+    return {(st.kind, st.action) for st in _STEPS if st.kind is not None}
+
+
 class _Applier:
     def __init__(self, session: Session, plan: Plan, passwords: dict[str, str],
                  progress: Progress | None) -> None:
@@ -182,114 +213,45 @@ class _Applier:
         self.progress = progress
         self.done = 0
         self.master = ukey(plan.master)
+        self.moved = plan.moves()
         self.final_master: dict[str, dict[str, str]] = {}  # account -> privileges, set last
         self.finished: set[int] = set()  # removals done early (a move), not to do again
+        self.by: dict[tuple[type, str, bool], list[Any]] = defaultdict(list)
+        for c in plan.changes:
+            is_master = c.username is not None and ukey(c.username) == self.master
+            self.by[(type(c), c.action, is_master)].append(c)
 
     def tick(self, n: int = 1) -> None:
         self.done += n
         if self.progress:
             self.progress(self.done, len(self.plan.changes))
 
+    def of(self, kind: type, action: str, master: bool = False) -> list[Any]:
+        return self.by[(kind, action, master)]
+
     def run(self) -> None:
-        by: dict[tuple[str, type, bool], list[Any]] = defaultdict(list)
-        for c in self.plan.changes:
-            is_master = c.username is not None and ukey(c.username) == self.master
-            by[(c.action, type(c), is_master)].append(c)
-        moved = self.plan.moves()
-
-        # 0. Passwords (--rotate): the master's by its home's provider login (the actor then),
-        # everyone else's by the master, before anything logs in with them.
-        master_rotated = bool(by[("change", PasswordChange, True)])
-        for c in by[("change", PasswordChange, True)]:
-            self.s.set_password(c.username, self._password(c.username))
-            self.tick()
-        for c in by[("change", PasswordChange, False)]:
-            # the master sets it; when the master's own is being set in this apply, the
-            # provider login of the username's home does (docs/contracts.md, "The group's
-            # lifecycle": never one rotated)
-            setter = self._login(c.account) if master_rotated else self.plan.master
-            if ukey(self.s.actor) != ukey(setter):
-                self.s.act_as(setter, self._password(setter))
-            self.s.set_password(c.username, self._password(c.username))
-            self.tick()
-        if self.master in moved:
-            self._move_master(by, moved)
-
-        # 1. The master: created (with full rights for now), then acting, then joined.
-        for c in by[("add", UsernameChange, True)]:
-            self.s.allow_access(c.account, c.username, self.pw[self.plan.master],
-                                {a: "full" for a in AREAS})
-            self.final_master[c.account] = c.after["privileges"]
-            self.tick()
-        if ukey(self.s.actor) != self.master:
-            self.s.act_as(self.plan.master, self.pw[self.plan.master])
-        for c in by[("add", JoinChange, True)]:
-            self._join(c)
-            self.final_master[c.account] = c.after
-            self.tick()
-        for c in by[("change", PrivilegesChange, True)]:
-            raised = _max(c.before, c.after)
-            if c.before["account_access"] != "full":
-                # The master can't raise itself where it lost account_access: the account's
-                # own provider login does, as an admin would in the product's screens.
-                login = self._login(c.account)
-                self.s.act_as(login, self._password(login))
-                self.s.set_privileges(c.account, self.plan.master, raised)
-                self.s.act_as(self.plan.master, self.pw[self.plan.master])
-            else:
-                self.s.set_privileges(c.account, c.username or "", raised)
-            self.final_master[c.account] = c.after
-            self.tick()
-
-        # 2. What the master now can do everywhere.
-        for c in by[("change", PracticeSetupChange, False)]:
-            self._need(c.account, "practice_setup", "full")
-            self.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
-                                      c.after["bills_electronically"],
-                                      c.after.get("provider_name"))
-            self.tick()
-        for c in by[("remove", UsernameChange, False)]:
-            if ukey(c.username) in moved:  # replaced: the old one goes before the new comes
-                self._delete(c)
-        for c in by[("add", UsernameChange, False)]:
-            self.s.allow_access(c.account, c.username, self._password(c.username),
-                                c.after["privileges"])
-            self.tick()
-        for c in by[("add", JoinChange, False)]:
-            self._join(c)
-            self.s.set_privileges(c.account, c.username, c.after)
-            self.tick()
-        for c in by[("change", PrivilegesChange, False)]:
-            self.s.set_privileges(c.account, c.username or "", c.after)
-            self.tick()
-        self._codes(by)
-
-        # 3. Removals, then the master's own: its joins to accounts the group left, and its
-        # reductions.
-        for c in by[("remove", JoinChange, False)]:
-            self._leave(c)
-        for c in by[("remove", UsernameChange, False)]:
-            self._delete(c)
-        for c in by[("remove", JoinChange, True)]:
-            self._leave(c)
-        for account, privs in self.final_master.items():
-            self.s.set_privileges(account, self.plan.master, privs)
+        for st in _STEPS:
+            st.fn(self, [] if st.kind is None else self.of(st.kind, st.action, st.master))
         if self.done != len(self.plan.changes):
             # A saved plan edited by hand (or written by another version) can hold a change no
-            # phase above performs; applying the rest would report success for less than the
-            # plan said, so the whole transaction is refused instead.
+            # step performs; applying the rest would report success for less than the plan
+            # said, so the whole transaction is refused instead.
             raise PlanError(f"the plan holds {len(self.plan.changes) - self.done} change(s) "
                             "groupsync can't apply (such as removing the master's own "
                             "access); nothing was changed")
 
-    def _leave(self, c: JoinChange) -> None:
+    def act_as_master(self) -> None:
+        if ukey(self.s.actor) != self.master:
+            self.s.act_as(self.plan.master, self.pw[self.plan.master])
+
+    def leave(self, c: JoinChange) -> None:
         if id(c) in self.finished:
             return
         self.s.leave(c.username or "", c.account)
         self.finished.add(id(c))
         self.tick()
 
-    def _delete(self, c: UsernameChange) -> None:
+    def delete(self, c: UsernameChange) -> None:
         if id(c) in self.finished:
             return
         # one the actor may act on, or refused as a missing name would be: a username of
@@ -304,27 +266,7 @@ class _Applier:
         self.finished.add(id(c))
         self.tick()
 
-    def _move_master(self, by: dict[tuple[str, type, bool], list[Any]],
-                     moved: dict[str, tuple[str, str]]) -> None:
-        """The master moves home (its home provider left, or the file says another): first,
-        as the old master, everything only its current rights allow (access to accounts the
-        group no longer declares, usernames that move with it out of the old home); then it
-        deletes itself, and the new home's provider login makes it again (phase 1)."""
-        declared = set(self.plan.accounts)
-        if ukey(self.s.actor) != self.master:
-            self.s.act_as(self.plan.master, self.pw[self.plan.master])
-        for c in by[("remove", JoinChange, False)]:
-            if c.account not in declared:
-                self._leave(c)
-        for c in by[("remove", UsernameChange, False)]:
-            if ukey(c.username) in moved or c.account not in declared:
-                self._delete(c)
-        for c in by[("remove", UsernameChange, True)]:
-            self._delete(c)
-        login = self._login(moved[self.master][1])
-        self.s.act_as(login, self._password(login))
-
-    def _need(self, account: str, area: str, level: str) -> None:
+    def need(self, account: str, area: str, level: str) -> None:
         """The master may hold less than an operation needs (the file gives it `codes: view`
         somewhere, yet that account's codes must be copied). Where it holds full
         account_access it raises itself for this apply, and the end of the apply puts back
@@ -339,48 +281,218 @@ class _Applier:
         self.final_master.setdefault(account, dict(have))
         self.s.set_privileges(account, self.plan.master, {**have, area: level})
 
-    def _password(self, username: str) -> str:
+    def password(self, username: str) -> str:
         password = self.pw.get(username)
         if not password:
             raise PlanError(f"the apply needs the password of {username}, which was not "
                             "given; nothing was changed")
         return password
 
-    def _login(self, account: str) -> str:
+    def login(self, account: str) -> str:
         login = self.plan.logins.get(account)
         if login is None:
             raise PlanError(f"the plan names no provider login for account {account}; "
                             "nothing was changed")
         return login
 
-    def _join(self, c: JoinChange) -> None:
-        login = self._login(c.account)
-        self.s.join(c.username or "", c.account, login, self._password(login))
+    def join(self, c: JoinChange) -> None:
+        login = self.login(c.account)
+        self.s.join(c.username or "", c.account, login, self.password(login))
         if ukey(c.username or "") == self.master:
             # Keep what the master needs to finish this apply; reduced to the plan's at the end.
             self.s.set_privileges(c.account, c.username or "",
                                   _max(self.s.state.access[(self.master, c.account)],
                                        c.after or {}))
 
-    def _codes(self, by: dict[tuple[str, type, bool], list[Any]]) -> None:
-        master = self.plan.code_master
-        puts: dict[tuple[str, str], list[CodeChange]] = defaultdict(list)
-        for c in by[("add", CodeChange, False)] + by[("change", CodeChange, False)]:
-            puts[(c.account, c.file)].append(c)
-        # The master account's own file first, so copies carry the new records.
-        for (account, file), changes in sorted(puts.items(), key=lambda kv: kv[0][0] != master):
-            if account == master or master is None:
-                self._need(account, "codes", "full")
-                self.s.put_codes(account, file, [c.after for c in changes if c.after])
-            else:
-                self._need(master, "codes", "view")
-                self._need(account, "codes", "full")
-                self.s.copy_codes(master, account, file, [c.key for c in changes])
-            self.tick(len(changes))
-        removes: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for c in by[("remove", CodeChange, False)]:
-            removes[(c.account, c.file)].append(c.key)
-        for (account, file), keys in removes.items():
-            self._need(account, "codes", "full")
-            self.s.remove_codes(account, file, keys)
-            self.tick(len(keys))
+
+# -- 0. Passwords (--rotate), before anything logs in with them ---------------------------
+
+
+@step(PasswordChange, "change", master=True)
+def _rotate_master(a: _Applier, changes: list[PasswordChange]) -> None:
+    # the master's by its home's provider login, the actor at this point
+    for c in changes:
+        a.s.set_password(c.username, a.password(c.username))
+        a.tick()
+
+
+@step(PasswordChange, "change")
+def _rotate(a: _Applier, changes: list[PasswordChange]) -> None:
+    # The master sets them; when the master's own is set in this apply, the provider login of
+    # the username's home does (docs/contracts.md, "The group's lifecycle": never one
+    # rotated). The planner names the same setter (plan.password_setter).
+    master_rotated = bool(a.of(PasswordChange, "change", master=True))
+    for c in changes:
+        setter = a.login(c.account) if master_rotated else a.plan.master
+        if ukey(a.s.actor) != ukey(setter):
+            a.s.act_as(setter, a.password(setter))
+        a.s.set_password(c.username, a.password(c.username))
+        a.tick()
+
+
+@step(None)
+def _move_master(a: _Applier, _: list[Any]) -> None:
+    """The master moves home (its home provider left, or the file says another): first, as
+    the old master, everything only its current rights allow (access to accounts the group
+    no longer declares, usernames that move with it out of the old home); then it deletes
+    itself, and the new home's provider login makes it again (the next step)."""
+    move = a.moved.get(a.master)
+    if move is None:
+        return
+    declared = set(a.plan.accounts)
+    a.act_as_master()
+    for c in a.of(JoinChange, "remove"):
+        if c.account not in declared:
+            a.leave(c)
+    for c in a.of(UsernameChange, "remove"):
+        if ukey(c.username) in a.moved or c.account not in declared:
+            a.delete(c)
+    for c in a.of(UsernameChange, "remove", master=True):
+        a.delete(c)
+    login = a.login(move.new)
+    a.s.act_as(login, a.password(login))
+
+
+# -- 1. The master: created (with full rights for now), then acting, then joined ----------
+
+
+@step(UsernameChange, "add", master=True)
+def _make_master(a: _Applier, changes: list[UsernameChange]) -> None:
+    for c in changes:
+        a.s.allow_access(c.account, c.username, a.pw[a.plan.master], {x: "full" for x in AREAS})
+        a.final_master[c.account] = c.after["privileges"] if c.after else {}
+        a.tick()
+    a.act_as_master()
+
+
+@step(JoinChange, "add", master=True)
+def _join_master(a: _Applier, changes: list[JoinChange]) -> None:
+    for c in changes:
+        a.join(c)
+        a.final_master[c.account] = c.after or {}
+        a.tick()
+
+
+@step(PrivilegesChange, "change", master=True)
+def _raise_master(a: _Applier, changes: list[PrivilegesChange]) -> None:
+    # raised now, reduced to the plan's at the very end
+    for c in changes:
+        raised = _max(c.before, c.after)
+        if c.before["account_access"] != "full":
+            # The master can't raise itself where it lost account_access: the account's own
+            # provider login does, as an admin would in the product's screens.
+            login = a.login(c.account)
+            a.s.act_as(login, a.password(login))
+            a.s.set_privileges(c.account, a.plan.master, raised)
+            a.act_as_master()
+        else:
+            a.s.set_privileges(c.account, c.username, raised)
+        a.final_master[c.account] = c.after
+        a.tick()
+
+
+# -- 2. What the master now can do everywhere ---------------------------------------------
+
+
+@step(PracticeSetupChange, "change")
+def _setup(a: _Applier, changes: list[PracticeSetupChange]) -> None:
+    for c in changes:
+        a.need(c.account, "practice_setup", "full")
+        a.s.set_practice_setup(c.account, c.after["practice_name"], c.after["tin"],
+                               c.after["bills_electronically"], c.after.get("provider_name"))
+        a.tick()
+
+
+@step(None)
+def _delete_moved(a: _Applier, _: list[Any]) -> None:
+    # a replaced username: the old one goes before the new one comes
+    for c in a.of(UsernameChange, "remove"):
+        if ukey(c.username) in a.moved:
+            a.delete(c)
+
+
+@step(UsernameChange, "add")
+def _make_usernames(a: _Applier, changes: list[UsernameChange]) -> None:
+    for c in changes:
+        a.s.allow_access(c.account, c.username, a.password(c.username),
+                         c.after["privileges"] if c.after else {})
+        a.tick()
+
+
+@step(JoinChange, "add")
+def _joins(a: _Applier, changes: list[JoinChange]) -> None:
+    for c in changes:
+        a.join(c)
+        a.s.set_privileges(c.account, c.username, c.after or {})
+        a.tick()
+
+
+@step(PrivilegesChange, "change")
+def _privileges(a: _Applier, changes: list[PrivilegesChange]) -> None:
+    for c in changes:
+        a.s.set_privileges(c.account, c.username, c.after)
+        a.tick()
+
+
+@step(CodeChange, "add")
+def _put_codes(a: _Applier, changes: list[CodeChange]) -> None:
+    # adds and changes in one pass: a record's copy carries either
+    changes = changes + a.of(CodeChange, "change")
+    master = a.plan.code_master
+    puts: dict[tuple[str, str], list[CodeChange]] = defaultdict(list)
+    for c in changes:
+        puts[(c.account, c.file)].append(c)
+    # The master account's own file first, so copies carry the new records.
+    for (account, file), batch in sorted(puts.items(), key=lambda kv: kv[0][0] != master):
+        if account == master or master is None:
+            a.need(account, "codes", "full")
+            a.s.put_codes(account, file, [c.after for c in batch if c.after])
+        else:
+            a.need(master, "codes", "view")
+            a.need(account, "codes", "full")
+            a.s.copy_codes(master, account, file, [c.key for c in batch])
+        a.tick(len(batch))
+
+
+@step(CodeChange, "change")
+def _changed_codes(a: _Applier, changes: list[CodeChange]) -> None:
+    pass  # applied with the adds, above: registered so the kind's every action has a step
+
+
+@step(CodeChange, "remove")
+def _remove_codes(a: _Applier, changes: list[CodeChange]) -> None:
+    removes: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for c in changes:
+        removes[(c.account, c.file)].append(c.key)
+    for (account, file), keys in removes.items():
+        a.need(account, "codes", "full")
+        a.s.remove_codes(account, file, keys)
+        a.tick(len(keys))
+
+
+# -- 3. Removals, then the master's own: its joins to accounts the group left, and its
+# reductions -------------------------------------------------------------------------------
+
+
+@step(JoinChange, "remove")
+def _leave(a: _Applier, changes: list[JoinChange]) -> None:
+    for c in changes:
+        a.leave(c)
+
+
+@step(UsernameChange, "remove")
+def _delete(a: _Applier, changes: list[UsernameChange]) -> None:
+    for c in changes:
+        a.delete(c)
+
+
+@step(JoinChange, "remove", master=True)
+def _leave_master(a: _Applier, changes: list[JoinChange]) -> None:
+    for c in changes:
+        a.leave(c)
+
+
+@step(None)
+def _reduce_master(a: _Applier, _: list[Any]) -> None:
+    for account, privs in a.final_master.items():
+        a.s.set_privileges(account, a.plan.master, privs)

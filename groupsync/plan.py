@@ -27,6 +27,16 @@ MAX_CODE_WARNINGS = 20  # a file without inline lists can keep thousands: the re
 ACTION_ORDER = ("add", "change", "remove")
 
 
+@dataclass(frozen=True)
+class Move:
+    """A username deleted in its old home and made again in its new one (the same name)."""
+
+    username: str
+    old: str  # the old home's account id
+    new: str  # the new home's
+    loses: tuple[str, ...]  # accounts it can open now and not after the apply
+
+
 @dataclass
 class Plan:
     lineage: str
@@ -69,13 +79,26 @@ class Plan:
         """The usernames whose password this plan sets (`--rotate`)."""
         return [c.username or "" for c in self.changes if c.type == "password"]
 
-    def moves(self) -> dict[str, tuple[str, str]]:
-        """Usernames replaced in a new home: casefolded name -> (old home, new home)."""
-        removed = {ukey(c.username or ""): c.account for c in self.changes
+    def moves(self) -> dict[str, Move]:
+        """Usernames replaced in a new home, by casefolded name: a move is one concept made of
+        two changes (the remove in the old home and the add in the new), which count and
+        serialise as two (docs/contracts.md, "The group's lifecycle"); the text views show it
+        once and the applier orders its halves from this one reading."""
+        removed = {ukey(c.username or ""): c for c in self.changes
                    if c.type == "username" and c.action == "remove"}
-        return {k: (removed[k], c.account) for c in self.changes
-                if c.type == "username" and c.action == "add"
-                and (k := ukey(c.username or "")) in removed}
+        regained: dict[str, set[str]] = {}
+        for c in self.changes:
+            if c.action == "add" and c.type in ("username", "join"):
+                regained.setdefault(ukey(c.username or ""), set()).add(c.account)
+        out: dict[str, Move] = {}
+        for c in self.changes:
+            k = ukey(c.username or "")
+            if c.type == "username" and c.action == "add" and k in removed:
+                gone = removed[k]
+                had = sorted(gone.before["access"]) if gone.before else []
+                out[k] = Move(c.username or "", gone.account, c.account,
+                              tuple(a for a in had if a not in regained.get(k, set())))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The `plan --json` view (contract). A saved plan file is another format, written by

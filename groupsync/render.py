@@ -24,7 +24,7 @@ from groupsync.changes import (
     PrivilegesChange,
     UsernameChange,
 )
-from groupsync.plan import FORMAT_VERSION, Plan
+from groupsync.plan import FORMAT_VERSION, Move, Plan
 from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, CODE_FILES, RISKY_AREAS
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
@@ -107,8 +107,7 @@ def has_renderer(kind: type) -> bool:
     return kind in _LINES
 
 
-def _change_lines(c: Change, style: _Style,
-                  moves: dict[str, tuple[str, str, list[str]]] | None = None) -> list[str]:
+def _change_lines(c: Change, style: _Style, moves: dict[str, Move] | None = None) -> list[str]:
     sym = style(_SYMBOL[c.action], c.action)
     moved = (moves or {}).get(ukey(c.username or ""))
     if isinstance(c, UsernameChange) and moved is not None and c.after is not None:
@@ -116,8 +115,8 @@ def _change_lines(c: Change, style: _Style,
         # new), shown once, `-/+` (docs/contracts.md, "The group's lifecycle")
         sym = style("-", "remove") + style("/", "change") + style("+", "add")
         privs = privileges_text(c.after["privileges"])
-        lost = f"; loses its access to {', '.join(moved[2])}" if moved[2] else ""
-        return [f"{sym} username {c.username} (home {moved[0]} -> {moved[1]}; {privs}{lost})"]
+        lost = f"; loses its access to {', '.join(moved.loses)}" if moved.loses else ""
+        return [f"{sym} username {c.username} (home {moved.old} -> {moved.new}; {privs}{lost})"]
     return _LINES[type(c)](c, sym)
 
 
@@ -174,27 +173,10 @@ def _code_lines(c: CodeChange, sym: str) -> list[str]:
     return lines
 
 
-def _moves_with_losses(plan: Plan) -> dict[str, tuple[str, str, list[str]]]:
-    """Each moved username's (old home, new home, accounts it can open now and not after)."""
-    moves = plan.moves()
-    regained: dict[str, set[str]] = {}
-    before: dict[str, list[str]] = {}
-    for c in plan.changes:
-        k = ukey(c.username or "")
-        if k not in moves:
-            continue
-        if c.action == "add" and isinstance(c, UsernameChange | JoinChange):
-            regained.setdefault(k, set()).add(c.account)
-        elif isinstance(c, UsernameChange) and c.before is not None:
-            before[k] = sorted(c.before["access"])
-    return {k: (old, new, [a for a in before.get(k, []) if a not in regained.get(k, set())])
-            for k, (old, new) in moves.items()}
-
-
 def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) -> str:
     style = _Style(color)
     out: list[str] = []
-    moves = _moves_with_losses(plan)
+    moves = plan.moves()
     if plan.changes:
         out.append("groupsync will make these changes:")
         current = None
@@ -468,21 +450,60 @@ def audit_text(entries: list[AuditEntry]) -> str:
     return "\n".join(lines) + "\n"
 
 
+AuditFn = Callable[[Any, Any, dict[str, Any]], list[str]]
+# What `log` prints under an entry, by the entry's type tag (a change kind's, or the account
+# system's own: login, signup, token): stored entries are data, so the tag is the key, looked
+# up once, never an if-chain.
+_AUDIT_LINES: dict[str, AuditFn] = {}
+
+
+def audits(*types: str) -> Callable[[AuditFn], AuditFn]:
+    def register(fn: AuditFn) -> AuditFn:
+        for t in types:
+            _AUDIT_LINES[t] = fn
+        return fn
+
+    return register
+
+
 def _audit_detail(e: AuditEntry) -> list[str]:
     before, after = e.detail.get("before"), e.detail.get("after")
-    if e.type in ("privileges", "join") and isinstance(before, dict) and isinstance(after, dict):
-        return [f"{a}: {before.get(a)} -> {after.get(a)}" for a in AREAS
-                if before.get(a) != after.get(a)]
-    if e.type == "join" and isinstance(after, dict) and set(after) == set(AREAS):
-        return [privileges_text(after)]
-    if e.type == "username" and isinstance(after, dict) and isinstance(after.get("privileges"),
-                                                                        dict):
-        return [privileges_text(after["privileges"])]
+    lines = _AUDIT_LINES.get(e.type, _fields_audit)(before, after, e.detail)
+    return lines
+
+
+def _fields_audit(before: Any, after: Any, _: dict[str, Any]) -> list[str]:
+    # any entry with two records: the fields that differ (Practice Set-up, a code record)
     if isinstance(before, dict) and isinstance(after, dict):
         return [f"{k}: {_q(before.get(k))} -> {_q(after.get(k))}"
                 for k in _changed_fields(before, after)]
-    if e.type == "code" and isinstance(after, dict):
-        return [_record_text(after)]
-    if e.type == "login" and e.detail.get("address"):
-        return [f"from {e.detail['address']}"]
     return []
+
+
+@audits("privileges", "join")
+def _access_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [f"{a}: {before.get(a)} -> {after.get(a)}" for a in AREAS
+                if before.get(a) != after.get(a)]
+    if isinstance(after, dict) and set(after) == set(AREAS):
+        return [privileges_text(after)]
+    return []
+
+
+@audits("username")
+def _username_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
+    if isinstance(after, dict) and isinstance(after.get("privileges"), dict):
+        return [privileges_text(after["privileges"])]
+    return _fields_audit(before, after, detail)
+
+
+@audits("code")
+def _code_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        return _fields_audit(before, after, detail)
+    return [_record_text(after)] if isinstance(after, dict) else []
+
+
+@audits("login")
+def _login_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
+    return [f"from {detail['address']}"] if detail.get("address") else []

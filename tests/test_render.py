@@ -189,3 +189,17 @@ def test_every_change_kind_has_its_order_label_and_text_lines() -> None:
         assert has_renderer(kind), tag
         assert kind.LABEL and isinstance(kind.ORDER, int), tag
     assert len({kind.ORDER for kind in CHANGE_CLASSES.values()}) == len(CHANGE_CLASSES)
+
+
+def test_every_action_a_change_kind_admits_has_an_apply_step() -> None:
+    from typing import get_args
+
+    from groupsync.applier import applied_kinds
+    from groupsync.changes import CHANGE_CLASSES
+
+    steps = applied_kinds()
+    for tag, kind in CHANGE_CLASSES.items():
+        actions = get_args(kind.model_fields["action"].annotation)
+        assert actions, tag
+        for action in actions:
+            assert (kind, action) in steps, (tag, action)

@@ -95,7 +95,7 @@ def _write_count(conn: Conn) -> int:
 
 class PgWrite(SqlWrite):
     def load_state(self, scope: Scope | None = None) -> State:
-        state = _load(self.conn, scope)
+        state = _load(self.conn, scope, counted_in_meta=False)
         state.write_count = _write_count(self.conn)
         return state
 
@@ -154,7 +154,7 @@ class PostgresStorage(SqlStorage):
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('application', 'groupsync'), "
                     "('schema_version', %s), ('lineage', %s), ('revision', '0'), "
-                    "('write_count', '0'), ('created_at', %s)",
+                    "('created_at', %s)",  # the write count is write_count_seq, not a row
                     (str(SCHEMA_VERSION), str(uuid.uuid4()), utcnow()),
                 )
         except psycopg.Error as exc:
@@ -249,7 +249,7 @@ class PostgresStorage(SqlStorage):
             # one snapshot for every table, as SQLite's read transaction gives
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                state = _load(conn, scope)
+                state = _load(conn, scope, counted_in_meta=False)
                 state.write_count = _write_count(conn)
             finally:
                 conn.execute("COMMIT")

@@ -637,14 +637,16 @@ def _set_of(conn: Conn) -> str:
     return "SELECT value FROM json_array_elements_text(?::json)"
 
 
-def _load(conn: Conn, scope: Scope | None = None) -> State:
-    """One consistent read: the whole store, or the rows of a scope (indexed lookups)."""
+def _load(conn: Conn, scope: Scope | None = None, counted_in_meta: bool = True) -> State:
+    """One consistent read: the whole store, or the rows of a scope (indexed lookups).
+    `counted_in_meta`: the write count is meta's row (SQLite's triggers move it); PostgreSQL
+    counts in a sequence instead, and its caller reads that."""
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    missing = {"lineage", "revision", "write_count"} - meta.keys()
+    missing = {"lineage", "revision", *(["write_count"] if counted_in_meta else [])} - meta.keys()
     if missing:
         raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
     state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
-                  write_count=int(meta["write_count"]))
+                  write_count=int(meta["write_count"]) if counted_in_meta else 0)
     where_account = where_user = where_code = ""
     params_account: tuple[object, ...] = ()
     params_user: tuple[object, ...] = ()
