@@ -43,6 +43,8 @@ from groupsync.vocabulary import (
     SECRET_RE,
     TIN_PATTERN,
     USERNAME_RE,
+    VAR_NAME,
+    VAR_NAME_RE,
     CodeFileName,
     Level,
 )
@@ -94,7 +96,7 @@ def unknown_provider(ref: str, keys: Iterable[str], all_too: bool = False) -> st
 
 def _secret(value: Any) -> Any:
     if isinstance(value, str) and not SECRET_RE.fullmatch(value):
-        if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", value.strip()):
+        if re.fullmatch(f"\\${VAR_NAME}", value.strip()):
             # `$BILLER_PASSWORD`, as a shell writes it; never quoted back, since the value may
             # be a password that happens to start with `$`
             raise ValueError("a ${VARIABLE} reference needs its braces: write ${NAME}, not "
@@ -775,7 +777,7 @@ def load_env_file(path: str | Path) -> dict[str, str]:
         stripped = stripped.removeprefix("export ").lstrip()
         key, sep, value = stripped.partition("=")
         key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        if not sep or not VAR_NAME_RE.fullmatch(key):
             # Never echo the line: it may hold a password.
             problems.append(Problem(name, lineno, 1, "expected NAME=value"))
             continue

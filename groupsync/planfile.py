@@ -47,15 +47,16 @@ from groupsync.changes import (
 from groupsync.errors import PlanError
 from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
+from groupsync.vocabulary import PROVIDER_KEY_PATTERN, VAR_NAME_PATTERN, UsernameText
 from groupsync.vocabulary import AccountIdText as AccountId
-from groupsync.vocabulary import UsernameText
 
 FORMAT = "groupsync-saved-plan"
 FORMAT_VERSION = 2
 MAX_BYTES = 256 * 1024 * 1024  # a size-L first apply (340,000 code records) is ~120 MiB
 
-VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-ProviderKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+# the file's own patterns: a plan saved from any valid file reads back
+VarName = Annotated[str, StringConstraints(pattern=VAR_NAME_PATTERN)]
+ProviderKey = Annotated[str, StringConstraints(pattern=PROVIDER_KEY_PATTERN)]
 Lineage = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f-]{27}$")]
 
 
@@ -106,21 +107,17 @@ class SavedPlan(BaseModel):
 
     @classmethod
     def of(cls, plan: Plan) -> SavedPlan:
-        return cls.model_construct(
-            lineage=plan.lineage, revision=plan.revision, write_count=plan.write_count,
-            changes=list(plan.changes), warnings=list(plan.warnings), actor=plan.actor,
-            master=plan.master, credentials=dict(plan.credentials), code_master=plan.code_master,
-            accounts=dict(plan.accounts), logins=dict(plan.logins),
-        )
+        # every field of a Plan that travels, by name: a field added to Plan is saved too
+        # (a test checks the two lists agree, homes aside: it is recomputed, not trusted)
+        return cls.model_construct(**{name: _copy(getattr(plan, name))
+                                      for name in cls.model_fields})
 
     def to_plan(self) -> Plan:
-        return Plan(
-            lineage=self.lineage, revision=self.revision, write_count=self.write_count,
-            changes=list(self.changes), warnings=list(self.warnings), actor=self.actor,
-            master=self.master, credentials=dict(self.credentials),
-            code_master=self.code_master, accounts=dict(self.accounts),
-            logins=dict(self.logins),
-        )
+        return Plan(**{name: _copy(getattr(self, name)) for name in type(self).model_fields})
+
+
+def _copy(value: Any) -> Any:
+    return type(value)(value) if isinstance(value, list | dict) else value
 
 
 def parse_plan(data: Any, where: str = "plan") -> Plan:

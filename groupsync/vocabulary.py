@@ -50,7 +50,10 @@ ACCOUNT_ID_PATTERN: Final = f"^[0-9]{{1,{MAX_ACCOUNT_ID_DIGITS}}}$"
 ACCOUNT_ID_RE: Final = re.compile(ACCOUNT_ID_PATTERN)
 PROVIDER_KEY_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]*$"
 PROVIDER_KEY_RE: Final = re.compile(PROVIDER_KEY_PATTERN)
-SECRET_RE: Final = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+VAR_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"  # an environment variable's name
+VAR_NAME_PATTERN: Final = f"^{VAR_NAME}$"
+VAR_NAME_RE: Final = re.compile(VAR_NAME)
+SECRET_RE: Final = re.compile(f"^\\$\\{{({VAR_NAME})\\}}$")
 # An employer identification number: nine digits, written NN-NNNNNNN (a space or nothing
 # between the parts is read the same). The IRS has never issued a prefix of 00.
 TIN_PATTERN: Final = r"^(?!00)[0-9]{2}[- ]?[0-9]{7}$"

@@ -342,3 +342,15 @@ def test_control_characters_already_in_a_store_never_reach_the_terminal(
     assert "\x9b" not in as_json.out and "\\u009b" in as_json.out
     assert json.loads(as_json.out)["accounts"]["100517"]["provider_name"] == \
         "Robert\x1b[1A\x1b[2KJones\x9b"
+
+
+def test_a_saved_plan_carries_every_field_of_a_plan_but_the_recomputed_homes() -> None:
+    import dataclasses
+
+    from groupsync.plan import Plan
+    from groupsync.planfile import SavedPlan
+
+    saved = set(SavedPlan.model_fields)
+    plan_fields = {f.name for f in dataclasses.fields(Plan)}
+    assert plan_fields - saved == {"homes"}
+    assert saved <= plan_fields
