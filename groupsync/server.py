@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import User
 from groupsync.accounts.service import LOGIN_FAILED
+from groupsync.changes import CHANGE_CLASSES, PracticeSetup, UsernameAdded, UsernameRemoved
 from groupsync.config import load_text
 from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS
 from groupsync.edge import AUTHENTICATED_PATHS, Edge, error_body
@@ -536,14 +537,23 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
                 trusted_proxy=trusted_proxy)
 
 
-_SHOWN_LOC_PARTS = {"body", "query", "path", "header", *LoginRequest.model_fields, "usernames",
-                    "max_removals",
-                    *SignupRequest.model_fields, *NoticeRequest.model_fields, "rotate",
-                    "limit",
-                    *NoticeProvider.model_fields, "note",
-                    *ApplyRequest.model_fields, *SavedPlan.model_fields, "action", "type",
-                    "account", "username", "file", "key", "before", "after", "home",
-                    "privileges", "access", "practice_name", "tin", "bills_electronically"}
+def _declared_names(*shapes: type) -> set[str]:
+    """The field names models and TypedDicts declare: the location parts an error may show
+    (a dict key a client chose shows as `*`). Read from the shapes, so a new field shows."""
+    names: set[str] = set()
+    for shape in shapes:
+        fields = getattr(shape, "model_fields", None)
+        names |= set(fields if fields is not None else getattr(shape, "__annotations__", {}))
+    return names
+
+
+_SHOWN_LOC_PARTS = {
+    "body", "query", "path", "header",
+    "usernames", "max_removals", "rotate", "limit",  # query parameters
+    *_declared_names(LoginRequest, SignupRequest, NoticeRequest, NoticeProvider, ApplyRequest,
+                     SavedPlan, PracticeSetup, UsernameAdded, UsernameRemoved,
+                     *CHANGE_CLASSES.values()),
+}
 
 
 _QUOTED = re.compile("'[^']*'|\"[^\"]*\"")

@@ -89,7 +89,7 @@ def create_system(store: str) -> AccountSystem:
 def migrate_store(store: str) -> str:
     """Move an older store's schema forward (`groupsync store migrate`); says what it did."""
     from groupsync.accounts.sqlite import SqliteStorage
-    from groupsync.accounts.storage import SCHEMA_VERSION
+    from groupsync.accounts.storage import SCHEMA_VERSION, check_schema_version
 
     if is_postgres_url(store):
         from groupsync.accounts.pgstore import PostgresStorage
@@ -104,14 +104,8 @@ def migrate_store(store: str) -> str:
         if not path.exists():
             raise StoreNotFound(f"no store at {path}; create one with 'groupsync store init'")
         found, location = SqliteStorage.version_of(path), str(path)
-    if found == SCHEMA_VERSION:
+    if not check_schema_version(location, found, migrating=True):
         return f"store {location} is at schema version {found}, the current one; nothing to do"
-    if found > SCHEMA_VERSION:
-        raise StoreError(f"store {location} has schema version {found}, newer than this "
-                         f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync")
-    if found < 1:
-        raise StoreError(f"store {location} has schema version {found}, which no released "
-                         f"groupsync wrote; there is no migration from it to {SCHEMA_VERSION}")
     if is_postgres_url(store):
         from groupsync.accounts.pgstore import PostgresStorage
 

@@ -38,6 +38,7 @@ from groupsync.accounts.storage import (
     SCHEMA_VERSION,
     Scope,
     WaitCallback,
+    check_schema_version,
     utcnow,
 )
 from groupsync.accounts.urls import redact, redact_text
@@ -198,16 +199,7 @@ class PostgresStorage(SqlStorage):
                 f"no groupsync store in {store.location}; create one with 'groupsync store "
                 "init' (or 'groupsync sandbox' to try things)"
             )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {store.location} has schema version {version}, newer than this "
-                f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync"
-            )
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                f"store {store.location} has schema version {version}, older than this "
-                f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'"
-            )
+        check_schema_version(store.location, version)
         return store
 
     # -- reading and writing ----------------------------------------------------------------

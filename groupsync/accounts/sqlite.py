@@ -26,6 +26,7 @@ from groupsync.accounts.storage import (
     SCHEMA_VERSION,
     Scope,
     WaitCallback,
+    check_schema_version,
     utcnow,
 )
 from groupsync.errors import StoreBusy, StoreError, StoreNotFound
@@ -168,17 +169,7 @@ class SqliteStorage(SqlStorage):
         return found
 
     def _check(self) -> None:
-        version = self.version_of(self.path)
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.location} has schema version {version}, newer than this "
-                f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync"
-            )
-        if version < SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.location} has schema version {version}, older than this "
-                f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'"
-            )
+        check_schema_version(self.location, self.version_of(self.path))
 
     # -- reading ---------------------------------------------------------------------------
 

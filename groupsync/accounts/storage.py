@@ -18,6 +18,24 @@ from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
 SCHEMA_VERSION = 3
+
+
+def check_schema_version(location: str, found: int, migrating: bool = False) -> bool:
+    """The one reading of a store's schema version, for opening (`migrating` False) and for
+    `store migrate`: raises StoreError for one this groupsync can't use; True when a migration
+    has work to do."""
+    from groupsync.errors import StoreError
+
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"store {location} has schema version {found}, newer than this "
+                         f"groupsync understands ({SCHEMA_VERSION}); upgrade groupsync")
+    if found < SCHEMA_VERSION and not migrating:
+        raise StoreError(f"store {location} has schema version {found}, older than this "
+                         f"groupsync's ({SCHEMA_VERSION}); run 'groupsync store migrate'")
+    if found < 1:
+        raise StoreError(f"store {location} has schema version {found}, which no released "
+                         f"groupsync wrote; there is no migration from it to {SCHEMA_VERSION}")
+    return found < SCHEMA_VERSION
 BUSY_TIMEOUT_S = 10.0
 
 
