@@ -40,10 +40,6 @@ from groupsync.vocabulary import (
 )
 
 Action = Literal["add", "change", "remove"]
-Area = Literal[
-    "clients", "scheduling", "notes", "billing", "claims", "codes", "reports",
-    "practice_setup", "account_access",
-]
 CodeFile = CodeFileName
 
 

@@ -56,8 +56,9 @@ VAR_NAME_RE: Final = re.compile(VAR_NAME)
 SECRET_RE: Final = re.compile(f"^\\$\\{{({VAR_NAME})\\}}$")
 # An employer identification number: nine digits, written NN-NNNNNNN (a space or nothing
 # between the parts is read the same). The IRS has never issued a prefix of 00.
-TIN_PATTERN: Final = r"^(?!00)[0-9]{2}[- ]?[0-9]{7}$"
-TIN_RE: Final = re.compile(r"^(?!00)([0-9]{2})[- ]?([0-9]{7})$")
+TIN_FORM: Final = r"([0-9]{2})[- ]?([0-9]{7})"  # the shape; the loader names a 00 prefix
+TIN_PATTERN: Final = f"^(?!00){TIN_FORM}$"
+TIN_RE: Final = re.compile(TIN_FORM)
 # A TIN as the store keeps it and plans and requests carry it: always with its dash (stores
 # written before the 00 rule may hold one, so the rule is the loader's, not this form's).
 TIN_STORED_PATTERN: Final = r"^[0-9]{2}-[0-9]{7}$"

@@ -62,10 +62,10 @@ def normalize_privileges(given: dict[str, str] | None) -> Privileges:
 def normalize_tin(tin: str) -> str:
     m = TIN_RE.fullmatch(tin.strip())
     if not m:
-        if re.fullmatch(r"00[- ]?[0-9]{7}", tin.strip()):
-            raise RuleError(f"TIN {tin!r} starts with 00, which no TIN does: check its first "
-                            "two digits")
         raise RuleError(f"TIN {tin!r} is not 9 digits (NN-NNNNNNN)")
+    if m.group(1) == "00":
+        raise RuleError(f"TIN {tin!r} starts with 00, which no TIN does: check its first "
+                        "two digits")
     return f"{m.group(1)}-{m.group(2)}"
 
 

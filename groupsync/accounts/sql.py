@@ -21,7 +21,7 @@ from groupsync.accounts.storage import (
     utcnow,
 )
 from groupsync.errors import StoreError
-from groupsync.vocabulary import AREAS
+from groupsync.vocabulary import AREAS, LEVELS
 
 T = TypeVar("T")
 
@@ -35,6 +35,7 @@ _WRITE_COUNT_TRIGGERS = "\n".join(
 )
 
 # The tables, written once for every backend; dialects fill in the few words that differ.
+_LEVELS_SQL = ",".join(f"'{level}'" for level in LEVELS)
 _TABLES = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
@@ -57,7 +58,7 @@ CREATE TABLE usernames (
 CREATE TABLE access (
     ukey TEXT NOT NULL REFERENCES usernames(ukey),
     account_id TEXT NOT NULL REFERENCES accounts(account_id),
-    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ('full','view','none'))" for a in AREAS)},
+    {", ".join(f"{a} TEXT NOT NULL CHECK ({a} IN ({_LEVELS_SQL}))" for a in AREAS)},
     PRIMARY KEY (ukey, account_id)
 )@WITHOUT_ROWID@;
 CREATE TABLE codes (
