@@ -29,6 +29,7 @@ from groupsync.changes import (
 from groupsync.config import Desired, Secrets
 from groupsync.errors import GroupsyncError, PermissionDenied, PlanError, StaleError
 from groupsync.plan import Plan, make_plan
+from groupsync.planner.rules import password_setter
 from groupsync.vocabulary import AREAS, LEVEL_RANK
 
 Progress = Callable[[int, int], None]
@@ -318,12 +319,14 @@ def _rotate_master(a: _Applier, changes: list[PasswordChange]) -> None:
 
 @step(PasswordChange, "change")
 def _rotate(a: _Applier, changes: list[PasswordChange]) -> None:
-    # The master sets them; when the master's own is set in this apply, the provider login of
-    # the username's home does (docs/contracts.md, "The group's lifecycle": never one
-    # rotated). The planner names the same setter (plan.password_setter).
+    # the planner's rule, read again: the master, or the home's provider login while the
+    # master's own is set in this apply
     master_rotated = bool(a.of(PasswordChange, "change", master=True))
     for c in changes:
-        setter = a.login(c.account) if master_rotated else a.plan.master
+        setter = password_setter(False, master_rotated, a.plan.master,
+                                 a.login(c.account) if master_rotated else None)
+        if setter is None:  # not for a plan's own logins: login() refuses first
+            raise PlanError(f"nobody can set {c.username}'s password; nothing was changed")
         if ukey(a.s.actor) != ukey(setter):
             a.s.act_as(setter, a.password(setter))
         a.s.set_password(c.username, a.password(c.username))

@@ -1,0 +1,76 @@
+"""What every planning step shares: the file, the store's state, the changes and warnings
+made so far, and the lookups the steps ask (is a username there and staying, what does the
+file give it in an account)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from groupsync.accounts.model import State, ukey
+from groupsync.changes import TYPE_ORDER, Change
+from groupsync.config import Desired, DesiredUsername
+from groupsync.vocabulary import CODE_FILES
+
+ACTION_ORDER = ("add", "change", "remove")
+
+
+class PlannerBase:
+    def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = (),
+                 taken: Iterable[str] = ()) -> None:
+        self.d = desired
+        self.s = state
+        self.taken = {ukey(name) for name in taken}  # held out of sight: taken, no home
+        self.changes: list[Change] = []
+        self.warnings: list[str] = []
+        self.credentials: dict[str, str] = {}
+        self.order = {p.account_id: i for i, p in enumerate(desired.providers.values())}
+        self.logins = desired.provider_logins()
+        self.master_k = ukey(desired.master.username)
+        self.rotate = list(dict.fromkeys(rotate))
+        self.rotate_keys = {ukey(n) for n in self.rotate}
+        self.moved: dict[str, str] = {}  # ukey -> the home it leaves
+        self.gone: set[str] = set()  # usernames this plan deletes (pruned or moved)
+        self.kept_codes: dict[tuple[str, str, str], list[str]] = {}  # (file, key, why) -> ids
+        self.case_clashes: list[str] = []
+
+    def exists(self, username: str) -> bool:
+        """The username is in the store and stays there (not deleted or moved by this plan)."""
+        return self.s.user(username) is not None and ukey(username) not in self.gone
+
+    def label(self, account_id: str) -> str:
+        prov = self.d.by_account.get(account_id)
+        return f"{account_id} ({prov.key})" if prov else account_id
+
+    def _homes(self) -> dict[str, str]:
+        homes = {}
+        for c in self.changes:
+            if c.username and c.username not in homes:
+                declared = self._declared(c.username)
+                user = self.s.user(c.username)
+                home = declared.home if declared else (user.home if user else "")
+                if home:
+                    homes[c.username] = home
+        return homes
+
+    def _sort_key(self, c: Change) -> tuple[Any, ...]:
+        file = getattr(c, "file", None)
+        file_rank = list(CODE_FILES).index(file) if file else -1
+        return (
+            self.order.get(c.account, len(self.order)), c.account, TYPE_ORDER.index(c.type),
+            ukey(c.username or ""), file_rank, getattr(c, "key", ""), ACTION_ORDER.index(c.action),
+        )
+
+    def _desired_privs(self, username: str, account_id: str) -> dict[str, str] | None:
+        spec = self.d.privileges.get(ukey(username))
+        return spec.resolve(account_id) if spec else None
+
+    def _need_login(self, account_id: str) -> None:
+        prov = self.d.by_account[account_id]
+        self.credentials[prov.login] = prov.password_var
+
+    def _declared(self, username: str) -> DesiredUsername | None:
+        k = ukey(username)
+        if k == ukey(self.d.master.username):
+            return self.d.master
+        return self.d.staff.get(k)
