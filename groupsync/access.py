@@ -17,9 +17,14 @@ import csv
 import html
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from groupsync.accounts.model import State, ukey
-from groupsync.vocabulary import AREAS, RISKY_AREAS
+from groupsync.policies import is_risky
+from groupsync.vocabulary import AREAS
+
+if TYPE_CHECKING:
+    from groupsync.config import Desired
 
 _LETTER = {"full": "F", "view": "V", "none": "."}
 OUTSIDE = "account not in the practice file"
@@ -34,6 +39,8 @@ class Row:
     levels: tuple[str, ...]  # in AREAS order
     flags: tuple[str, ...]  # risky areas with full outside the home (not needed by the role)
     outside: bool = False  # an account the practice file does not declare
+    role: str = ""  # the role the practice file names for this cell
+    off_role: bool = False  # its levels differ from what the file gives (changed outside it)
 
     def flag_text(self) -> str:
         parts = []
@@ -41,6 +48,8 @@ class Row:
             parts.append("full " + ", ".join(self.flags) + " outside home")
         if self.outside:
             parts.append(OUTSIDE)
+        if self.off_role:
+            parts.append(f"levels differ from role {self.role}")
         return "; ".join(parts)
 
 
@@ -54,12 +63,27 @@ class Header:
     lineage: str
 
 
+Roles = dict[tuple[str, str], tuple[str, dict[str, str]]]
+
+
+def roles_of(desired: Desired) -> Roles:
+    """Each cell the file gives a role: (casefolded username, account) -> (role, the levels
+    the file gives there, the role's with its overrides)."""
+    out: Roles = {}
+    for k, acct, spec in desired.managed_cells():
+        role = spec.role(acct)
+        if role:
+            out[(k, acct)] = (role, spec.resolve(acct))
+    return out
+
+
 def rows(state: State, accounts: set[str] | None = None, master: str | None = None,
-         members: set[str] | None = None) -> list[Row]:
+         members: set[str] | None = None, roles: Roles | None = None) -> list[Row]:
     """Every access row of `accounts` (all when None), username then account. `master` is
     the practice's master (its full grants in declared accounts are its job, not a flag);
     `members` (casefolded names of the master and staff) also bring in their access to
-    accounts outside `accounts`, flagged."""
+    accounts outside `accounts`, flagged. `roles` (roles_of) names each cell's role and
+    marks one whose levels are not the file's."""
     master_k = ukey(master) if master else None
     out = []
     for (k, acct), privs in state.access.items():
@@ -69,30 +93,34 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
         user = state.users[k]
         if outside and acct == user.home:
             continue  # its own home: the move, if any, is the plan's business
-        needed = k == master_k and not outside
-        flags = () if needed else tuple(a for a in RISKY_AREAS
-                                        if privs[a] == "full" and acct != user.home)
+        flags = tuple(a for a in AREAS if is_risky(a, privs[a], acct, user.home,
+                                                   k == master_k, not outside))
+        role, want = (roles or {}).get((k, acct), ("", None))
         out.append(Row(user.username, user.home, acct, state.accounts[acct].provider_name,
-                       tuple(privs[a] for a in AREAS), flags, outside))
+                       tuple(privs[a] for a in AREAS), flags, outside, role,
+                       want is not None and dict(privs) != want))
     out.sort(key=lambda r: (r.username.casefold(), r.account))
     return out
 
 
 def flagged(items: list[Row]) -> int:
-    return sum(1 for r in items if r.flags or r.outside)
+    return sum(1 for r in items if r.flags or r.outside or r.off_role)
 
 
 def table(items: list[Row]) -> str:
     """For a terminal: every area named in full (a column per area, its level as a letter)."""
-    head = ["username", "account", *AREAS, "flags"]
+    with_roles = any(r.role for r in items)
+    head = ["username", "account", *(["role"] if with_roles else []), *AREAS, "flags"]
     body = [[r.username + ("" if r.account != r.home else " (home)"), r.account,
+             *([r.role + ("*" if r.off_role else "")] if with_roles else []),
              *(_LETTER[level] for level in r.levels), r.flag_text()]
             for r in items]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
              for line in [head, *body]]
-    lines += ["", f"F full, V view, . none. {len(items)} access rows, {flagged(items)} "
-                  "flagged."]
+    legend = " A role marked * has levels that differ from it." if with_roles else ""
+    lines += ["", f"F full, V view, . none.{legend} {len(items)} access rows, "
+                  f"{flagged(items)} flagged."]
     return "\n".join(lines) + "\n"
 
 
@@ -108,11 +136,13 @@ def csv_cell(value: str) -> str:
 def to_csv(items: list[Row]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside"])
+    # role columns last, so scripts that read the columns before them by position still do
+    writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside",
+                     "role", "role_differs"])
     for r in items:
         writer.writerow([csv_cell(str(v)) for v in (
             r.username, r.home, r.account, r.provider, *r.levels, ";".join(r.flags),
-            "yes" if r.outside else "")])
+            "yes" if r.outside else "", r.role, "yes" if r.off_role else "")])
     return buf.getvalue()
 
 
@@ -141,6 +171,7 @@ td.risky { background: #b3261e; color: #fff; font-weight: 600; }
 td.risky::after { content: " \\26A0"; }
 tr.flagged td.username::after { content: " \\26A0"; color: #b3261e; }
 td.flag { color: #8c1d18; white-space: normal; min-width: 12rem; }
+td.off-role { background: #fdf0c2; font-style: italic; } td.off-role::after { content: " *"; }
 .legend { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: center; }
 .legend span { padding: .1rem .4rem; }
 """
@@ -176,13 +207,14 @@ def to_html(items: list[Row], header: Header) -> str:
             f'<td class="{lvl}{" risky" if a in r.flags else ""}" data-area="{a}">{lvl}</td>'
             for a, lvl in zip(AREAS, r.levels, strict=True))
         body.append(
-            f'<tr class="{"flagged" if r.flags or r.outside else ""}" '
+            f'<tr class="{"flagged" if r.flags or r.outside or r.off_role else ""}" '
             f'data-username="{e(r.username)}" '
             f'data-account="{e(r.account)}" data-provider="{e(r.provider)}">'
             f'<td class="username" title="{e(r.username)}'
             f'{(": " + e(r.flag_text())) if r.flag_text() else ""}">{e(r.username)}</td>'
             f"<td>{e(r.account)}</td>"
             f"<td>{e(r.provider)}</td><td>{'yes' if r.account == r.home else ''}</td>"
+            f'<td class="{"off-role" if r.off_role else ""}">{e(r.role)}</td>'
             f"{cells}<td class=\"flag\">{e(r.flag_text())}</td></tr>"
         )
     title = f"Access review: {header.practice}"
@@ -198,8 +230,9 @@ def to_html(items: list[Row], header: Header) -> str:
 <span class="full" style="background:#f6c9c4">full</span>
 <span style="background:#fdf0c2">view</span><span style="color:#9aa3b0">none</span>
 <span>&#9888; flagged: full on notes or account_access outside the username's home (the
-master's own in the practice's accounts excepted), or access to an account not in the
-practice file ({flagged(items)} of {len(items)} rows).</span></p>
+master's own in the practice's accounts excepted), access to an account not in the
+practice file, or levels that differ from the role the file names (marked *)
+({flagged(items)} of {len(items)} rows).</span></p>
 <div class="filters">
 <label>Username <input id="filter-username" type="search" placeholder="filter"></label>
 <label>Account <input id="filter-account" type="search" placeholder="id or provider"></label>
@@ -207,7 +240,7 @@ practice file ({flagged(items)} of {len(items)} rows).</span></p>
 </div>
 <div class="scroll">
 <table id="matrix"><thead><tr><th class="username">username</th><th>account</th>
-<th>provider</th><th>home</th>{head}<th>flags</th></tr></thead>
+<th>provider</th><th>home</th><th>role</th>{head}<th>flags</th></tr></thead>
 <tbody>
 {chr(10).join(body)}
 </tbody></table>

@@ -30,6 +30,7 @@ from groupsync.vocabulary import (
     AREAS,
     CODE_FILES,
     LEVELS,
+    PROVIDER_KEY_PATTERN,
     CodeFileName,
     NameText,
     TinText,
@@ -103,6 +104,11 @@ class UsernameRemoved(TypedDict):
     access: dict[AccountId, Privileges]
 
 
+# The role the file names for a change's levels (docs/contracts.md, "Roles and policies"):
+# shown by the plans and in `plan --json`, never used by the apply (the store keeps levels).
+RoleText = Annotated[str, StringConstraints(pattern=PROVIDER_KEY_PATTERN, max_length=64)]
+
+
 class _Change(_Model):
     """One change kind. Each subclass is the kind's one home for what the model knows of it:
     its `type` tag, its place in a plan (ORDER: within an account, kinds follow this), its
@@ -154,6 +160,10 @@ class UsernameChange(_Change):
     username: UsernameText
     before: UsernameRemoved | None = None
     after: UsernameAdded | None = None
+    role: RoleText | None = None
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"role": self.role} if self.role else {}
 
     def sets_password(self) -> bool:
         return self.action == "add"
@@ -175,6 +185,10 @@ class JoinChange(_Change):
     username: UsernameText
     before: Privileges | None = None
     after: Privileges | None = None
+    role: RoleText | None = None
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"role": self.role} if self.role else {}
 
     @model_validator(mode="after")
     def _check(self) -> JoinChange:
@@ -190,6 +204,10 @@ class PrivilegesChange(_Change):
     username: UsernameText
     before: Privileges
     after: Privileges
+    role: RoleText | None = None
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"role": self.role} if self.role else {}
 
 
 class PasswordChange(_Change):
@@ -260,13 +278,15 @@ change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
 
 def make(action: str, type: str, account: str, *, username: str | None = None,
          file: str | None = None, key: str | None = None, before: Any = None,
-         after: Any = None) -> Change:
+         after: Any = None, role: str | None = None) -> Change:
     """A change from trusted data (the planner's): built without re-validating."""
     cls = CHANGE_CLASSES[type]
     fields: dict[str, Any] = {"action": action, "type": type, "account": account,
                               "username": username, "before": before, "after": after}
     if cls is CodeChange:
         fields.update(file=file, key=key)
+    if "role" in cls.model_fields:
+        fields["role"] = role
     return cls.model_construct(**fields)  # type: ignore[return-value]
 
 

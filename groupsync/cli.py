@@ -207,6 +207,8 @@ def validate(ctx: Context) -> None:
     records = sum(len(r) for r in d.codes.inline.values()) if d.codes else 0
     click.echo(f"{ctx.file} is valid: {_n(len(d.providers), 'provider')}, "
                f"{_n(len(d.staff), 'staff username')}, {_n(records, 'inline code record')}.")
+    for warning in d.warnings:
+        click.echo(printable(f"Warning: {warning}"), err=True)
 
 
 def _n(count: int, noun: str) -> str:
@@ -291,10 +293,13 @@ def _note(given: str | None) -> str | None:
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--max-removals", type=click.IntRange(min=0), default=DEFAULT_MAX_REMOVALS,
               show_default=True, help="Warn when the plan removes more than this.")
+@click.option("--fail-on-warnings", is_flag=True,
+              help="Exit 1 when the plan warns (policy warnings, leftover access, removals "
+                   "past --max-removals): the plan is still shown, and not saved.")
 @_rotate_option
 @_command
 def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
-         max_removals: int, rotate: tuple[str, ...]) -> int:
+         max_removals: int, fail_on_warnings: bool, rotate: tuple[str, ...]) -> int:
     """Show what apply would change; changes nothing.
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
@@ -316,6 +321,10 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
         _emit(ctx, render.plan_markdown(p, max_removals=max_removals))
     else:
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
+    warned = len(p.warnings) + len(render.removal_warning(p, max_removals, ""))
+    if fail_on_warnings and warned:
+        raise PlanError(f"the plan has {warned} warning{'' if warned == 1 else 's'} and "
+                        "--fail-on-warnings is set" + ("; the plan was not saved" if out else ""))
     if out:
         write_private(out, planfile_format.dumps(p, passwords))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
@@ -513,7 +522,8 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
     else:
         members = {ukey(desired.master.username), *desired.staff}
         accounts = None if all_accounts else set(desired.by_account)
-        items = review.rows(state, accounts, desired.master.username, members)
+        items = review.rows(state, accounts, desired.master.username, members,
+                            review.roles_of(desired))
         practice = desired.practice_name
     if fmt == "csv":
         text = review.to_csv(items)

@@ -11,7 +11,6 @@ Every problem is reported as FILE:LINE:COL: message, all of them at once.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,8 +28,13 @@ from groupsync.accounts.model import (
     normalize_tin,
     ukey,
 )
-from groupsync.errors import ConfigError, Problem, RuleError, SecretError
+
+# re-exported: callers of the file's loader read secrets beside it
+from groupsync.envfile import Secrets as Secrets
+from groupsync.envfile import load_env_file as load_env_file
+from groupsync.errors import ConfigError, Problem, RuleError
 from groupsync.files import ReadProblem, read_regular
+from groupsync.policies import RISKY_GRANTS, Policy, risky_grants
 from groupsync.vocabulary import (
     ACCOUNT_ID_RE,
     AREAS,
@@ -44,7 +48,7 @@ from groupsync.vocabulary import (
     TIN_PATTERN,
     USERNAME_RE,
     VAR_NAME,
-    VAR_NAME_RE,
+    Area,
     CodeFileName,
     Level,
 )
@@ -197,6 +201,40 @@ class Prune(_Strict):
 
 AreaLevels = dict[str, Level]
 PrivilegeEntry = Level | dict[str, Level | AreaLevels]
+RoleName = Annotated[str, Field(max_length=64)]
+NameList = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)]
+
+
+class DenyRule(_Strict):
+    usernames: NameList | None = None
+    role: RoleName | None = None
+    areas: list[Area] | None = None
+    at_least: Level = "view"
+    accounts: list[ProviderRef] | None = None
+    outside_home: YamlBool = False
+    except_: NameList = Field(default_factory=list, alias="except")
+
+
+class RequireRule(_Strict):
+    areas: list[Area] | None = None
+    at_least: Level = "view"
+    count: Annotated[int, Field(ge=1, le=1000)]
+    accounts: list[ProviderRef] | None = None
+    except_: NameList = Field(default_factory=list, alias="except")
+
+
+class IdleRule(_Strict):
+    days: Annotated[int, Field(ge=1, le=36500)]
+    usernames: NameList | None = None
+    except_: NameList = Field(default_factory=list, alias="except")
+
+
+class PolicyEntry(_Strict):
+    name: Name
+    deny: DenyRule | None = None
+    require: RequireRule | None = None
+    idle: IdleRule | None = None
+    severity: Literal["deny", "warn", "off"] = "deny"
 
 
 class PracticeFile(_Strict):
@@ -207,7 +245,9 @@ class PracticeFile(_Strict):
     providers: Annotated[dict[str, Provider], Field(min_length=1)]
     master: Master
     usernames: dict[str, StaffUsername] = Field(default_factory=dict)
+    roles: dict[str, Any] = Field(default_factory=dict)
     privileges: dict[str, Any] = Field(default_factory=dict)
+    policies: Annotated[list[PolicyEntry], Field(max_length=1000)] = Field(default_factory=list)
     codes: Codes | None = None
     prune: Prune = Field(default_factory=Prune)
 
@@ -242,12 +282,20 @@ class PrivilegeSpec:
     base: str  # "none" for least privilege, "full" for the master
     all: dict[str, str]
     per_account: dict[str, dict[str, str]]
+    all_role: str | None = None  # the role `all` (or the whole entry) names
+    # account id -> the role its entry names, or None where its entry replaces every area
+    # without one (a level alone); an account absent here keeps all_role
+    account_roles: dict[str, str | None] = field(default_factory=dict)
 
     def resolve(self, account_id: str) -> dict[str, str]:
         merged = {area: self.base for area in AREAS}
         merged.update(self.all)
         merged.update(self.per_account.get(account_id, {}))
         return merged
+
+    def role(self, account_id: str) -> str | None:
+        """The role this username holds in the account, as the file names it."""
+        return self.account_roles.get(account_id, self.all_role)
 
 
 @dataclass(frozen=True)
@@ -268,6 +316,9 @@ class Desired:
     staff: dict[str, DesiredUsername]  # ukey -> staff username
     privileges: dict[str, PrivilegeSpec]  # ukey -> spec
     codes: DesiredCodes | None
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> all nine areas
+    policies: tuple[Policy, ...] = ()  # risky-grants included, as the file sets it
+    warnings: list[str] = field(default_factory=list)  # for `validate`: roles nobody holds
     prune_usernames: bool = False
     prune_joins: bool = False
     prune_codes: bool = False
@@ -281,6 +332,21 @@ class Desired:
 
     def provider_logins(self) -> dict[str, DesiredProvider]:
         return {ukey(p.login): p for p in self.providers.values()}
+
+    def managed_cells(self) -> Iterable[tuple[str, str, PrivilegeSpec]]:
+        """Every (username, account) whose levels the file sets, with its spec: the master
+        everywhere, a staff username in its accounts, a provider login with an entry under
+        privileges in its own account."""
+        logins = self.provider_logins()
+        for k, spec in self.privileges.items():
+            declared = self.master if k == ukey(self.master.username) else self.staff.get(k)
+            if declared is not None:
+                accounts: Iterable[str] = declared.accounts
+            else:
+                login = logins.get(k)
+                accounts = (login.account_id,) if login else ()
+            for acct in accounts:
+                yield k, acct, spec
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -475,14 +541,18 @@ def _model_of(annotation: Any) -> Any:
 class _Resolver:
     """Cross-field checks and the build of Desired."""
 
+    roles: dict[str, dict[str, str]]
+
     def __init__(self, model: PracticeFile, doc: yamlload.Document, name: str) -> None:
+        self.roles = {}
+        self.used_roles: set[str] = set()
         self.m = model
         self.doc = doc
         self.name = name
         self.problems: list[Problem] = []
 
-    def where(self, path: tuple[Any, ...]) -> str:
-        line, col = self.doc.mark(path)
+    def where(self, path: tuple[Any, ...], key: bool = False) -> str:
+        line, col = self.doc.mark(path, key=key)
         return f"{self.name}:{line}:{col}"
 
     def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
@@ -563,16 +633,84 @@ class _Resolver:
                           key=True)
 
         logins = {ukey(p.login): p for p in providers.values()}
+        self.roles = self._roles()
         privileges = self._privileges(master, staff, logins, providers)
+        policies = self._policies(providers)
         codes = self._codes(providers, master_home, all_ids)
         if self.problems:
             raise ConfigError(self.problems)
         return Desired(
             source=self.name, practice_name=m.practice.name, tin=m.practice.tin,
             providers=providers, master=master, staff=staff, privileges=privileges,
-            codes=codes, prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
+            codes=codes, roles=self.roles, policies=policies,
+            warnings=[f"{self.where(('roles', name), key=True)}: role {name!r} is held by nobody"
+                      for name in self.roles if name not in self.used_roles],
+            prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
             prune_codes=m.prune.codes, var_where=self._var_where(),
         )
+
+    def _policies(self, providers: dict[str, DesiredProvider]) -> tuple[Policy, ...]:
+        """`policies:`, and the built-in risky-grants (at its default severity unless the
+        file names it)."""
+        out: list[Policy] = []
+        seen: dict[str, int] = {}
+        builtin = risky_grants()
+        for i, p in enumerate(self.m.policies):
+            path = ("policies", i)
+            if p.name in seen:
+                self.fail((*path, "name"), f"policy {p.name!r} is already policies.{seen[p.name]}")
+                continue
+            seen[p.name] = i
+            rules = [r for r in ("deny", "require", "idle") if getattr(p, r) is not None]
+            if p.name == RISKY_GRANTS:
+                if rules:
+                    self.fail((*path, rules[0]), f"{RISKY_GRANTS} is built in: give it only "
+                                                 "a severity (deny, warn or off)", key=True)
+                builtin = risky_grants(p.severity)
+                continue
+            if len(rules) != 1:
+                self.fail(path, "a policy has exactly one of deny, require or idle"
+                                + (f" (this one has {' and '.join(rules)})" if rules else ""))
+                continue
+
+            def accounts(refs: list[str] | None, where: tuple[Any, ...]) -> frozenset[str] | None:
+                if refs is None:
+                    return None
+                out_ids = set()
+                for j, ref in enumerate(refs):
+                    prov = providers.get(ref)
+                    if prov is None:
+                        self.fail((*where, "accounts", j), unknown_provider(ref, providers))
+                    else:
+                        out_ids.add(prov.account_id)
+                return frozenset(out_ids)
+
+            def names(values: list[str] | None) -> frozenset[str] | None:
+                return None if values is None else frozenset(ukey(v) for v in values)
+
+            if p.deny is not None:
+                r = p.deny
+                where = (*path, "deny")
+                if r.role is not None and r.role not in self.roles:
+                    hint = difflib.get_close_matches(r.role, list(self.roles), n=1)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    self.fail((*where, "role"), f"unknown role {r.role!r}{extra}")
+                out.append(Policy(p.name, "deny", p.severity, usernames=names(r.usernames),
+                                  role=r.role, areas=tuple(r.areas or AREAS),
+                                  at_least=r.at_least, accounts=accounts(r.accounts, where),
+                                  outside_home=r.outside_home,
+                                  exempt=names(r.except_) or frozenset()))
+            elif p.require is not None:
+                q = p.require
+                out.append(Policy(p.name, "require", p.severity, areas=tuple(q.areas or AREAS),
+                                  at_least=q.at_least, count=q.count,
+                                  accounts=accounts(q.accounts, (*path, "require")),
+                                  exempt=names(q.except_) or frozenset()))
+            elif p.idle is not None:
+                d = p.idle
+                out.append(Policy(p.name, "idle", p.severity, usernames=names(d.usernames),
+                                  days=d.days, exempt=names(d.except_) or frozenset()))
+        return (builtin, *out)
 
     def _var_where(self) -> dict[str, str]:
         m = self.m
@@ -587,7 +725,65 @@ class _Resolver:
             out.setdefault(_var(ref), self.where(path))
         return out
 
-    def _levels(self, value: Any, path: tuple[Any, ...]) -> dict[str, str] | None:
+    def _roles(self) -> dict[str, dict[str, str]]:
+        """`roles:`: each a level or an {area: level} mapping, expanded to all nine areas
+        (areas it doesn't name are none), so a role in an account replaces every area."""
+        roles: dict[str, dict[str, str]] = {}
+        for name, value in self.m.roles.items():
+            path = ("roles", name)
+            if not isinstance(name, str) or not PROVIDER_KEY_RE.fullmatch(name) \
+                    or len(name) > 64:
+                self.fail(path, f"bad role name {name!r}: use a-z, 0-9, _ and - (at most 64)",
+                          key=True)
+                continue
+            if name in (*LEVELS, "all"):
+                self.fail(path, f"bad role name {name!r}: full, view, none and all are "
+                                "reserved", key=True)
+                continue
+            if isinstance(value, dict) and "role" in value:
+                self.fail((*path, "role"), "a role is levels, not another role", key=True)
+                continue
+            levels = self._plain_levels(value, path)
+            if levels is not None:
+                roles[name] = {area: levels.get(area, "none") for area in AREAS}
+        return roles
+
+    def _levels(self, value: Any, path: tuple[Any, ...]
+                ) -> tuple[dict[str, str] | None, str | None, bool]:
+        """A level alone (every area), a role name, an {area: level} mapping, or a mapping
+        with `role: NAME` beside areas that override the role's. Returns the levels, the
+        role named (if any) and whether they replace every area (a level or a role) rather
+        than merge over `all`."""
+        if isinstance(value, str) and value not in LEVELS:
+            role = self._role(value, path)
+            return (dict(self.roles[role]) if role else None), role, True
+        if isinstance(value, dict) and "role" in value:
+            rest = {k: v for k, v in value.items() if k != "role"}
+            ref = value["role"]
+            role = self._role(ref, (*path, "role")) if isinstance(ref, str) else None
+            if not isinstance(ref, str):
+                self.fail((*path, "role"), "role must be the name of a role under roles")
+            overrides = self._plain_levels(rest, path) if rest else {}
+            if role is None or overrides is None:
+                return None, None, True
+            return {**self.roles[role], **overrides}, role, True
+        return self._plain_levels(value, path), None, isinstance(value, str)
+
+    def _role(self, name: str, path: tuple[Any, ...]) -> str | None:
+        if name in self.roles:
+            self.used_roles.add(name)
+            return name
+        if not self.m.roles:
+            self.fail(path, f"unknown level {name!r} (levels: {', '.join(LEVELS)}; or "
+                            "declare a role of that name under roles)")
+            return None
+        hint = difflib.get_close_matches(name, [*self.roles, *LEVELS], n=1)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        self.fail(path, f"unknown role {name!r}{extra} (roles: {', '.join(self.roles)}; "
+                        f"levels: {', '.join(LEVELS)})")
+        return None
+
+    def _plain_levels(self, value: Any, path: tuple[Any, ...]) -> dict[str, str] | None:
         """A level alone (every area) or an {area: level} mapping."""
         if isinstance(value, str):
             if value not in LEVELS:
@@ -607,7 +803,8 @@ class _Resolver:
                 else:
                     out[area] = level
             return out
-        self.fail(path, "must be a level (full, view, none) or a mapping of area: level")
+        self.fail(path, "must be a level (full, view, none), a role, or a mapping of "
+                        "area: level")
         return None
 
     def _privileges(
@@ -638,16 +835,19 @@ class _Resolver:
                 continue
             everywhere: dict[str, str] = {}
             per_account: dict[str, dict[str, str]] = {}
-            if isinstance(entry, str):
-                everywhere = self._levels(entry, path) or {}
+            all_role: str | None = None
+            account_roles: dict[str, str | None] = {}
+            if isinstance(entry, str) or (isinstance(entry, dict) and "role" in entry):
+                levels, all_role, _ = self._levels(entry, path)
+                everywhere = levels or {}
             elif isinstance(entry, dict):
                 for target, value in entry.items():
                     tpath = (*path, target)
-                    levels = self._levels(value, tpath)
+                    levels, role, replaces = self._levels(value, tpath)
                     if levels is None:
                         continue
                     if target == "all":
-                        everywhere = levels
+                        everywhere, all_role = levels, role
                         continue
                     prov = providers.get(target)
                     if can_access is None:
@@ -660,13 +860,16 @@ class _Resolver:
                                          f"{prov.account_id}; add it to its accounts", key=True)
                     else:
                         per_account[prov.account_id] = levels
+                        if replaces:
+                            account_roles[prov.account_id] = role
             else:
-                self.fail(path, "must be a level or a mapping of all/provider keys")
+                self.fail(path, "must be a level, a role or a mapping of all/provider keys")
                 continue
             if can_access is None:
                 continue
             spec = PrivilegeSpec(username=username, base=base, all=everywhere,
-                                 per_account=per_account)
+                                 per_account=per_account, all_role=all_role,
+                                 account_roles=account_roles)
             if k == ukey(master.username):
                 for acct in master.accounts:
                     if spec.resolve(acct)["account_access"] != "full":
@@ -742,69 +945,3 @@ class _Resolver:
 def _var(ref: str) -> str:
     m = SECRET_RE.fullmatch(ref)
     return m.group(1) if m else ""
-
-
-# -- secrets ------------------------------------------------------------------------------
-
-
-MAX_ENV_FILE_BYTES = 1 << 20  # a few hundred secrets are a few KiB
-
-
-def load_env_file(path: str | Path) -> dict[str, str]:
-    """KEY=value lines; `#` comments, `export ` prefixes and surrounding quotes allowed."""
-    name = str(path)
-    try:
-        text = read_regular(path, MAX_ENV_FILE_BYTES).decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, 0, 0, "env file not found")]) from None
-    except IsADirectoryError:
-        raise ConfigError([Problem(name, 0, 0, "env file is a directory")]) from None
-    except ReadProblem as exc:
-        raise ConfigError([Problem(name, 0, 0, f"env file {exc}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(name, 0, 0, "env file is not UTF-8 text")]) from None
-    except OSError as exc:
-        raise ConfigError([Problem(name, 0, 0, f"can't read env file: {exc.strerror}")]) \
-            from None
-    # Editors on Windows save "UTF-8 with BOM"; the mark is not part of the first name.
-    text = text.removeprefix("\ufeff")
-    values: dict[str, str] = {}
-    problems: list[Problem] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        stripped = stripped.removeprefix("export ").lstrip()
-        key, sep, value = stripped.partition("=")
-        key = key.strip()
-        if not sep or not VAR_NAME_RE.fullmatch(key):
-            # Never echo the line: it may hold a password.
-            problems.append(Problem(name, lineno, 1, "expected NAME=value"))
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    if problems:
-        raise ConfigError(problems)
-    return values
-
-
-class Secrets:
-    """${VAR} values: the environment wins over the env file. Values never leave this object
-    except to the account system's login and hashing calls."""
-
-    def __init__(self, env_file: dict[str, str] | None = None,
-                 environ: dict[str, str] | None = None) -> None:
-        self._file = env_file or {}
-        self._environ = dict(os.environ) if environ is None else environ
-
-    def get(self, var: str, needed_for: str, where: str | None = None) -> str:
-        value = self._environ.get(var) or self._file.get(var)
-        if not value:
-            place = f"{where}: " if where else ""
-            raise SecretError(
-                f"{place}${{{var}}} is not set ({needed_for}); set it in the environment or an "
-                "--env-file"
-            )
-        return value

@@ -15,6 +15,7 @@
     │   ├── LockoutError           the change would leave an account without full account_access
     │   └── NotFound / Conflict    the object named does not exist / already exists
     ├── PlanError                  the plan can't be made or applied as asked (e.g. --max-removals)
+    │   └── PolicyError            it breaks a `severity: deny` policy: one line per violation
     ├── FileWriteError             an output file (--out) can't be written, or exists already
     └── UsageError                 conflicting options, a port in use: the command can't start
 
@@ -126,6 +127,10 @@ class PlanError(GroupsyncError):
     """The plan can't be made or applied as asked."""
 
 
+class PolicyError(PlanError):
+    """The plan breaks a `severity: deny` policy (docs/contracts.md, "Roles and policies")."""
+
+
 class FileWriteError(GroupsyncError):
     """An output file can't be written as asked (or exists and may not be overwritten)."""
 
@@ -151,6 +156,7 @@ HTTP_ERRORS: tuple[tuple[type[GroupsyncError], int, str], ...] = (
     (StoreError, 503, "store"),
     (ConfigError, 422, "invalid_practice"),
     (SecretError, 400, "secret"),
+    (PolicyError, 422, "policy_denied"),
     (PlanError, 400, "plan"),
     (FileWriteError, 400, "file"),
     (UsageError, 400, "usage"),

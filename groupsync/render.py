@@ -25,7 +25,8 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.plan import FORMAT_VERSION, Move, Plan
-from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, CODE_FILES, RISKY_AREAS
+from groupsync.policies import is_risky
+from groupsync.vocabulary import AREAS, CODE_FILE_NAMES, CODE_FILES
 
 _SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 # JSON escapes C0 itself; C1 and bidi controls it leaves raw, so they are escaped here
@@ -138,7 +139,8 @@ def _setup_lines(c: PracticeSetupChange, sym: str) -> list[str]:
 def _username_lines(c: UsernameChange, sym: str) -> list[str]:
     if c.after is not None:
         privs = privileges_text(c.after["privileges"])
-        return [f"  {sym} username {c.username} (home; {privs})"]
+        role = f"{c.role}: " if c.role else ""
+        return [f"  {sym} username {c.username} (home; {role}{privs})"]
     accounts = ", ".join(sorted(c.before["access"] if c.before else ())) or "none"
     return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
 
@@ -146,13 +148,14 @@ def _username_lines(c: UsernameChange, sym: str) -> list[str]:
 @renders(JoinChange)
 def _join_lines(c: JoinChange, sym: str) -> list[str]:
     if c.after is not None:
-        return [f"  {sym} join {c.username} ({privileges_text(c.after)})"]
+        role = f"{c.role}: " if c.role else ""
+        return [f"  {sym} join {c.username} ({role}{privileges_text(c.after)})"]
     return [f"  {sym} join {c.username} (had {privileges_text(c.before or {})})"]
 
 
 @renders(PrivilegesChange)
 def _privileges_lines(c: PrivilegesChange, sym: str) -> list[str]:
-    lines = [f"  {sym} privileges {c.username}"]
+    lines = [f"  {sym} privileges {c.username}" + (f" ({c.role})" if c.role else "")]
     for area in AREAS:
         if c.before[area] != c.after[area]:
             lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
@@ -297,19 +300,21 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
         if before is None and after is None:
             continue
         name = c.username or ""
-        outside = plan.homes.get(name) not in (None, c.account) and \
-            ukey(name) != ukey(plan.master)
+        home = plan.homes.get(name, c.account)
+        is_master = ukey(name) == ukey(plan.master)
+        role = getattr(c, "role", None)
+        shown = f"{name} ({role})" if role else name
         for area in AREAS:
             # a new or removed access row shows only the areas it grants
             b = before[area] if before else "none"
             a = after[area] if after else "none"
             if b != a:
                 flag = ""
-                if outside and a == "full" and area in RISKY_AREAS:
+                if is_risky(area, a, c.account, home, is_master, c.account in plan.accounts):
                     flag = f":warning: full {area} outside its home"
                     risky += 1
                 b, a = (b if before else "—"), (a if after else "—")
-                rows.append(f"| {_md(c.account)} | {_md(name)} | {area} | {b} | {a} | {flag} |")
+                rows.append(f"| {_md(c.account)} | {_md(shown)} | {area} | {b} | {a} | {flag} |")
     if len(rows) > MAX_PRIVILEGE_ROWS:
         rows = [*rows[:MAX_PRIVILEGE_ROWS],
                 f"| … | {_n(len(rows) - MAX_PRIVILEGE_ROWS, 'more row')}: see `groupsync "

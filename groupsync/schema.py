@@ -59,18 +59,36 @@ _AREA_LEVELS = {
 }
 _PROVIDER_KEY = {"pattern": PROVIDER_KEY_RE.pattern,
                  "not": {"const": "all"}}
+# A static schema can't list the roles a file declares: a role reference is a name of the
+# role pattern (the loader says which names exist, with a did-you-mean).
+_ROLE_NAME = {"type": "string", "pattern": PROVIDER_KEY_RE.pattern, "maxLength": 64,
+              "not": {"enum": [*LEVELS, "all"]},
+              "description": "a role declared under roles"}
+_ROLE_WITH = {"type": "object", "required": ["role"], "additionalProperties": False,
+              "description": "a role, with areas that override its levels",
+              "properties": {"role": _ROLE_NAME, **{area: _LEVEL for area in AREAS}}}
+_GRANT = {"anyOf": [_LEVEL, _ROLE_NAME, _AREA_LEVELS, _ROLE_WITH]}
 _PRIVILEGES = {
     "type": "object",
-    "description": "username -> a level for every area, or {all: ..., PROVIDER: ...} where "
-                   "each value is a level or an {area: level} mapping",
+    "description": "username -> a level for every area, a role, or {all: ..., PROVIDER: ...} "
+                   "where each value is a level, a role, an {area: level} mapping or "
+                   "{role: NAME, area: level, ...}",
     "propertyNames": {"pattern": USERNAME_PATTERN},
     "additionalProperties": {
         "anyOf": [
-            _LEVEL,
-            {"type": "object", "additionalProperties": {"anyOf": [_LEVEL, _AREA_LEVELS]},
+            _LEVEL, _ROLE_NAME, _ROLE_WITH,
+            {"type": "object", "additionalProperties": _GRANT,
              "propertyNames": {"pattern": PROVIDER_KEY_RE.pattern}},
         ]
     },
+}
+_ROLES = {
+    "type": "object",
+    "description": "named privilege sets: a level for every area, or an {area: level} mapping "
+                   "(areas it doesn't name are none)",
+    "propertyNames": {"pattern": PROVIDER_KEY_RE.pattern, "maxLength": 64,
+                      "not": {"enum": [*LEVELS, "all"]}},
+    "additionalProperties": {"anyOf": [_LEVEL, _AREA_LEVELS]},
 }
 
 
@@ -157,6 +175,7 @@ def practice_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["version"] = {"enum": [1, "1"], "description": "the file format version"}
     props["privileges"] = _PRIVILEGES
+    props["roles"] = _ROLES
     props["providers"]["propertyNames"] = _PROVIDER_KEY
     props["usernames"]["propertyNames"] = {"pattern": USERNAME_PATTERN}
     defs = schema["$defs"]

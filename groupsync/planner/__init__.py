@@ -13,10 +13,11 @@ from groupsync.planner.access import AccessSteps
 from groupsync.planner.checks import Checks
 from groupsync.planner.codes import CodeSteps
 from groupsync.planner.passwords import PasswordSteps
+from groupsync.planner.policy import PolicySteps
 from groupsync.planner.setup import PracticeSetupSteps
 
 
-class Planner(Checks, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps):
+class Planner(Checks, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps, PolicySteps):
     def run(self) -> Plan:
         self._check_accounts()
         self._practice_setup()
@@ -28,6 +29,7 @@ class Planner(Checks, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps)
         self._code_warnings()
         self._rotations()
         self.changes.sort(key=self._sort_key)
+        self._check_policies()
         actor, master = self._actors()
         return Plan(
             lineage=self.s.lineage, revision=self.s.revision, write_count=self.s.write_count,

@@ -18,6 +18,7 @@ class AccessSteps(PlannerBase):
                 self.changes.append(change(
                     "add", "username", u.home, username=u.username,
                     after={"home": u.home, "privileges": self._desired_privs(u.username, u.home)},
+                    role=self._role(u.username, u.home),
                 ))
                 if not u.is_master:
                     self.credentials[u.username] = u.password_var
@@ -25,7 +26,8 @@ class AccessSteps(PlannerBase):
                 if acct == u.home or ((k, acct) in self.s.access and k not in self.gone):
                     continue
                 self.changes.append(change("add", "join", acct, username=u.username,
-                                           after=self._desired_privs(u.username, acct)))
+                                           after=self._desired_privs(u.username, acct),
+                                           role=self._role(u.username, acct)))
                 self._need_login(acct)
         # Privileges of every declared account a managed username can already open.
         for k, spec in self.d.privileges.items():
@@ -46,7 +48,8 @@ class AccessSteps(PlannerBase):
                 if before != after:
                     self.changes.append(change("change", "privileges", acct,
                                                username=self.s.users[k].username,
-                                               before=before, after=after))
+                                               before=before, after=after,
+                                               role=self._role(k, acct)))
         self._undeclared_joins(deleted)
 
     def _undeclared_joins(self, deleted: set[str]) -> None:

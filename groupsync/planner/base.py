@@ -65,6 +65,11 @@ class PlannerBase:
         spec = self.d.privileges.get(ukey(username))
         return spec.resolve(account_id) if spec else None
 
+    def _role(self, username: str, account_id: str) -> str | None:
+        """The role the file names for the username in the account, for the plan to show."""
+        spec = self.d.privileges.get(ukey(username))
+        return spec.role(account_id) if spec else None
+
     def _need_login(self, account_id: str) -> None:
         prov = self.d.by_account[account_id]
         self.credentials[prov.login] = prov.password_var

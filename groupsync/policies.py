@@ -1,0 +1,249 @@
+"""Policies: rules about who may hold what, checked on the state a plan would leave
+(docs/contracts.md, "Roles and policies").
+
+Pure: a Policy is data the practice file declares (or the built-in `risky-grants`), and
+`check` reads the store's state, the plan's changes and the file, and answers what fails the
+plan and what is only a warning. The planner calls it, so the command line, the service and
+library callers enforce the same policies through the same code.
+
+Which violations fail a plan (`severity: deny`): one the file declares (a cell whose levels
+the file manages) or one the plan would create (it is not in the store now). One that is in
+the store now, outside what the file manages, and that the plan leaves as it is, is a warning:
+offboarding must never be blocked by a hand-made problem the plan doesn't touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from groupsync.accounts.model import State, ukey
+from groupsync.vocabulary import AREAS, LEVEL_RANK, RISKY_AREAS
+
+Severity = Literal["deny", "warn", "off"]
+RISKY_GRANTS = "risky-grants"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One policy. `rule` is deny (cells that must not hold `at_least` on `areas`), require
+    (at least `count` holders per account and area) or idle (log-ins older than `days`)."""
+
+    name: str
+    rule: Literal["deny", "require", "idle"]
+    severity: Severity = "deny"
+    usernames: frozenset[str] | None = None  # casefolded; None: every username
+    role: str | None = None
+    areas: tuple[str, ...] = AREAS
+    at_least: str = "view"
+    accounts: frozenset[str] | None = None  # account ids; None: every declared account
+    outside_home: bool = False
+    exempt: frozenset[str] = frozenset()  # casefolded usernames (`except`)
+    count: int = 0
+    days: int = 0
+    # the built-in risky-grants: the master's own grants in declared accounts are its job
+    master_excepted: bool = False
+
+
+def risky_grants(severity: Severity = "warn") -> Policy:
+    """The built-in: full on clinical notes or on who gets in, outside the username's home
+    (the master's own in the practice's accounts excepted). The access review flags the same
+    cells with `is_risky`."""
+    return Policy(RISKY_GRANTS, "deny", severity, areas=RISKY_AREAS, at_least="full",
+                  outside_home=True, master_excepted=True)
+
+
+def is_risky(area: str, level: str, account: str, home: str, is_master: bool,
+             declared: bool) -> bool:
+    """The risky-grants rule for one cell: the one definition the plans and the review use."""
+    if is_master and declared:
+        return False
+    return area in RISKY_AREAS and level == "full" and account != home
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    severity: Severity
+    message: str
+    blocking: bool  # fails the plan (declared, or created by it) rather than a warning
+
+
+Access = Mapping[tuple[str, str], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Practice:
+    """What a check needs to know of the practice file: its accounts, who it manages where,
+    each managed cell's role, and the master."""
+
+    source: str
+    accounts: Mapping[str, str]  # account id -> provider key
+    managed: frozenset[tuple[str, str]]  # (ukey, account) cells whose levels the file sets
+    roles: Mapping[tuple[str, str], str]  # (ukey, account) -> the role the file names
+    master: str  # ukey
+
+
+def check(policies: Iterable[Policy], practice: Practice, before: Access, after: Access,
+          names: Mapping[str, str], homes: Mapping[str, str],
+          last_logins: Mapping[str, str] | None = None,
+          today: date | None = None) -> list[Violation]:
+    """Every violation of `policies` in the practice's accounts of `after` (the state the
+    plan leaves). `before` is the store now; `names` and `homes` give each username's
+    spelling and home (after the plan), by casefolded name; `last_logins` each username's
+    last log-in (or creation), for `idle`."""
+    out: list[Violation] = []
+    for policy in policies:
+        if policy.severity == "off":
+            continue
+        if policy.rule == "deny":
+            out.extend(_deny(policy, practice, before, after, names, homes))
+        elif policy.rule == "require":
+            out.extend(_require(policy, practice, before, after, names))
+        elif last_logins is not None and today is not None:
+            out.extend(_idle(policy, practice, after, names, last_logins, today))
+    return out
+
+
+def _where(practice: Practice, account: str) -> str:
+    key = practice.accounts.get(account)
+    return f"account {account} ({key})" if key else f"account {account}"
+
+
+def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
+          names: Mapping[str, str], homes: Mapping[str, str]) -> Iterator[Violation]:
+    need = LEVEL_RANK[policy.at_least]
+    order = {a: i for i, a in enumerate(practice.accounts)}
+    found: list[tuple[tuple[int, str], Violation]] = []
+    for (k, account), levels in after.items():
+        if account not in practice.accounts or k in policy.exempt:
+            continue
+        if policy.accounts is not None and account not in policy.accounts:
+            continue
+        if policy.usernames is not None and k not in policy.usernames:
+            continue
+        role = practice.roles.get((k, account))
+        if policy.role is not None and role != policy.role:
+            continue
+        home = homes.get(k, "")
+        if policy.outside_home and account == home:
+            continue
+        if policy.master_excepted and k == practice.master:
+            continue
+        had = before.get((k, account))
+        for area in policy.areas:
+            level = levels[area]
+            if LEVEL_RANK[level] < need:
+                continue
+            managed = (k, account) in practice.managed
+            created = had is None or LEVEL_RANK[had[area]] < need
+            blocking = policy.severity == "deny" and (managed or created)
+            name = names.get(k, k)
+            held = f"{name} holds {level} on {area} in {_where(practice, account)}"
+            if role:
+                held += f" (role {role})"
+            if blocking or policy.severity == "warn":
+                message = f'policy "{policy.name}": {held}'
+            else:
+                message = (f'policy "{policy.name}": {held}, outside what {practice.source} '
+                           "manages; this plan leaves it as it is")
+            found.append(((order[account], k),
+                          Violation(policy.name, policy.severity, message, blocking)))
+    found.sort(key=lambda item: item[0])  # the file's account order, then username
+    yield from (v for _, v in found)
+
+
+def _require(policy: Policy, practice: Practice, before: Access, after: Access,
+             names: Mapping[str, str]) -> Iterator[Violation]:
+    need = LEVEL_RANK[policy.at_least]
+
+    def holders(access: Access) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        for (k, account), levels in access.items():
+            if account not in practice.accounts or k in policy.exempt:
+                continue
+            for area in policy.areas:
+                if LEVEL_RANK[levels[area]] >= need:
+                    out.setdefault((account, area), []).append(k)
+        return out
+
+    now, then = holders(after), holders(before)
+    for account in practice.accounts:
+        if policy.accounts is not None and account not in policy.accounts:
+            continue
+        for area in policy.areas:
+            held = now.get((account, area), [])
+            if len(held) >= policy.count:
+                continue
+            had = len(then.get((account, area), []))
+            # the plan made it so, or made it worse; one it leaves as it is only warns
+            blocking = policy.severity == "deny" and (had >= policy.count or len(held) < had)
+            who = ", ".join(sorted(names.get(k, k) for k in held)) or "nobody"
+            message = (f'policy "{policy.name}": {len(held)} username'
+                       f'{"" if len(held) == 1 else "s"} hold {policy.at_least} on {area} in '
+                       f"{_where(practice, account)} ({who}), fewer than {policy.count}")
+            if not blocking and policy.severity == "deny":
+                message += "; this plan leaves it as it is"
+            yield Violation(policy.name, policy.severity, message, blocking)
+
+
+def _idle(policy: Policy, practice: Practice, after: Access, names: Mapping[str, str],
+          last_logins: Mapping[str, str], today: date) -> Iterator[Violation]:
+    seen: set[str] = set()
+    for (k, account) in sorted(after):
+        if account not in practice.accounts or k in seen or k in policy.exempt:
+            continue
+        if policy.usernames is not None and k not in policy.usernames:
+            continue
+        seen.add(k)
+        last = last_logins.get(k)
+        if not last:
+            continue  # made by this plan: not idle yet
+        days = (today - datetime.fromisoformat(last.replace("Z", "+00:00")).date()).days
+        if days > policy.days:
+            name = names.get(k, k)
+            message = (f'policy "{policy.name}": {name} has not logged in for {days} days '
+                       f"(more than {policy.days}); it can open {_where(practice, account)}")
+            # idleness is the username's, not the plan's: it fails only a deny policy, and
+            # only for a username the file declares
+            declared = any(c[0] == k for c in practice.managed)
+            yield Violation(policy.name, policy.severity, message,
+                            policy.severity == "deny" and declared)
+
+
+def after_access(state: State, changes: Iterable[object],
+                 accounts: Iterable[str]) -> tuple[dict[tuple[str, str], dict[str, str]],
+                                                   dict[str, str], dict[str, str]]:
+    """The practice's cells as a plan would leave them, with every username's spelling and
+    home after it: removals first (a move deletes before it adds), then additions and
+    changes. Only the given accounts' cells are kept."""
+    from groupsync.changes import JoinChange, PrivilegesChange, UsernameChange
+
+    declared = set(accounts)
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for acct in declared:
+        for k in state.by_account.get(acct, ()):
+            cells[(k, acct)] = state.access[(k, acct)]  # read-only: replaced, never edited
+    names = {k: u.username for k, u in state.users.items()}
+    homes = {k: u.home for k, u in state.users.items()}
+    todo = list(changes)
+    for c in todo:
+        if isinstance(c, UsernameChange) and c.action == "remove":
+            k = ukey(c.username)
+            for acct in declared:
+                cells.pop((k, acct), None)
+            homes.pop(k, None)
+        elif isinstance(c, JoinChange) and c.action == "remove":
+            cells.pop((ukey(c.username), c.account), None)
+    for c in todo:
+        if isinstance(c, UsernameChange) and c.action == "add" and c.after is not None:
+            k = ukey(c.username)
+            names[k], homes[k] = c.username, c.account
+            if c.account in declared:
+                cells[(k, c.account)] = dict(c.after["privileges"])
+        elif (isinstance(c, JoinChange | PrivilegesChange) and c.action != "remove"
+              and c.account in declared and c.after is not None):
+            cells[(ukey(c.username), c.account)] = dict(c.after)
+    return cells, names, homes
