@@ -134,6 +134,11 @@ class _Change(_Model):
         """Fields of `plan --json` this kind adds after account and username."""
         return {}
 
+    def json_tail(self) -> dict[str, Any]:
+        """Fields it adds after before and after (the role a privilege change names): last,
+        so a reader of the older shape finds every field where it was."""
+        return {}
+
     def _shape(self, before: bool, after: bool) -> None:
         """`add` has only an after, `remove` only a before, `change` both."""
         want = {"add": (False, True), "change": (True, True), "remove": (True, False)}
@@ -162,7 +167,7 @@ class UsernameChange(_Change):
     after: UsernameAdded | None = None
     role: RoleText | None = None
 
-    def json_extra(self) -> dict[str, Any]:
+    def json_tail(self) -> dict[str, Any]:
         return {"role": self.role} if self.role else {}
 
     def sets_password(self) -> bool:
@@ -187,7 +192,7 @@ class JoinChange(_Change):
     after: Privileges | None = None
     role: RoleText | None = None
 
-    def json_extra(self) -> dict[str, Any]:
+    def json_tail(self) -> dict[str, Any]:
         return {"role": self.role} if self.role else {}
 
     @model_validator(mode="after")
@@ -206,7 +211,7 @@ class PrivilegesChange(_Change):
     after: Privileges
     role: RoleText | None = None
 
-    def json_extra(self) -> dict[str, Any]:
+    def json_tail(self) -> dict[str, Any]:
         return {"role": self.role} if self.role else {}
 
 
@@ -297,6 +302,7 @@ def to_json(change: Change) -> dict[str, Any]:
                            **change.json_extra()}
     out["before"] = _plain(change.before)
     out["after"] = _plain(change.after)
+    out.update(change.json_tail())
     return out
 
 

@@ -774,8 +774,7 @@ class _Resolver:
             self.used_roles.add(name)
             return name
         if not self.m.roles:
-            self.fail(path, f"unknown level {name!r} (levels: {', '.join(LEVELS)}; or "
-                            "declare a role of that name under roles)")
+            self.fail(path, f"unknown level {name!r} (levels: {', '.join(LEVELS)})")
             return None
         hint = difflib.get_close_matches(name, [*self.roles, *LEVELS], n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""

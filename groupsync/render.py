@@ -115,7 +115,7 @@ def _change_lines(c: Change, style: _Style, moves: dict[str, Move] | None = None
         # a move is one concept made of two changes (a remove in the old home, this add in the
         # new), shown once, `-/+` (docs/contracts.md, "The group's lifecycle")
         sym = style("-", "remove") + style("/", "change") + style("+", "add")
-        privs = privileges_text(c.after["privileges"])
+        privs = (f"{c.role}: " if c.role else "") + privileges_text(c.after["privileges"])
         lost = f"; loses its access to {', '.join(moved.loses)}" if moved.loses else ""
         return [f"{sym} username {c.username} (home {moved.old} -> {moved.new}; {privs}{lost})"]
     return _LINES[type(c)](c, sym)

@@ -143,16 +143,27 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     assert r.code == 0
     lines = r.out.splitlines()
     # every area named in full (docs/contracts.md, "Clients and the editor schema")
-    assert lines[0].split() == ["username", "account", *AREAS, "flags"]
-    assert any(line.startswith("billing ") and "100533" in line
-               and line.endswith("full notes outside home") for line in lines)
+    assert lines[0].split() == ["username", "account", "role", *AREAS, "flags"]
+    # the cell is the role's no more: marked * and said in the flags
+    assert any(line.startswith("billing ") and "100533" in line and " biller* " in line
+               and line.endswith("full notes outside home; levels differ from role biller")
+               for line in lines)
+    assert any(line.startswith("billing ") and "100517" in line and " biller " in line
+               and not line.endswith("biller") for line in lines)
     # the master's full grants in the practice's accounts are its job, not a flag
-    assert lines[-1] == "F full, V view, . none. 16 access rows, 1 flagged."
+    assert lines[-1] == ("F full, V view, . none. A role marked * has levels that differ "
+                         "from it. 16 access rows, 1 flagged.")
     rows = list(csv.DictReader(io.StringIO(run("access", "-f", str(EXAMPLE), "--format",
                                                "csv").out)))
     assert len(rows) == 16
     flagged = {(r["username"], r["account"]): r["flags"] for r in rows if r["flags"]}
     assert flagged == {("billing", "100533"): "notes"}
+    roles = {(r["username"], r["account"]): (r["role"], r["role_differs"]) for r in rows
+             if r["role"]}
+    assert roles[("billing", "100533")] == ("biller", "yes")
+    assert roles[("billing", "100517")] == ("biller", "")
+    assert roles[("frontdesk", "100482")] == ("front-desk", "")
+    assert ("riverside-admin", "100482") not in roles  # a level, not a role
 
 
 def _chromium() -> str | None:

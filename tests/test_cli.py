@@ -59,7 +59,8 @@ def test_the_main_job_end_to_end(run: Run, tmp_path: Path) -> None:
     r = run("plan", *FILES, "--detailed-exitcode")
     assert r.code == 2, r.err
     assert r.out.endswith("\nPlan: 88 to add, 4 to change, 0 to remove.\n")
-    assert "  + join frontdesk (full on scheduling; view on clients; none elsewhere)\n" in r.out
+    assert "  + join frontdesk (front-desk: full on scheduling; view on clients; none " \
+           "elsewhere)\n" in r.out
 
     r = run("apply", *FILES, "--auto-approve")
     assert r.code == 0, r.err

@@ -112,7 +112,11 @@ def test_undeclared_usernames_and_joins_warn_and_stay_without_prune(
         s.put_codes(CHEN, "diagnosis_codes", [{"code": "F99"}])
     plan = plan_for(system, desired)
     assert plan.changes == []
-    assert plan.warnings == [
+    # a join gives full everywhere: the built-in policy says so, once per risky area
+    risky = [w for w in plan.warnings if w.startswith('policy "risky-grants"')]
+    assert risky == [f'policy "risky-grants": temp-helper holds full on {area} in account '
+                     f"{CHEN} (chen)" for area in ("notes", "account_access")]
+    assert [w for w in plan.warnings if w not in risky] == [
         f"username temp-helper (home {JONES} (jones)) is not in {desired.source}; it keeps its "
         "access because prune.usernames is off",
         f"temp-helper (home {JONES} (jones)) can open account {CHEN} (chen) but is not in "
@@ -231,7 +235,8 @@ def test_a_username_of_another_practice_in_our_account_is_warned_without_its_hom
     system.signup("Other Practice Provider", "other-login", "pw-other-2026", "300001")
     with system.session("other-login", "pw-other-2026") as s:
         s.join("other-login", JONES, "rjones", "demo-only-jones-2b9c")
-    warnings = [w for w in plan_for(system, desired).warnings if "other-login" in w]
+    warnings = [w for w in plan_for(system, desired).warnings
+                if "other-login" in w and "risky-grants" not in w]
     assert warnings == [f"other-login can open account {JONES} (jones) but is not in "
                         f"{desired.source}; it keeps that access because prune.joins is off"]
     assert "300001" not in " ".join(warnings)
