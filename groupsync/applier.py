@@ -27,7 +27,13 @@ from groupsync.changes import (
     UsernameChange,
 )
 from groupsync.config import Desired, Secrets
-from groupsync.errors import GroupsyncError, PermissionDenied, PlanError, StaleError
+from groupsync.errors import (
+    GroupsyncError,
+    PermissionDenied,
+    PlanError,
+    PolicyError,
+    StaleError,
+)
 from groupsync.plan import Plan, make_plan
 from groupsync.planner.rules import password_setter
 from groupsync.vocabulary import AREAS, LEVEL_RANK
@@ -140,6 +146,8 @@ def apply_plan(
             seen = session.state if reach is None else planning_view(session.state, reach)
             try:
                 again = make_plan(desired, seen, rotate=plan.rotated)
+            except PolicyError:
+                raise  # about the declared accounts, which the request can see: said as is
             except GroupsyncError:
                 if reach is None:
                     raise

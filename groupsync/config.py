@@ -842,6 +842,12 @@ class _Resolver:
             elif isinstance(entry, dict):
                 for target, value in entry.items():
                     tpath = (*path, target)
+                    if target in AREAS and target not in providers:
+                        # `frontdesk: {notes: view}`: the keys here are accounts
+                        self.fail(tpath, f"{target} is an area; areas go under all or a "
+                                         f"provider key (write {username}: {{all: {{{target}: "
+                                         "...}})", key=True)
+                        continue
                     levels, role, replaces = self._levels(value, tpath)
                     if levels is None:
                         continue
