@@ -537,6 +537,7 @@ class _Resolver(RolesAndPolicies):
     def __init__(self, model: PracticeFile, doc: yamlload.Document, name: str) -> None:
         self.roles = {}
         self.used_roles: set[str] = set()
+        self.warnings: list[str] = []
         self.m = model
         self.doc = doc
         self.name = name
@@ -634,8 +635,9 @@ class _Resolver(RolesAndPolicies):
             source=self.name, practice_name=m.practice.name, tin=m.practice.tin,
             providers=providers, master=master, staff=staff, privileges=privileges,
             codes=codes, roles=self.roles, policies=policies,
-            warnings=[f"{self.where(('roles', name), key=True)}: role {name!r} is held by nobody"
-                      for name in self.roles if name not in self.used_roles],
+            warnings=[*(f"{self.where(('roles', name), key=True)}: role {name!r} is held by "
+                        "nobody" for name in self.roles if name not in self.used_roles),
+                      *self.warnings],
             prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
             prune_codes=m.prune.codes, var_where=self._var_where(),
         )

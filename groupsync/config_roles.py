@@ -29,6 +29,10 @@ class RolesAndPolicies:
     m: PracticeFile
     roles: dict[str, dict[str, str]]
     used_roles: set[str]
+    warnings: list[str]
+
+    def where(self, path: tuple[Any, ...], key: bool = False) -> str:
+        raise NotImplementedError  # the resolver's
 
     def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         raise NotImplementedError  # the resolver's
@@ -173,6 +177,9 @@ class RolesAndPolicies:
                                   exempt=names(q.except_) or frozenset()))
             elif p.idle is not None:
                 d = p.idle
+                # said, never silently passed: a rule that can't find anything is no check
+                self.warnings.append(f"{self.where(path)}: policy {p.name!r} (idle) checks "
+                                     "nothing yet: the store does not record last log-ins")
                 out.append(Policy(p.name, "idle", p.severity, usernames=names(d.usernames),
                                   days=d.days, exempt=names(d.except_) or frozenset()))
         return (builtin, *out)

@@ -384,3 +384,24 @@ def test_secrets_stay_out_of_policy_messages(tmp_path: Path) -> None:
         plan_for(system, bad)
     for value in secrets()._file.values():
         assert value not in str(caught.value)
+
+
+def test_the_example_policy_set_is_valid_and_the_example_practice_meets_it(
+        tmp_path: Path) -> None:
+    example = EXAMPLE.read_text()
+    policies = (EXAMPLE.parent / "policies.yaml").read_text()
+    start = example.index("policies:\n")
+    text = (example[:start] + policies[policies.index("policies:\n"):]
+            + example[example.index("\n\n", start):])
+    desired = load_text(text.encode(), "practice.yaml")
+    assert [p.name for p in desired.policies][0] == "risky-grants"
+    assert next(p for p in desired.policies if p.name == "risky-grants").severity == "deny"
+    system, desired = sandboxed(tmp_path, desired)
+    plan = converge(system, desired)
+    assert not [w for w in plan.warnings if w.startswith("policy")]
+    # and it bites: the front desk given notes is refused
+    with pytest.raises(PolicyError, match="front desk never reads clinical notes"):
+        plan_for(system, load_text(text.replace(
+            "front-desk: {clients: view, scheduling: full}",
+            "front-desk: {clients: view, scheduling: full, notes: view}").encode(),
+            "practice.yaml"))
