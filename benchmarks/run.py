@@ -33,7 +33,8 @@ from benchmarks.generate import SIZES, generate  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 CACHE = OUT / "cache"
 OPERATIONS = [
-    "validate", "plan_empty", "first_apply", "noop_plan", "drift_plan_apply", "fee_apply",
+    "validate", "plan_empty", "first_apply", "noop_plan", "noop_plan_policies",
+    "drift_plan_apply", "fee_apply",
     "codes10_apply", "floor_a", "floor_a_state", "floor_b",
 ]
 LABELS = {
@@ -41,6 +42,7 @@ LABELS = {
     "plan_empty": "plan, just-sandboxed store",
     "first_apply": "first apply (plan + apply)",
     "noop_plan": "no-op plan",
+    "noop_plan_policies": "no-op plan, example's roles + 10 policies",
     "drift_plan_apply": "1% drift: plan + apply",
     "fee_apply": "one fee, all accounts: plan + apply",
     "codes10_apply": "10 diagnosis codes, all accounts: plan + apply",
@@ -62,7 +64,9 @@ def inputs(size: str, seed: int) -> dict[str, Path]:
         "yaml": folder / "practice.yaml", "env": folder / "practice.env",
         "fee_yaml": folder / "fee.yaml", "codes10_yaml": folder / "codes10.yaml",
         "sandbox": folder / "sandbox.db", "applied": folder / "applied.db",
+        "policies_yaml": folder / "policies.yaml",
     }
+    files["policies_yaml"].write_text(_with_policies(text))
     files["yaml"].write_text(text)
     files["env"].write_text(env)
     fee_line = next(line for line in text.splitlines() if "fee:" in line)
@@ -72,6 +76,41 @@ def inputs(size: str, seed: int) -> dict[str, Path]:
     files["codes10_yaml"].write_text(text.replace("  billing_codes:\n", extra +
                                                   "  billing_codes:\n"))
     return files
+
+
+def _with_policies(text: str) -> str:
+    """The practice with the example's roles and ten policies that the generated practice
+    meets (a no-op plan stays one): each is still checked over every cell."""
+    master = text.split("master:\n", 1)[1].split("username:", 1)[1].split("\n", 1)[0].strip()
+    first = text.split("providers:\n", 1)[1].split(":", 1)[0].strip()
+    roles = ("roles:\n  front-desk: {clients: view, scheduling: full}\n"
+             "  biller: {clients: view, billing: full, claims: full, codes: view, "
+             "reports: view}\n")
+    policies = f"""policies:
+  - name: front desk never reads notes
+    deny: {{role: front-desk, areas: [notes]}}
+  - name: billers never read notes
+    deny: {{role: biller, areas: [notes]}}
+  - name: only the master administers other accounts
+    deny: {{areas: [account_access], at_least: full, outside_home: true, except: [{master}]}}
+  - name: only the master sets up other accounts
+    deny: {{areas: [practice_setup], at_least: full, outside_home: true, except: [{master}]}}
+  - name: an administrator in every account
+    require: {{areas: [account_access], at_least: full, count: 1}}
+  - name: someone sees the clients
+    require: {{areas: [clients], at_least: view, count: 1}}
+  - name: a retired login holds nothing
+    deny: {{usernames: [retired-login], areas: [notes, billing]}}
+  - name: notes stay home in the first account
+    deny: {{areas: [notes], at_least: full, accounts: [{first}], outside_home: true}}
+    severity: warn
+  - name: no username idle for 90 days
+    idle: {{days: 90}}
+    severity: warn
+  - name: risky-grants
+    severity: warn
+"""
+    return text.replace("privileges:\n", roles + "privileges:\n", 1) + policies
 
 
 def _code_version() -> str:
@@ -84,10 +123,10 @@ def _code_version() -> str:
 # -- one operation, in a child process --------------------------------------------------------
 
 def child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
-    from groupsync.accounts import service
+    from groupsync.accounts.memo import remembering_logins
 
     # as the CLI runs every command: each login verified once per command
-    with service.remembering_logins():
+    with remembering_logins():
         return _child(op, size, seed, work)
 
 
@@ -137,17 +176,18 @@ def _child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
         prepared = prepare(system, desired, secrets)
         apply_plan(system, prepared.plan, prepared.passwords, desired)
         extra["changes"] = len(prepared.plan.changes)
-    elif op in ("noop_plan", "drift_plan_apply", "fee_apply", "codes10_apply"):
+    elif op in ("noop_plan", "noop_plan_policies", "drift_plan_apply", "fee_apply",
+                "codes10_apply"):
         fresh(files["applied"])
-        yaml_file = {"fee_apply": files["fee_yaml"], "codes10_apply": files["codes10_yaml"]}.get(
-            op, files["yaml"])
+        yaml_file = {"fee_apply": files["fee_yaml"], "codes10_apply": files["codes10_yaml"],
+                     "noop_plan_policies": files["policies_yaml"]}.get(op, files["yaml"])
         if op == "drift_plan_apply":
             extra["drifted"] = _drift(store)
         t0 = time.perf_counter()
         system = open_system(str(store))
         desired = load_file(yaml_file)
         prepared = prepare(system, desired, secrets)
-        if op != "noop_plan":
+        if op not in ("noop_plan", "noop_plan_policies"):
             apply_plan(system, prepared.plan, prepared.passwords, desired)
         extra["changes"] = len(prepared.plan.changes)
     elif op in ("floor_a", "floor_a_state"):
@@ -339,6 +379,11 @@ def main() -> None:
     out_file = OUT / f"results-{args.size}.json"
     out_file.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
+    plain = results.get("noop_plan", {}).get("seconds")
+    with_policies = results.get("noop_plan_policies", {}).get("seconds")
+    if plain and with_policies:
+        print(f"\npolicies: the no-op plan with roles and 10 policies is "
+              f"{with_policies / plain:.2f}x the same plan without them (target <= 1.10)")
     print(f"\nfigures written to {out_file.relative_to(ROOT)}")
 
 

@@ -157,6 +157,7 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
     privileges: list[str] = []
     if staff:
         out.append("usernames:")
+    shapes: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]] = {}
     for u in staff:
         k = ukey(u.username)
         opens = [a for a in state.accounts_of(u.username) if a in exported]
@@ -165,13 +166,26 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
         out.append(f"  {_q(u.username)}: {{password: {var(_var(u.username, used))}, "
                    f"home: {keys[u.home]}, accounts: {listed}}}")
         by_account = {a: state.access[(k, a)] for a in opens}
-        privileges.append(_privileges_entry(u.username, by_account, "none", u.home, keys))
+        first = u.home if u.home in by_account else sorted(by_account)[0]
+        shapes[u.username] = _compress(by_account, "none", first)
+    roles = _roles(shapes, notes)
+    for u in staff:
+        everywhere, overrides = shapes[u.username]
+        role = roles.get(u.username)
+        parts = [f"all: {role or _levels(everywhere)}"]
+        parts += [f"{keys[a]}: {_levels(levels)}" for a, levels in sorted(overrides.items())]
+        privileges.append(f"  {_q(u.username)}: {{{', '.join(parts)}}}")
     if state.user(master_name) is not None:
         k = ukey(master_name)
         by_account = {a: state.access[(k, a)] for a in accounts if (k, a) in state.access}
         if any(p != {a: "full" for a in AREAS} for p in by_account.values()):
             privileges.insert(0, _privileges_entry(master_name, by_account, "full", master_home,
                                                    keys))
+    if roles:
+        out.append("roles:")
+        for name in sorted(set(roles.values())):
+            holder = next(u for u, r in roles.items() if r == name)
+            out.append(f"  {name}: {_levels(shapes[holder][0])}")
     if privileges:
         out += ["privileges:", *privileges]
     out += _codes(state, master_home, accounts, keys)
@@ -181,6 +195,39 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
     for note in notes:
         out.append(f"# NOTE: {note}")
     return Export(text="\n".join(out) + "\n", variables=variables, notes=notes)
+
+
+ROLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _roles(shapes: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]],
+           notes: list[str]) -> dict[str, str]:
+    """A role for every set of levels that several staff usernames hold everywhere, named by
+    its holders (`frontdesk-intake`); a plain mapping stays where only one holds it. A name
+    that can't be made from the holders is `shared-N`, and a NOTE asks for one."""
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for username, (everywhere, _overrides) in shapes.items():
+        if everywhere:
+            groups.setdefault(tuple(sorted(everywhere.items())), []).append(username)
+    out: dict[str, str] = {}
+    taken: set[str] = {"full", "view", "none", "all"}
+    n = 0
+    for holders in groups.values():
+        if len(holders) < 2:
+            continue
+        name = re.sub(r"[^a-z0-9_-]+", "-", "-".join(h.lower() for h in holders)).strip("-_")
+        if not ROLE_NAME.fullmatch(name) or name in taken:
+            n += 1
+            name = f"shared-{n}"
+            notes.append(f"role {name} is the levels {', '.join(holders)} share; give it a "
+                         "name that says the job (and keep privileges in step)")
+        taken.add(name)
+        for holder in holders:
+            out[holder] = name
+    if out:
+        notes.append("roles were made from usernames that hold the same levels everywhere, "
+                     "named by their holders: rename them after the job they describe")
+    return out
 
 
 def _existing_master(state: State, accounts: list[str]) -> User | None:

@@ -405,3 +405,33 @@ def test_the_example_policy_set_is_valid_and_the_example_practice_meets_it(
             "front-desk: {clients: view, scheduling: full}",
             "front-desk: {clients: view, scheduling: full, notes: view}").encode(),
             "practice.yaml"))
+
+
+def test_export_writes_a_role_for_levels_several_usernames_share(tmp_path: Path) -> None:
+    from groupsync.export import export
+
+    intake = ("usernames:\n", "usernames:\n  intake:\n    password: \"${FRONTDESK_PASSWORD}\"\n"
+                              "    home: jones\n    accounts: all\n")
+    held = ("  frontdesk: front-desk\n", "  frontdesk: front-desk\n  intake: front-desk\n")
+    system, desired = sandboxed(tmp_path, practice(tmp_path, intake, held))
+    converge(system, desired)
+    out = export(system.read_state(), "riverside-admin")
+    lines = out.text.splitlines()
+    assert "roles:" in lines
+    assert "  frontdesk-intake: {clients: view, scheduling: full}" in lines
+    assert '  "frontdesk": {all: frontdesk-intake}' in lines
+    assert '  "intake": {all: frontdesk-intake}' in lines
+    # billing's levels are its own: written out, not a role
+    assert any(line.startswith('  "billing": {all: {') for line in lines)
+    assert any("rename them after the job" in n for n in out.notes)
+    # and the exported file plans to nothing
+    again = load_text(out.text.encode(), "exported.yaml")
+    assert again.privileges["intake"].role(JONES) == "frontdesk-intake"
+    names = {"JSMITH_PASSWORD": "SMITH_PASSWORD", "RJONES_PASSWORD": "JONES_PASSWORD",
+             "MGARCIA_PASSWORD": "GARCIA_PASSWORD", "DCHEN_PASSWORD": "CHEN_PASSWORD",
+             "INTAKE_PASSWORD": "FRONTDESK_PASSWORD"}
+    from groupsync.config import Secrets
+    from groupsync.engine import prepare
+
+    env = {k: demo_env()[names.get(k, k)] for k in out.variables}
+    assert prepare(system, again, Secrets(env, environ={})).plan.changes == []
