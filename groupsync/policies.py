@@ -89,7 +89,8 @@ class Practice:
 def check(policies: Iterable[Policy], practice: Practice, before: Access, after: Access,
           names: Mapping[str, str], homes: Mapping[str, str],
           last_logins: Mapping[str, str] | None = None,
-          today: date | None = None) -> list[Violation]:
+          today: date | None = None,
+          by_user: Mapping[str, Iterable[str]] | None = None) -> list[Violation]:
     """Every violation of `policies` in the practice's accounts of `after` (the state the
     plan leaves). `before` is the store now; `names` and `homes` give each username's
     spelling and home (after the plan), by casefolded name; `last_logins` each username's
@@ -99,7 +100,7 @@ def check(policies: Iterable[Policy], practice: Practice, before: Access, after:
         if policy.severity == "off":
             continue
         if policy.rule == "deny":
-            out.extend(_deny(policy, practice, before, after, names, homes))
+            out.extend(_deny(policy, practice, before, after, names, homes, by_user))
         elif policy.rule == "require":
             out.extend(_require(policy, practice, before, after, names))
         elif last_logins is not None and today is not None:
@@ -112,32 +113,57 @@ def _where(practice: Practice, account: str) -> str:
     return f"account {account} ({key})" if key else f"account {account}"
 
 
+def _cells(policy: Policy, practice: Practice, after: Access,
+           by_user: Mapping[str, Iterable[str]] | None) -> Iterable[tuple[tuple[str, str],
+                                                                           Mapping[str, str]]]:
+    """The cells a deny policy can match, narrowed first by what it names: a role's cells
+    come from the file, a list of usernames' from the index of who opens what."""
+    if policy.role is not None:
+        keys: Iterable[tuple[str, str]] = [c for c, r in practice.roles.items()
+                                           if r == policy.role]
+    elif policy.usernames is not None and by_user is not None:
+        keys = [(k, a) for k in policy.usernames for a in by_user.get(k, ())]
+    else:
+        return after.items()
+    return [(c, after[c]) for c in keys if c in after]
+
+
 def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
-          names: Mapping[str, str], homes: Mapping[str, str]) -> Iterator[Violation]:
+          names: Mapping[str, str], homes: Mapping[str, str],
+          by_user: Mapping[str, Iterable[str]] | None = None) -> Iterator[Violation]:
+    # The hot loop of a plan's policy check (every cell of a size-L practice, per policy):
+    # the level test comes first, as a comprehension, before any other lookup.
     need = LEVEL_RANK[policy.at_least]
+    shown = ("full",) if need == 2 else ("full", "view")
+    areas = policy.areas
     order = {a: i for i, a in enumerate(practice.accounts)}
+    accounts = practice.accounts if policy.accounts is None else policy.accounts
     found: list[tuple[tuple[int, str], Violation]] = []
-    for (k, account), levels in after.items():
-        if account not in practice.accounts or k in policy.exempt:
+    one = areas[0] if len(areas) == 1 else None
+    for (k, account), levels in _cells(policy, practice, after, by_user):
+        if one is not None:
+            if levels[one] not in shown:
+                continue
+            hit = [one]
+        else:
+            hit = [a for a in areas if levels[a] in shown]
+            if not hit:
+                continue
+        if account not in accounts or account not in order:
             continue
-        if policy.accounts is not None and account not in policy.accounts:
-            continue
-        if policy.usernames is not None and k not in policy.usernames:
+        if k in policy.exempt or (policy.usernames is not None and k not in policy.usernames):
             continue
         role = practice.roles.get((k, account))
         if policy.role is not None and role != policy.role:
             continue
-        home = homes.get(k, "")
-        if policy.outside_home and account == home:
+        if policy.outside_home and account == homes.get(k, ""):
             continue
         if policy.master_excepted and k == practice.master:
             continue
         had = before.get((k, account))
-        for area in policy.areas:
+        managed = (k, account) in practice.managed
+        for area in hit:
             level = levels[area]
-            if LEVEL_RANK[level] < need:
-                continue
-            managed = (k, account) in practice.managed
             created = had is None or LEVEL_RANK[had[area]] < need
             blocking = policy.severity == "deny" and (managed or created)
             name = names.get(k, k)
@@ -159,31 +185,47 @@ def _require(policy: Policy, practice: Practice, before: Access, after: Access,
              names: Mapping[str, str]) -> Iterator[Violation]:
     need = LEVEL_RANK[policy.at_least]
 
-    def holders(access: Access) -> dict[tuple[str, str], list[str]]:
-        out: dict[tuple[str, str], list[str]] = {}
+    shown = ("full",) if need == 2 else ("full", "view")
+    accounts = practice.accounts if policy.accounts is None else policy.accounts
+
+    def holders(access: Access) -> dict[tuple[str, str], int]:
+        # counted, not listed: names are looked up only for the accounts that fall short
+        out: dict[tuple[str, str], int] = {}
         for (k, account), levels in access.items():
-            if account not in practice.accounts or k in policy.exempt:
+            if account not in accounts or k in policy.exempt:
                 continue
             for area in policy.areas:
-                if LEVEL_RANK[levels[area]] >= need:
-                    out.setdefault((account, area), []).append(k)
+                if levels[area] in shown:
+                    out[(account, area)] = out.get((account, area), 0) + 1
         return out
 
-    now, then = holders(after), holders(before)
+    index: dict[str, list[tuple[str, Mapping[str, str]]]] = {}
+
+    def who(account: str, area: str) -> list[str]:
+        if not index:  # built once, at the first shortfall
+            for (k, a), levels in after.items():
+                if a in accounts and k not in policy.exempt:
+                    index.setdefault(a, []).append((k, levels))
+        return [k for k, levels in index.get(account, ()) if levels[area] in shown]
+
+    now = holders(after)
+    then = now if after is before else holders(before)
     for account in practice.accounts:
         if policy.accounts is not None and account not in policy.accounts:
             continue
         for area in policy.areas:
-            held = now.get((account, area), [])
-            if len(held) >= policy.count:
+            count = now.get((account, area), 0)
+            if count >= policy.count:
                 continue
-            had = len(then.get((account, area), []))
+            held = who(account, area)
+            had = then.get((account, area), 0)
             # the plan made it so, or made it worse; one it leaves as it is only warns
             blocking = policy.severity == "deny" and (had >= policy.count or len(held) < had)
-            who = ", ".join(sorted(names.get(k, k) for k in held)) or "nobody"
-            message = (f'policy "{policy.name}": {len(held)} username'
-                       f'{"" if len(held) == 1 else "s"} hold {policy.at_least} on {area} in '
-                       f"{_where(practice, account)} ({who}), fewer than {policy.count}")
+            listed = ", ".join(sorted(names.get(k, k) for k in held)) or "nobody"
+            verb = "username holds" if len(held) == 1 else "usernames hold"
+            message = (f'policy "{policy.name}": {len(held)} {verb} {policy.at_least} on '
+                       f"{area} in {_where(practice, account)} ({listed}), fewer than "
+                       f"{policy.count}")
             if not blocking and policy.severity == "deny":
                 message += "; this plan leaves it as it is"
             yield Violation(policy.name, policy.severity, message, blocking)
@@ -222,13 +264,17 @@ def after_access(state: State, changes: Iterable[object],
     from groupsync.changes import JoinChange, PrivilegesChange, UsernameChange
 
     declared = set(accounts)
+    names = {k: u.username for k, u in state.users.items()}
+    homes = {k: u.home for k, u in state.users.items()}
+    todo = [c for c in changes if isinstance(c, UsernameChange | JoinChange | PrivilegesChange)]
+    if not todo:
+        # nothing about access changes (a no-op plan): the state is the state after, read
+        # as it is (the checks skip accounts the practice doesn't declare)
+        return state.access, names, homes
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for acct in declared:
         for k in state.by_account.get(acct, ()):
             cells[(k, acct)] = state.access[(k, acct)]  # read-only: replaced, never edited
-    names = {k: u.username for k, u in state.users.items()}
-    homes = {k: u.home for k, u in state.users.items()}
-    todo = list(changes)
     for c in todo:
         if isinstance(c, UsernameChange) and c.action == "remove":
             k = ukey(c.username)

@@ -90,7 +90,8 @@ def test_a_role_with_overrides_keeps_its_name_and_changes_only_those_areas() -> 
                                     "reserved"),
     ("  front-desk: {", "  all: {", "bad role name 'all': full, view, none and all are "
                                    "reserved"),
-    ("  front-desk: {", "  Front_Desk: {", "bad role name 'Front_Desk': use a-z, 0-9, _ and - (at most 64)"),
+    ("  front-desk: {", "  Front_Desk: {",
+     "bad role name 'Front_Desk': use a-z, 0-9, _ and - (at most 64)"),
     ("  biller: {clients: view,", "  biller: {role: front-desk, clients: view,",
      "a role is levels, not another role"),
     ("  frontdesk: front-desk", "  frontdesk: {notes: view}",
@@ -199,7 +200,8 @@ def test_a_hand_made_violation_is_only_a_warning_and_offboarding_goes_on(
     text = Path(declared.source).read_text().replace(
         "usernames:\n", "usernames:\n  temp-helper:\n    password: \"${BILLING_PASSWORD}\"\n"
                         "    home: jones\n", 1).replace(
-        "privileges:\n  frontdesk", "privileges:\n  temp-helper:\n    all: {notes: view}\n  frontdesk", 1)
+        "privileges:\n  frontdesk",
+        "privileges:\n  temp-helper:\n    all: {notes: view}\n  frontdesk", 1)
     Path(declared.source).write_text(text)
     with pytest.raises(PolicyError, match="temp-helper holds view on notes in account 100517"):
         plan_for(system, load_text(text.encode(), declared.source))
@@ -220,11 +222,12 @@ def test_require_counts_holders_per_account_and_area(tmp_path: Path) -> None:
     # a plan that takes the provider login's account_access away breaks the deny one
     lower = practice(tmp_path, (NO_NOTES, two), extra="")
     text = Path(lower.source).read_text().replace(
-        "privileges:\n  frontdesk", "privileges:\n  jsmith:\n    all: {clients: full}\n  frontdesk", 1)
+        "privileges:\n  frontdesk",
+        "privileges:\n  jsmith:\n    all: {clients: full}\n  frontdesk", 1)
     with pytest.raises(PolicyError) as caught:
         plan_for(system, load_text(text.encode(), lower.source))
     assert str(caught.value).splitlines()[0] == (
-        'policy "two administrators": 1 username hold full on account_access in account '
+        'policy "two administrators": 1 username holds full on account_access in account '
         f"{SMITH} (smith) (riverside-admin), fewer than 2")
 
 
@@ -394,7 +397,7 @@ def test_the_example_policy_set_is_valid_and_the_example_practice_meets_it(
     text = (example[:start] + policies[policies.index("policies:\n"):]
             + example[example.index("\n\n", start):])
     desired = load_text(text.encode(), "practice.yaml")
-    assert [p.name for p in desired.policies][0] == "risky-grants"
+    assert desired.policies[0].name == "risky-grants"
     assert next(p for p in desired.policies if p.name == "risky-grants").severity == "deny"
     system, desired = sandboxed(tmp_path, desired)
     plan = converge(system, desired)
@@ -435,3 +438,14 @@ def test_export_writes_a_role_for_levels_several_usernames_share(tmp_path: Path)
 
     env = {k: demo_env()[names.get(k, k)] for k in out.variables}
     assert prepare(system, again, Secrets(env, environ={})).plan.changes == []
+
+
+def test_a_policy_broken_many_times_shows_a_screenful_and_the_count() -> None:
+    from groupsync.planner.policy import MAX_POLICY_LINES, _capped
+    from groupsync.policies import Violation
+
+    found = [Violation("p", "warn", f"line {i}", False) for i in range(MAX_POLICY_LINES + 5)]
+    found.append(Violation("q", "warn", "other", False))
+    out = _capped(found)
+    assert out[:MAX_POLICY_LINES] == [f"line {i}" for i in range(MAX_POLICY_LINES)]
+    assert out[MAX_POLICY_LINES:] == ['policy "p": … and 5 more', "other"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from groupsync.errors import PolicyError
 from groupsync.planner.base import PlannerBase
-from groupsync.policies import Practice, after_access, check
+from groupsync.policies import Practice, Violation, after_access, check
 
 
 class PolicySteps(PlannerBase):
@@ -24,11 +24,29 @@ class PolicySteps(PlannerBase):
                             {p.account_id: p.key for p in self.d.providers.values()},
                             frozenset(managed), roles, self.master_k)
         cells, names, homes = after_access(self.s, self.changes, self.d.by_account)
-        found = check(self.d.policies, practice, self.s.access, cells, names, homes)
-        refused = [v.message for v in found if v.blocking]
+        found = check(self.d.policies, practice, self.s.access, cells, names, homes,
+                      by_user=self.s.by_user if cells is self.s.access else None)
+        refused = [v for v in found if v.blocking]
         if refused:
             raise PolicyError("\n".join(
-                [*refused, f"the plan breaks policy {len(refused)} time"
-                           f"{'' if len(refused) == 1 else 's'} (severity deny); nothing "
-                           "was changed"]))
-        self.warnings += [v.message for v in found if not v.blocking]
+                [*_capped(refused), f"the plan breaks policy {len(refused)} time"
+                                    f"{'' if len(refused) == 1 else 's'} (severity deny); "
+                                    "nothing was changed"]))
+        self.warnings += _capped([v for v in found if not v.blocking])
+
+
+MAX_POLICY_LINES = 20  # per policy: a role edit in a size-L practice can break it 10,000 times
+
+
+def _capped(found: list[Violation]) -> list[str]:
+    """Each policy's first lines, then how many more: a screenful says what is wrong, and
+    the count says how much."""
+    by_policy: dict[str, list[str]] = {}
+    for v in found:
+        by_policy.setdefault(v.policy, []).append(v.message)
+    out: list[str] = []
+    for name, messages in by_policy.items():
+        out += messages[:MAX_POLICY_LINES]
+        if len(messages) > MAX_POLICY_LINES:
+            out.append(f'policy "{name}": … and {len(messages) - MAX_POLICY_LINES} more')
+    return out
