@@ -344,17 +344,22 @@ def main() -> None:
     setup_s = setup(files)
     results: dict[str, Any] = {}
     ops = args.only or OPERATIONS
-    for op in ops:
-        runs = []
-        for _ in range(1 if op == "floor_b" else args.runs):
+    # Round robin, not one operation's runs in a row: ratios between operations (policies
+    # vs none, against the floors) then see the same machine, not one drifting over minutes.
+    all_runs: dict[str, list[dict[str, Any]]] = {op: [] for op in ops}
+    for i in range(args.runs):
+        for op in ops:
+            if op in results or (op == "floor_b" and i > 0):
+                continue
             timeout = args.floor_b_timeout if op == "floor_b" else 3600.0
             r = run_op(op, args.size, args.seed, timeout)
             if r is None:
-                runs = []
                 results[op] = {"did_not_finish_s": timeout}
-                break
-            runs.append(r)
-        if runs:
+                continue
+            all_runs[op].append(r)
+    for op in ops:
+        runs = all_runs[op]
+        if runs and op not in results:
             results[op] = {
                 **runs[-1],
                 "seconds": statistics.median(r["seconds"] for r in runs),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from groupsync.accounts.model import State, User, ukey
 from groupsync.errors import PlanError
-from groupsync.vocabulary import AREAS, CODE_FILES
+from groupsync.vocabulary import AREAS, CODE_FILES, LEVELS
 
 
 def _q(text: str) -> str:
@@ -210,7 +210,7 @@ def _roles(shapes: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]],
         if everywhere:
             groups.setdefault(tuple(sorted(everywhere.items())), []).append(username)
     out: dict[str, str] = {}
-    taken: set[str] = {"full", "view", "none", "all"}
+    taken: set[str] = {*LEVELS, "all"}
     n = 0
     for holders in groups.values():
         if len(holders) < 2:

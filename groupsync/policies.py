@@ -14,7 +14,7 @@ offboarding must never be blocked by a hand-made problem the plan doesn't touch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -76,14 +76,16 @@ Access = Mapping[tuple[str, str], Mapping[str, str]]
 
 @dataclass(frozen=True)
 class Practice:
-    """What a check needs to know of the practice file: its accounts, who it manages where,
-    each managed cell's role, and the master."""
+    """What a check needs to know of the practice file: its accounts, the master, and, asked
+    only for the cells a policy matches (a size-L file sets 20,000), whether the file sets a
+    cell's levels and the role it names there."""
 
     source: str
     accounts: Mapping[str, str]  # account id -> provider key
-    managed: frozenset[tuple[str, str]]  # (ukey, account) cells whose levels the file sets
-    roles: Mapping[tuple[str, str], str]  # (ukey, account) -> the role the file names
     master: str  # ukey
+    manages: Callable[[str, str], bool]  # (ukey, account): the file sets its levels
+    role_of: Callable[[str, str], str | None]  # (ukey, account) -> the role it names
+    managed_cells: Callable[[], Iterable[tuple[str, str]]]  # every cell the file sets
 
 
 def check(policies: Iterable[Policy], practice: Practice, before: Access, after: Access,
@@ -119,8 +121,8 @@ def _cells(policy: Policy, practice: Practice, after: Access,
     """The cells a deny policy can match, narrowed first by what it names: a role's cells
     come from the file, a list of usernames' from the index of who opens what."""
     if policy.role is not None:
-        keys: Iterable[tuple[str, str]] = [c for c, r in practice.roles.items()
-                                           if r == policy.role]
+        keys: Iterable[tuple[str, str]] = [c for c in practice.managed_cells()
+                                           if practice.role_of(*c) == policy.role]
     elif policy.usernames is not None and by_user is not None:
         keys = [(k, a) for k in policy.usernames for a in by_user.get(k, ())]
     else:
@@ -153,7 +155,7 @@ def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
             continue
         if k in policy.exempt or (policy.usernames is not None and k not in policy.usernames):
             continue
-        role = practice.roles.get((k, account))
+        role = practice.role_of(k, account)
         if policy.role is not None and role != policy.role:
             continue
         if policy.outside_home and account == homes.get(k, ""):
@@ -161,7 +163,7 @@ def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
         if policy.master_excepted and k == practice.master:
             continue
         had = before.get((k, account))
-        managed = (k, account) in practice.managed
+        managed = practice.manages(k, account)
         for area in hit:
             level = levels[area]
             created = had is None or LEVEL_RANK[had[area]] < need
@@ -250,7 +252,7 @@ def _idle(policy: Policy, practice: Practice, after: Access, names: Mapping[str,
                        f"(more than {policy.days}); it can open {_where(practice, account)}")
             # idleness is the username's, not the plan's: it fails only a deny policy, and
             # only for a username the file declares
-            declared = any(c[0] == k for c in practice.managed)
+            declared = any(practice.manages(k, a) for a in practice.accounts)
             yield Violation(policy.name, policy.severity, message,
                             policy.severity == "deny" and declared)
 

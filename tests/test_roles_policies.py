@@ -369,10 +369,11 @@ def test_a_plan_that_passes_every_deny_policy_leaves_no_declared_violation(
     except PolicyError:
         return
     cells, names, homes = after_access(state, plan.changes, desired.by_account)
+    managed = {(k, a) for k, a, _ in desired.managed_cells()}
     practice_view = Practice("practice.yaml", {p.account_id: p.key for p in
                                                desired.providers.values()},
-                             frozenset((k, a) for k, a, _ in desired.managed_cells()), {},
-                             "riverside-admin")
+                             "riverside-admin", lambda k, a: (k, a) in managed,
+                             lambda k, a: None, lambda: managed)
     found = check(desired.policies, practice_view, state.access, cells, names, homes)
     declared = {"frontdesk", "billing"}
     assert not [v for v in found if v.policy == "p" and any(

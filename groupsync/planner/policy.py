@@ -4,6 +4,7 @@ one line each; the others are the plan's warnings."""
 
 from __future__ import annotations
 
+from groupsync.config import PrivilegeSpec
 from groupsync.errors import PolicyError
 from groupsync.planner.base import PlannerBase
 from groupsync.policies import Practice, Violation, after_access, check
@@ -13,16 +14,26 @@ class PolicySteps(PlannerBase):
     def _check_policies(self) -> None:
         if not self.d.policies:
             return
-        managed: set[tuple[str, str]] = set()
-        roles: dict[tuple[str, str], str] = {}
-        for k, acct, spec in self.d.managed_cells():
-            managed.add((k, acct))
-            role = spec.role(acct)
-            if role:
-                roles[(k, acct)] = role
-        practice = Practice(self.d.source,
-                            {p.account_id: p.key for p in self.d.providers.values()},
-                            frozenset(managed), roles, self.master_k)
+        d = self.d
+        staff, master, logins = d.staff, d.master, self.logins
+
+        def spec_at(k: str, acct: str) -> PrivilegeSpec | None:
+            spec = d.privileges.get(k)
+            if spec is None:
+                return None
+            declared = master if k == self.master_k else staff.get(k)
+            if declared is not None:
+                return spec if acct in declared.accounts else None
+            login = logins.get(k)
+            return spec if login is not None and login.account_id == acct else None
+
+        def role_of(k: str, acct: str) -> str | None:
+            spec = spec_at(k, acct)
+            return spec.role(acct) if spec else None
+
+        practice = Practice(d.source, {p.account_id: p.key for p in d.providers.values()},
+                            self.master_k, lambda k, a: spec_at(k, a) is not None, role_of,
+                            lambda: [(k, a) for k, a, _ in d.managed_cells()])
         cells, names, homes = after_access(self.s, self.changes, self.d.by_account)
         found = check(self.d.policies, practice, self.s.access, cells, names, homes,
                       by_user=self.s.by_user if cells is self.s.access else None)
