@@ -177,9 +177,6 @@ class RolesAndPolicies:
                                   exempt=names(q.except_) or frozenset()))
             elif p.idle is not None:
                 d = p.idle
-                # said, never silently passed: a rule that can't find anything is no check
-                self.warnings.append(f"{self.where(path)}: policy {p.name!r} (idle) checks "
-                                     "nothing yet: the store does not record last log-ins")
                 out.append(Policy(p.name, "idle", p.severity, usernames=names(d.usernames),
                                   days=d.days, exempt=names(d.except_) or frozenset()))
         return (builtin, *out)

@@ -122,7 +122,7 @@ def make_plan(desired: Desired, state: State, today: date | None = None,
     service's caller sees only the accounts it can open): they are taken, nothing more."""
     from groupsync.planner import Planner  # it builds Plans: imported when first used
 
-    plan = Planner(desired, state, rotate, taken).run()
+    plan = Planner(desired, state, rotate, taken, today).run()
     if today is not None:
         from groupsync.notice import trial_warnings
 

@@ -257,7 +257,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert r.code == 0 and r.out.startswith("Created store new.db (lineage ")
     assert run("store", "init", "--store", "new.db").err == "Error: new.db already exists\n"
     r = run("store", "migrate", "--store", "new.db")
-    assert r.out == "store new.db is at schema version 3, the current one; nothing to do\n"
+    assert r.out == "store new.db is at schema version 4, the current one; nothing to do\n"
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "new.db")
@@ -266,9 +266,9 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     conn.close()
     r = run("show", "--store", "new.db")
     assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
-                                  "groupsync's (3); run 'groupsync store migrate'\n")
+                                  "groupsync's (4); run 'groupsync store migrate'\n")
     r = run("store", "migrate", "--store", "new.db")
-    assert r.code == 1 and "no migration from it to 3" in r.err
+    assert r.code == 1 and "no migration from it to 4" in r.err
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: the tests above

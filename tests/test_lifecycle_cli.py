@@ -42,8 +42,8 @@ def edited(tmp_path: Path, *edits: tuple[str, str], name: str = "practice.yaml")
 def test_apply_note_is_on_every_entry_and_in_the_log(run: Run, tmp_path: Path) -> None:
     applied(run)
     renamed = edited(tmp_path, ("name: Robert Jones, LCSW", "name: Robert Jones, PhD"),
-                     ("frontdesk:\n    all: {clients: view, scheduling: full}",
-                      "frontdesk:\n    all: {clients: view, scheduling: view}"))
+                     ("  frontdesk: front-desk\n",
+                      "  frontdesk:\n    all: {clients: view, scheduling: view}\n"))
     files = ("-f", str(renamed), "--env-file", str(DEMO_ENV))
     r = run("apply", *files, "--auto-approve", "--note", "ticket 42: front desk is read-only")
     assert r.code == 0, r.err

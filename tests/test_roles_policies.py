@@ -450,3 +450,28 @@ def test_a_policy_broken_many_times_shows_a_screenful_and_the_count() -> None:
     out = _capped(found)
     assert out[:MAX_POLICY_LINES] == [f"line {i}" for i in range(MAX_POLICY_LINES)]
     assert out[MAX_POLICY_LINES:] == ['policy "p": … and 5 more', "other"]
+
+
+def test_idle_reads_last_log_ins_on_a_fixed_clock(tmp_path: Path, store: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    idle = ("policies:\n  - name: idle 60 days\n    idle: {days: 60, usernames: [frontdesk, "
+            "billing]}\n    severity: warn\n")
+    monkeypatch.setenv("GROUPSYNC_NOW", "2026-01-01T09:00:00")
+    system, desired = sandboxed(tmp_path, practice(tmp_path, (NO_NOTES, idle)), store=store)
+    converge(system, desired)
+    monkeypatch.setenv("GROUPSYNC_NOW", "2026-03-01T10:30:00")
+    system.login("frontdesk", demo_env()["FRONTDESK_PASSWORD"])
+    state = system.read_state()
+    assert state.user("frontdesk").last_login == "2026-03-01T10:30:00Z"  # type: ignore[union-attr]
+    assert state.user("billing").last_login == ""  # type: ignore[union-attr]
+    monkeypatch.setenv("GROUPSYNC_NOW", "2026-04-15T08:00:00")
+    warnings = [w for w in plan_for(system, desired).warnings if "idle 60 days" in w]
+    # billing never logged in: counted from its creation; frontdesk logged in 45 days ago
+    assert warnings == [f'policy "idle 60 days": billing has not logged in for 104 days (more '
+                        f"than 60); it can open account {SMITH} (smith)"]
+    # a plan's own credential checks are not log-ins: plan stays read-only
+    assert system.read_state().user("riverside-admin").last_login \
+        == state.user("riverside-admin").last_login  # type: ignore[union-attr]
+    denied = practice(tmp_path, (NO_NOTES, idle.replace("    severity: warn\n", "")))
+    with pytest.raises(PolicyError, match="billing has not logged in for 104 days"):
+        plan_for(system, denied)

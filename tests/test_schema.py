@@ -188,8 +188,8 @@ def test_the_editor_accepts_the_example_and_how_people_write_it(
     server, root = editor
     assert server.open(_document(root, "example")) == []
     written = _document(root, "unquoted", *EDITS.values(), ("  garcia:\n", "  2024:\n"),
-                        ("  frontdesk:\n    all:", "  1234.5:\n    all:"),
-                        ("garcia: {claims: view}", "2024: {claims: view}"))
+                        ("  frontdesk: front-desk", "  1234.5: front-desk"),
+                        ("garcia: {role: biller", "2024: {role: biller"))
     assert validate_accepts(written.read_text())
     assert server.open(written) == []
 

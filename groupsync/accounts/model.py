@@ -178,6 +178,7 @@ class User:
     password_hash: str
     created_at: str = ""
     id: str = ""  # stable, made once, never reused: audit, tokens and throttling refer to it
+    last_login: str = ""  # UTC, its last successful log-in (when read with the state)
 
 
 def ukey(username: str) -> str:

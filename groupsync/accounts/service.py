@@ -120,6 +120,10 @@ class AccountSystem:
         user = self.storage.read_user(ukey(username))
         self._verify(user, username, password, address)
         assert user is not None  # _verify raised otherwise
+        # A log-in of the person (the service's /v1/login, a library caller): kept for idle
+        # policies. A plan's check of the credentials its apply will use is not one, so
+        # `plan` stays read-only and never waits for a writer.
+        self.storage.record_login(user.id, utcnow(self.clock()))
         return user
 
     def user(self, username: str) -> User:

@@ -149,9 +149,22 @@ CREATE TABLE notice_accounts (
 INSERT INTO notice_accounts (notice_id, account_id) @NOTICE_ACCOUNTS@;
 """
 
+# Schema 4: each username's last successful log-in, one row per username (replaced at each
+# log-in, never a row per log-in), for `idle` policies. Its own table, outside the state
+# tables' write-count triggers: a log-in is not a change, so it never makes a plan stale.
+_SCHEMA_4 = """
+CREATE TABLE last_logins (
+    user_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
+"""
+
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
-MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3}
+MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4}
+
+_LAST_LOGIN = ("INSERT INTO last_logins (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) "
+               "DO UPDATE SET at = excluded.at")
 
 _DIALECT_WORDS = {
     "sqlite": {"@AUTO_ID@": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -417,6 +430,10 @@ class SqlStorage:
 
         self._bookkept(succeeded)
 
+    def record_login(self, user_id: str, at: str) -> None:
+        """A successful log-in's time, for `idle` policies: one row per username."""
+        self._bookkept(lambda c: c.execute(_LAST_LOGIN, (user_id, at)))
+
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None:
         with self._bookkeeping() as c:
@@ -550,6 +567,8 @@ class SqlWrite:
             _settle(self.conn, k, address, now, entry)
             self.conn.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                               (k, address))
+            if k.startswith("id:"):  # a username that exists (see throttle_subject)
+                self.conn.execute(_LAST_LOGIN, (k[3:], utcnow(now)))
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
         c = self.conn
@@ -699,12 +718,13 @@ def _load(conn: Conn, scope: Scope | None = None, counted_in_meta: bool = True) 
         Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
         for r in notices
     ]
-    for k, name, home, pw_hash, created, user_id in conn.execute(
-        "SELECT ukey, username, home, password_hash, created_at, user_id FROM usernames"
+    for k, name, home, pw_hash, created, user_id, last in conn.execute(
+        "SELECT ukey, username, home, password_hash, created_at, u.user_id, l.at FROM "
+        "usernames u LEFT JOIN last_logins l ON l.user_id = u.user_id"
         + where_user, params_user,
     ):
         state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created,
-                              id=user_id)
+                              id=user_id, last_login=last or "")
     access: dict[tuple[str, str], Privileges] = {}
     for row in access_rows:
         access[(row[0], row[1])] = dict(zip(AREAS, row[2:], strict=True))

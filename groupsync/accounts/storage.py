@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def check_schema_version(location: str, found: int, migrating: bool = False) -> bool:
@@ -116,6 +116,8 @@ class Storage(Protocol):
 
     def claim_quota(self, kind: str, holder: str, now: float, limit: int, window: float,
                     amount: int = 1) -> float: ...
+
+    def record_login(self, user_id: str, at: str) -> None: ...
 
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
                         claimed: bool = False) -> None: ...

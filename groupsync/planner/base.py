@@ -5,6 +5,7 @@ file give it in an account)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from groupsync.accounts.model import State, ukey
@@ -17,9 +18,10 @@ ACTION_ORDER = ("add", "change", "remove")
 
 class PlannerBase:
     def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = (),
-                 taken: Iterable[str] = ()) -> None:
+                 taken: Iterable[str] = (), today: date | None = None) -> None:
         self.d = desired
         self.s = state
+        self.today = today  # for idle policies; without it they are not checked
         self.taken = {ukey(name) for name in taken}  # held out of sight: taken, no home
         self.changes: list[Change] = []
         self.warnings: list[str] = []

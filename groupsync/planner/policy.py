@@ -35,7 +35,11 @@ class PolicySteps(PlannerBase):
                             self.master_k, lambda k, a: spec_at(k, a) is not None, role_of,
                             lambda: [(k, a) for k, a, _ in d.managed_cells()])
         cells, names, homes = after_access(self.s, self.changes, self.d.by_account)
+        # never logged in: counted from its creation (a username this plan makes has neither)
+        last = ({k: u.last_login or u.created_at for k, u in self.s.users.items()}
+                if any(p.rule == "idle" for p in self.d.policies) else None)
         found = check(self.d.policies, practice, self.s.access, cells, names, homes,
+                      last_logins=last, today=self.today,
                       by_user=self.s.by_user if cells is self.s.access else None)
         refused = [v for v in found if v.blocking]
         if refused:
