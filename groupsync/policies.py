@@ -110,6 +110,11 @@ def check(policies: Iterable[Policy], practice: Practice, before: Access, after:
     return out
 
 
+def _at_least(need: int) -> tuple[str, ...]:
+    """The levels that hold at least rank `need` (`at_least: none` is any cell at all)."""
+    return tuple(level for level, rank in LEVEL_RANK.items() if rank >= need)
+
+
 def _where(practice: Practice, account: str) -> str:
     key = practice.accounts.get(account)
     return f"account {account} ({key})" if key else f"account {account}"
@@ -136,7 +141,7 @@ def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
     # The hot loop of a plan's policy check (every cell of a size-L practice, per policy):
     # the level test comes first, as a comprehension, before any other lookup.
     need = LEVEL_RANK[policy.at_least]
-    shown = ("full",) if need == 2 else ("full", "view")
+    shown = _at_least(need)
     areas = policy.areas
     order = {a: i for i, a in enumerate(practice.accounts)}
     accounts = practice.accounts if policy.accounts is None else policy.accounts
@@ -187,7 +192,7 @@ def _require(policy: Policy, practice: Practice, before: Access, after: Access,
              names: Mapping[str, str]) -> Iterator[Violation]:
     need = LEVEL_RANK[policy.at_least]
 
-    shown = ("full",) if need == 2 else ("full", "view")
+    shown = _at_least(need)
     accounts = practice.accounts if policy.accounts is None else policy.accounts
 
     def holders(access: Access) -> dict[tuple[str, str], int]:
