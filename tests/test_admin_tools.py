@@ -206,7 +206,8 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
             assert len(visible("")) == 17
             desk = visible("?username=frontdesk")
             assert [row[1] for row in desk] == ["100482", "100517", "100533", "100561"]
-            assert desk[0][4:13] == ["view", "full", "none", "none", "none", "none", "none",
+            assert desk[0][4] == "front-desk"  # the role the file names, then the levels
+            assert desk[0][5:14] == ["view", "full", "none", "none", "none", "none", "none",
                                      "none", "none"]
             garcia = visible("?account=garcia")
             assert {row[1] for row in garcia} == {"100533"} and len(garcia) == 4
