@@ -89,8 +89,8 @@ def test_the_master_home_provider_leaves(tmp_path: Path, store: str) -> None:
     text = plan_text(plan)
     assert (f"-/+ username riverside-admin (home {SMITH} -> {JONES}; full on every area; "
             f"loses its access to {SMITH})") in text
-    assert f"-/+ username frontdesk (home {SMITH} -> {JONES}; full on scheduling; view on " \
-           f"clients; none elsewhere; loses its access to {SMITH})" in text
+    assert f"-/+ username frontdesk (home {SMITH} -> {JONES}; front-desk: full on " \
+           f"scheduling; view on clients; none elsewhere; loses its access to {SMITH})" in text
     assert f"account {SMITH}\n" not in text  # the old home's removals are the -/+ lines
     assert text.endswith("Plan: 9 to add, 0 to change, 3 to remove.\n")
     apply_plan(system, plan, prepared.passwords)
@@ -294,8 +294,9 @@ def test_a_move_says_what_access_it_loses(tmp_path: Path, store: str) -> None:
     assert (f"frontdesk moves home, so it loses its access to account 200001, which "
             f"{moved.source} doesn't declare (a username made again starts with only what "
             "the file gives it)") in plan.warnings
-    assert (f"-/+ username frontdesk (home {SMITH} -> {JONES}; full on scheduling; view on "
-            "clients; none elsewhere; loses its access to 200001)") in plan_text(plan)
+    assert (f"-/+ username frontdesk (home {SMITH} -> {JONES}; front-desk: full on "
+            "scheduling; view on clients; none elsewhere; loses its access to 200001)") \
+        in plan_text(plan)
 
 
 def test_names_longer_than_the_file_allows_are_refused_by_the_rules(
