@@ -193,13 +193,17 @@ class Prune(_Strict):
 AreaLevels = dict[str, Level]
 PrivilegeEntry = Level | dict[str, Level | AreaLevels]
 RoleName = Annotated[str, Field(max_length=64)]
-NameList = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)]
+# names in a policy: usernames (the file's pattern), at most 1000 of them
+NameList = Annotated[list[Username], Field(max_length=1000)]
+AreaList = Annotated[list[Area], Field(min_length=1)]  # `areas: []` would mean nothing
+# a count as the loader reads it: `2` or `"2"` (the editor schema says so too)
+_COUNTING: dict[str, Any] = {"type": ["integer", "string"], "pattern": "^[0-9]+$"}
 
 
 class DenyRule(_Strict):
     usernames: NameList | None = None
     role: RoleName | None = None
-    areas: list[Area] | None = None
+    areas: AreaList | None = None
     at_least: Level = "view"
     accounts: list[ProviderRef] | None = None
     outside_home: YamlBool = False
@@ -207,15 +211,15 @@ class DenyRule(_Strict):
 
 
 class RequireRule(_Strict):
-    areas: list[Area] | None = None
+    areas: AreaList | None = None
     at_least: Level = "view"
-    count: Annotated[int, Field(ge=1, le=1000)]
+    count: Annotated[int, Field(ge=1, le=1000, json_schema_extra=_COUNTING)]
     accounts: list[ProviderRef] | None = None
     except_: NameList = Field(default_factory=list, alias="except")
 
 
 class IdleRule(_Strict):
-    days: Annotated[int, Field(ge=1, le=36500)]
+    days: Annotated[int, Field(ge=1, le=36500, json_schema_extra=_COUNTING)]
     usernames: NameList | None = None
     except_: NameList = Field(default_factory=list, alias="except")
 
@@ -516,7 +520,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             # a key of a dict[str, Model] (provider key, username): stay on the value model
             continue
         model = _model_of(fld.annotation)
-    return list(model.model_fields) if model is not None else []
+    # the key as the file writes it (`except`, not the attribute `except_`)
+    return [f.alias or name for name, f in model.model_fields.items()] if model is not None \
+        else []
 
 
 def _model_of(annotation: Any) -> Any:
@@ -537,6 +543,8 @@ class _Resolver(RolesAndPolicies):
     def __init__(self, model: PracticeFile, doc: yamlload.Document, name: str) -> None:
         self.roles = {}
         self.used_roles: set[str] = set()
+        self.declared_roles: set[str] = set()
+        self.declared_names: set[str] = set()  # casefolded: master, staff, provider logins
         self.warnings: list[str] = []
         self.m = model
         self.doc = doc
@@ -567,8 +575,10 @@ class _Resolver(RolesAndPolicies):
                 names[k] = path
 
         for key, p in m.providers.items():
-            if not PROVIDER_KEY_RE.fullmatch(key) or key == "all":
-                why = "'all' is reserved" if key == "all" else "use a-z, 0-9, _ and -"
+            if not PROVIDER_KEY_RE.fullmatch(key) or key in ("all", "role"):
+                # `all` and `role` are words of privileges entries, where provider keys go
+                why = (f"{key!r} is reserved" if key in ("all", "role")
+                       else "use a-z, 0-9, _ and -")
                 self.fail(("providers", key), f"bad provider key {key!r}: {why}", key=True)
             if p.account_id in ids:
                 self.fail(("providers", key, "account_id"),
@@ -625,6 +635,7 @@ class _Resolver(RolesAndPolicies):
                           key=True)
 
         logins = {ukey(p.login): p for p in providers.values()}
+        self.declared_names = {ukey(master.username), *staff, *logins}
         self.roles = self._roles()
         privileges = self._privileges(master, staff, logins, providers)
         policies = self._policies(providers)

@@ -29,6 +29,8 @@ class RolesAndPolicies:
     m: PracticeFile
     roles: dict[str, dict[str, str]]
     used_roles: set[str]
+    declared_roles: set[str]
+    declared_names: set[str]
     warnings: list[str]
 
     def where(self, path: tuple[Any, ...], key: bool = False) -> str:
@@ -52,8 +54,13 @@ class RolesAndPolicies:
                 self.fail(path, f"bad role name {name!r}: full, view, none and all are "
                                 "reserved", key=True)
                 continue
+            self.declared_roles.add(name)  # refused below or not: never "unknown" where used
             if isinstance(value, dict) and "role" in value:
                 self.fail((*path, "role"), "a role is levels, not another role", key=True)
+                continue
+            if not isinstance(value, str | dict):
+                self.fail(path, "a role is a level (full, view, none) or a mapping of "
+                                "area: level")
                 continue
             levels = self._plain_levels(value, path)
             if levels is not None:
@@ -85,6 +92,12 @@ class RolesAndPolicies:
         if name in self.roles:
             self.used_roles.add(name)
             return name
+        if name in self.declared_roles:
+            return None  # declared but refused: its own line says why
+        if name in LEVELS:
+            self.fail(path, f"{name} is a level, not a role: write the level alone, or "
+                            f"{{role: NAME, AREA: {name}}}")
+            return None
         if not self.m.roles:
             self.fail(path, f"unknown level {name!r} (levels: {', '.join(LEVELS)})")
             return None
@@ -131,6 +144,12 @@ class RolesAndPolicies:
                 continue
             seen[p.name] = i
             rules = [r for r in ("deny", "require", "idle") if getattr(p, r) is not None]
+            empty = [r for r in ("deny", "require", "idle")
+                     if r in p.model_fields_set and getattr(p, r) is None]
+            if empty:
+                self.fail((*path, empty[0]), f"{empty[0]} is empty: give it a mapping "
+                                             f"(see the policies in the contract)")
+                continue
             if p.name == RISKY_GRANTS:
                 if rules:
                     self.fail((*path, rules[0]), f"{RISKY_GRANTS} is built in: give it only "
@@ -157,9 +176,22 @@ class RolesAndPolicies:
             def names(values: list[str] | None) -> frozenset[str] | None:
                 return None if values is None else frozenset(ukey(v) for v in values)
 
+            for rule in (p.deny, p.idle):
+                for name in ((rule.usernames or []) + rule.except_ if rule else []):
+                    if ukey(name) not in self.declared_names:
+                        hint = difflib.get_close_matches(name, sorted(self.declared_names), 1)
+                        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                        self.warnings.append(f"{self.where(path)}: policy {p.name!r} names "
+                                             f"{name!r}, which this file doesn't declare"
+                                             f"{extra}")
             if p.deny is not None:
                 r = p.deny
                 where = (*path, "deny")
+                if not r.model_fields_set:
+                    self.fail(where, "deny names no cells: give it usernames, a role, areas, "
+                                     "accounts or outside_home (deny: {} would deny every "
+                                     "grant, the master's too)")
+                    continue
                 if r.role is not None and r.role not in self.roles:
                     hint = difflib.get_close_matches(r.role, list(self.roles), n=1)
                     extra = f" (did you mean {hint[0]!r}?)" if hint else ""

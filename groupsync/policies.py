@@ -14,6 +14,7 @@ offboarding must never be blocked by a hand-made problem the plan doesn't touch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -115,6 +116,11 @@ def _at_least(need: int) -> tuple[str, ...]:
     return tuple(level for level, rank in LEVEL_RANK.items() if rank >= need)
 
 
+def _quoted(name: str) -> str:
+    """A policy's name in double quotes, its own quotes escaped (`"say \\"hi\\""`)."""
+    return json.dumps(name, ensure_ascii=False)
+
+
 def _where(practice: Practice, account: str) -> str:
     key = practice.accounts.get(account)
     return f"account {account} ({key})" if key else f"account {account}"
@@ -178,9 +184,10 @@ def _deny(policy: Policy, practice: Practice, before: Access, after: Access,
             if role:
                 held += f" (role {role})"
             if blocking or policy.severity == "warn":
-                message = f'policy "{policy.name}": {held}'
+                message = f"policy {_quoted(policy.name)}: {held}"
             else:
-                message = (f'policy "{policy.name}": {held}, outside what {practice.source} '
+                message = (f"policy {_quoted(policy.name)}: {held}, outside what "
+                           f"{practice.source} "
                            "manages; this plan leaves it as it is")
             found.append(((order[account], k),
                           Violation(policy.name, policy.severity, message, blocking)))
@@ -230,7 +237,8 @@ def _require(policy: Policy, practice: Practice, before: Access, after: Access,
             blocking = policy.severity == "deny" and (had >= policy.count or len(held) < had)
             listed = ", ".join(sorted(names.get(k, k) for k in held)) or "nobody"
             verb = "username holds" if len(held) == 1 else "usernames hold"
-            message = (f'policy "{policy.name}": {len(held)} {verb} {policy.at_least} on '
+            message = (f"policy {_quoted(policy.name)}: "
+                           f'{len(held)} {verb} {policy.at_least} on '
                        f"{area} in {_where(practice, account)} ({listed}), fewer than "
                        f"{policy.count}")
             if not blocking and policy.severity == "deny":
@@ -253,7 +261,8 @@ def _idle(policy: Policy, practice: Practice, after: Access, names: Mapping[str,
         days = (today - datetime.fromisoformat(last.replace("Z", "+00:00")).date()).days
         if days > policy.days:
             name = names.get(k, k)
-            message = (f'policy "{policy.name}": {name} has not logged in for {days} days '
+            message = (f"policy {_quoted(policy.name)}: "
+                           f'{name} has not logged in for {days} days '
                        f"(more than {policy.days}); it can open {_where(practice, account)}")
             # idleness is the username's, not the plan's: it fails only a deny policy, and
             # only for a username the file declares

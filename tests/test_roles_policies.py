@@ -475,3 +475,54 @@ def test_idle_reads_last_log_ins_on_a_fixed_clock(tmp_path: Path, store: str,
     denied = practice(tmp_path, (NO_NOTES, idle.replace("    severity: warn\n", "")))
     with pytest.raises(PolicyError, match="billing has not logged in for 104 days"):
         plan_for(system, denied)
+
+
+@pytest.mark.parametrize(("old", "new", "problems"), [
+    ("deny: {role: biller, areas: [notes]}", "deny: {role: biller, areas: []}",
+     ["policies.0.deny.areas: List should have at least 1 item after validation, not 0"]),
+    ("deny: {role: biller, areas: [notes]}", "deny: {zzz: 1}",
+     ["unknown key 'zzz' in policies.0.deny (allowed: usernames, role, areas, at_least, "
+      "accounts, outside_home, except)"]),
+    ("deny: {role: biller, areas: [notes]}", "deny: {}",
+     ["deny names no cells: give it usernames, a role, areas, accounts or outside_home "
+      "(deny: {} would deny every grant, the master's too)"]),
+    ("    deny: {role: biller, areas: [notes]}", "    deny:",
+     ["deny is empty: give it a mapping (see the policies in the contract)"]),
+    ("  front-desk: {clients: view, scheduling: full}", "  front-desk: [clients, scheduling]",
+     ["a role is a level (full, view, none) or a mapping of area: level"]),
+    ("    garcia: {role: biller, claims: view}", "    garcia: {role: full, claims: view}",
+     ["full is a level, not a role: write the level alone, or {role: NAME, AREA: full}"]),
+])
+def test_policy_and_role_mistakes_get_one_line_each(old: str, new: str,
+                                                    problems: list[str]) -> None:
+    text = EXAMPLE.read_text()
+    assert old in text
+    found = _load(text.replace(old, new))
+    assert [p.split(": ", 1)[1] for p in found] == problems, found
+
+
+def test_a_provider_key_named_role_is_reserved() -> None:
+    text = EXAMPLE.read_text().replace("  garcia:\n", "  role:\n", 1)
+    assert any(p.endswith("bad provider key 'role': 'role' is reserved") for p in _load(text))
+
+
+def test_a_policy_naming_a_username_the_file_lacks_is_a_warning(run: Run,
+                                                               tmp_path: Path) -> None:
+    _write(tmp_path, EXAMPLE.read_text().replace(
+        "deny: {role: biller, areas: [notes]}",
+        "deny: {usernames: [billng], areas: [notes]}"))
+    r = run("validate", "-f", "practice.yaml")
+    assert r.code == 0
+    assert r.err.endswith("policy 'billers never read notes' names 'billng', which this "
+                          "file doesn't declare (did you mean 'billing'?)\n")
+
+
+def test_an_apply_keeps_the_last_log_in_of_who_it_logged_in_as(tmp_path: Path) -> None:
+    system, desired = sandboxed(tmp_path)
+    assert system.read_state().user("riverside-admin") is None
+    converge(system, desired)  # made by jsmith's log-in, then acting as itself
+    state = system.read_state()
+    assert state.user("jsmith").last_login  # type: ignore[union-attr]
+    before = state.user("billing").last_login  # type: ignore[union-attr]
+    plan_for(system, desired)  # a plan's credential check is not a log-in
+    assert system.read_state().user("billing").last_login == before  # type: ignore[union-attr]

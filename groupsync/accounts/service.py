@@ -536,6 +536,7 @@ class Session:
         self._now = now
         self.address = address
         self._logins_ok: dict[str, AuditEntry] = {}  # failure counters to clear on commit
+        self._logged_in: set[str] = set()  # username ids: their last log-in, kept on commit
         self._dirty = Dirty()
         self._audit: list[AuditEntry] = []
         self.actor = self.verify_login(username, password).username
@@ -548,6 +549,7 @@ class Session:
         k = throttle_subject(known, username)
         locked_until, counted = self._tx.login_throttle(k, self.address, self._now)
         user = _check_login(known, username, password, locked_until, self._now)
+        self._logged_in.add(user.id)
         if counted:
             self._logins_ok[k] = _login_entry(user, username)
         return user
@@ -863,6 +865,8 @@ class Session:
     def _commit(self) -> None:
         if self._logins_ok:
             self._tx.clear_login_throttle(self._logins_ok, self.address, self._now)
+        if self._logged_in:
+            self._tx.record_logins(sorted(self._logged_in), utcnow(self._now))
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1

@@ -567,8 +567,11 @@ class SqlWrite:
             _settle(self.conn, k, address, now, entry)
             self.conn.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
                               (k, address))
-            if k.startswith("id:"):  # a username that exists (see throttle_subject)
-                self.conn.execute(_LAST_LOGIN, (k[3:], utcnow(now)))
+
+
+    def record_logins(self, user_ids: list[str], at: str) -> None:
+        """The session's good log-ins: each username's last log-in, one row per username."""
+        self.conn.executemany(_LAST_LOGIN, [(u, at) for u in user_ids])
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
         c = self.conn

@@ -4,6 +4,8 @@ one line each; the others are the plan's warnings."""
 
 from __future__ import annotations
 
+import json
+
 from groupsync.config import PrivilegeSpec
 from groupsync.errors import PolicyError
 from groupsync.planner.base import PlannerBase
@@ -63,5 +65,6 @@ def _capped(found: list[Violation]) -> list[str]:
     for name, messages in by_policy.items():
         out += messages[:MAX_POLICY_LINES]
         if len(messages) > MAX_POLICY_LINES:
-            out.append(f'policy "{name}": … and {len(messages) - MAX_POLICY_LINES} more')
+            out.append(f"policy {json.dumps(name, ensure_ascii=False)}: … and "
+                       f"{len(messages) - MAX_POLICY_LINES} more")
     return out
