@@ -41,6 +41,10 @@ class Row:
     outside: bool = False  # an account the practice file does not declare
     role: str = ""  # the role the practice file names for this cell
     off_role: bool = False  # its levels differ from what the file gives (changed outside it)
+    last_login: str = ""  # the username's last successful log-in (UTC), "" if never
+
+    def last_login_day(self) -> str:
+        return self.last_login[:10] if self.last_login else "never"
 
     def flag_text(self) -> str:
         parts = []
@@ -98,7 +102,7 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
         role, want = (roles or {}).get((k, acct), ("", None))
         out.append(Row(user.username, user.home, acct, state.accounts[acct].provider_name,
                        tuple(privs[a] for a in AREAS), flags, outside, role,
-                       want is not None and dict(privs) != want))
+                       want is not None and dict(privs) != want, user.last_login))
     out.sort(key=lambda r: (r.username.casefold(), r.account))
     return out
 
@@ -110,10 +114,11 @@ def flagged(items: list[Row]) -> int:
 def table(items: list[Row]) -> str:
     """For a terminal: every area named in full (a column per area, its level as a letter)."""
     with_roles = any(r.role for r in items)
-    head = ["username", "account", *(["role"] if with_roles else []), *AREAS, "flags"]
+    head = ["username", "account", *(["role"] if with_roles else []), *AREAS, "last_login",
+            "flags"]
     body = [[r.username + ("" if r.account != r.home else " (home)"), r.account,
              *([r.role + ("*" if r.off_role else "")] if with_roles else []),
-             *(_LETTER[level] for level in r.levels), r.flag_text()]
+             *(_LETTER[level] for level in r.levels), r.last_login_day(), r.flag_text()]
             for r in items]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
@@ -138,11 +143,11 @@ def to_csv(items: list[Row]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     # role columns last, so scripts that read the columns before them by position still do
     writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside",
-                     "role", "role_differs"])
+                     "role", "role_differs", "last_login"])
     for r in items:
         writer.writerow([csv_cell(str(v)) for v in (
             r.username, r.home, r.account, r.provider, *r.levels, ";".join(r.flags),
-            "yes" if r.outside else "", r.role, "yes" if r.off_role else "")])
+            "yes" if r.outside else "", r.role, "yes" if r.off_role else "", r.last_login)])
     return buf.getvalue()
 
 
@@ -215,7 +220,8 @@ def to_html(items: list[Row], header: Header) -> str:
             f"<td>{e(r.account)}</td>"
             f"<td>{e(r.provider)}</td><td>{'yes' if r.account == r.home else ''}</td>"
             f'<td class="{"off-role" if r.off_role else ""}">{e(r.role)}</td>'
-            f"{cells}<td class=\"flag\">{e(r.flag_text())}</td></tr>"
+            f"{cells}<td>{e(r.last_login_day())}</td>"
+            f"<td class=\"flag\">{e(r.flag_text())}</td></tr>"
         )
     title = f"Access review: {header.practice}"
     return f"""<!doctype html>
@@ -240,7 +246,8 @@ practice file, or levels that differ from the role the file names (marked *)
 </div>
 <div class="scroll">
 <table id="matrix"><thead><tr><th class="username">username</th><th>account</th>
-<th>provider</th><th>home</th><th>role</th>{head}<th>flags</th></tr></thead>
+<th>provider</th><th>home</th><th>role</th>{head}<th>last login</th><th>flags</th></tr>
+</thead>
 <tbody>
 {chr(10).join(body)}
 </tbody></table>

@@ -188,6 +188,8 @@ class WireUsername(BaseModel):
     username: str
     home: str = Field(description="empty when the home is an account the caller can't open")
     created_at: str
+    last_login: str = Field(default="", description="its last successful log-in (UTC), "
+                                                    "empty if never")
 
 
 class WireAccess(BaseModel):

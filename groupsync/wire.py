@@ -21,7 +21,8 @@ def state_to_wire(state: State) -> dict[str, Any]:
              "created_at": a.created_at, "trial_ends": a.trial_ends}
             for a in state.accounts.values()
         ],
-        "usernames": [{"username": u.username, "home": u.home, "created_at": u.created_at}
+        "usernames": [{"username": u.username, "home": u.home, "created_at": u.created_at,
+                       "last_login": u.last_login}
                       for u in state.users.values()],
         "access": [{"username": state.users[k].username, "account": acct, "privileges": p}
                    for (k, acct), p in state.access.items()],
@@ -45,7 +46,8 @@ def state_from_wire(data: dict[str, Any]) -> State:
     for u in data["usernames"]:
         # no hash crosses the wire: log-ins are checked by the service
         state.users[ukey(u["username"])] = User(username=u["username"], home=u["home"],
-                                                password_hash="", created_at=u["created_at"])
+                                                password_hash="", created_at=u["created_at"],
+                                                last_login=str(u.get("last_login") or ""))
     for row in data["access"]:
         state.set_access(row["username"], row["account"], dict(row["privileges"]))
     for group in data["codes"]:

@@ -143,7 +143,7 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     assert r.code == 0
     lines = r.out.splitlines()
     # every area named in full (docs/contracts.md, "Clients and the editor schema")
-    assert lines[0].split() == ["username", "account", "role", *AREAS, "flags"]
+    assert lines[0].split() == ["username", "account", "role", *AREAS, "last_login", "flags"]
     # the cell is the role's no more: marked * and said in the flags
     assert any(line.startswith("billing ") and "100533" in line and " biller* " in line
                and line.endswith("full notes outside home; levels differ from role biller")
@@ -163,6 +163,12 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     assert roles[("billing", "100533")] == ("biller", "yes")
     assert roles[("billing", "100517")] == ("biller", "")
     assert roles[("frontdesk", "100482")] == ("front-desk", "")
+    # last log-ins: the master logged in (the apply, then this test's session); the staff
+    # never did
+    last = {r["username"]: r["last_login"] for r in rows}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", last["riverside-admin"])
+    assert last["billing"] == ""
+    assert any(line.startswith("billing ") and " never " in line for line in lines)
     assert ("riverside-admin", "100482") not in roles  # a level, not a role
 
 
