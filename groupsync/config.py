@@ -328,19 +328,24 @@ class Desired:
     def provider_logins(self) -> dict[str, DesiredProvider]:
         return {ukey(p.login): p for p in self.providers.values()}
 
+    def _managed_accounts(self, k: str) -> Iterable[str]:
+        """Where the file sets a username's levels: the master everywhere, a staff username
+        in its accounts, a provider login with an entry under privileges in its own."""
+        declared = self.master if k == ukey(self.master.username) else self.staff.get(k)
+        if declared is not None:
+            return declared.accounts
+        login = self.provider_logins().get(k)
+        return (login.account_id,) if login else ()
+
+    def spec_at(self, k: str, account_id: str) -> PrivilegeSpec | None:
+        """The privileges entry that sets (casefolded username, account), or None."""
+        spec = self.privileges.get(k)
+        return spec if spec is not None and account_id in self._managed_accounts(k) else None
+
     def managed_cells(self) -> Iterable[tuple[str, str, PrivilegeSpec]]:
-        """Every (username, account) whose levels the file sets, with its spec: the master
-        everywhere, a staff username in its accounts, a provider login with an entry under
-        privileges in its own account."""
-        logins = self.provider_logins()
+        """Every (username, account) whose levels the file sets, with its spec."""
         for k, spec in self.privileges.items():
-            declared = self.master if k == ukey(self.master.username) else self.staff.get(k)
-            if declared is not None:
-                accounts: Iterable[str] = declared.accounts
-            else:
-                login = logins.get(k)
-                accounts = (login.account_id,) if login else ()
-            for acct in accounts:
+            for acct in self._managed_accounts(k):
                 yield k, acct, spec
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from groupsync.config import PrivilegeSpec
 from groupsync.errors import PolicyError
 from groupsync.planner.base import PlannerBase
 from groupsync.policies import Practice, Violation, after_access, check
@@ -17,24 +16,13 @@ class PolicySteps(PlannerBase):
         if not self.d.policies:
             return
         d = self.d
-        staff, master, logins = d.staff, d.master, self.logins
-
-        def spec_at(k: str, acct: str) -> PrivilegeSpec | None:
-            spec = d.privileges.get(k)
-            if spec is None:
-                return None
-            declared = master if k == self.master_k else staff.get(k)
-            if declared is not None:
-                return spec if acct in declared.accounts else None
-            login = logins.get(k)
-            return spec if login is not None and login.account_id == acct else None
 
         def role_of(k: str, acct: str) -> str | None:
-            spec = spec_at(k, acct)
+            spec = d.spec_at(k, acct)
             return spec.role(acct) if spec else None
 
         practice = Practice(d.source, {p.account_id: p.key for p in d.providers.values()},
-                            self.master_k, lambda k, a: spec_at(k, a) is not None, role_of,
+                            self.master_k, lambda k, a: d.spec_at(k, a) is not None, role_of,
                             lambda: [(k, a) for k, a, _ in d.managed_cells()])
         cells, names, homes = after_access(self.s, self.changes, self.d.by_account)
         # never logged in: counted from its creation (a username this plan makes has neither)
