@@ -32,6 +32,7 @@ from groupsync.vocabulary import (
     LEVELS,
     PROVIDER_KEY_PATTERN,
     CodeFileName,
+    DayText,
     NameText,
     TinText,
     UsernameText,
@@ -148,6 +149,18 @@ class _Change(_Model):
             raise ValueError(f"a {self.action} needs {need}")
 
 
+def _tail(role: str | None, expired: str | None) -> dict[str, Any]:
+    """The role a change's levels come from, and the day after which a grant ended (the
+    change is its removal: docs/contracts.md, "Access that ends"), each only when there is
+    one."""
+    out: dict[str, Any] = {}
+    if role:
+        out["role"] = role
+    if expired:
+        out["expired"] = expired
+    return out
+
+
 class PracticeSetupChange(_Change):
     ORDER = 0
     LABEL = "Practice Set-up"
@@ -166,9 +179,10 @@ class UsernameChange(_Change):
     before: UsernameRemoved | None = None
     after: UsernameAdded | None = None
     role: RoleText | None = None
+    expired: DayText | None = None
 
     def json_tail(self) -> dict[str, Any]:
-        return {"role": self.role} if self.role else {}
+        return _tail(self.role, self.expired)
 
     def sets_password(self) -> bool:
         return self.action == "add"
@@ -191,9 +205,10 @@ class JoinChange(_Change):
     before: Privileges | None = None
     after: Privileges | None = None
     role: RoleText | None = None
+    expired: DayText | None = None
 
     def json_tail(self) -> dict[str, Any]:
-        return {"role": self.role} if self.role else {}
+        return _tail(self.role, self.expired)
 
     @model_validator(mode="after")
     def _check(self) -> JoinChange:
@@ -210,9 +225,10 @@ class PrivilegesChange(_Change):
     before: Privileges
     after: Privileges
     role: RoleText | None = None
+    expired: DayText | None = None
 
     def json_tail(self) -> dict[str, Any]:
-        return {"role": self.role} if self.role else {}
+        return _tail(self.role, self.expired)
 
 
 class PasswordChange(_Change):
@@ -283,7 +299,7 @@ change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
 
 def make(action: str, type: str, account: str, *, username: str | None = None,
          file: str | None = None, key: str | None = None, before: Any = None,
-         after: Any = None, role: str | None = None) -> Change:
+         after: Any = None, role: str | None = None, expired: str | None = None) -> Change:
     """A change from trusted data (the planner's): built without re-validating."""
     cls = CHANGE_CLASSES[type]
     fields: dict[str, Any] = {"action": action, "type": type, "account": account,
@@ -292,6 +308,8 @@ def make(action: str, type: str, account: str, *, username: str | None = None,
         fields.update(file=file, key=key)
     if "role" in cls.model_fields:
         fields["role"] = role
+    if "expired" in cls.model_fields:
+        fields["expired"] = expired
     return cls.model_construct(**fields)  # type: ignore[return-value]
 
 

@@ -207,7 +207,7 @@ def validate(ctx: Context) -> None:
     records = sum(len(r) for r in d.codes.inline.values()) if d.codes else 0
     click.echo(f"{ctx.file} is valid: {_n(len(d.providers), 'provider')}, "
                f"{_n(len(d.staff), 'staff username')}, {_n(records, 'inline code record')}.")
-    for warning in d.warnings:
+    for warning in [*d.warnings, *d.file_warnings]:
         click.echo(printable(f"Warning: {warning}"), err=True)
 
 

@@ -14,6 +14,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,6 +43,7 @@ from groupsync.vocabulary import (
     CODE_FILE_NAMES,
     CODE_FILE_SPECS,
     CODE_FILES,
+    DAY_RE,
     MAX_NAME,
     PROVIDER_KEY_RE,
     SECRET_RE,
@@ -139,6 +141,25 @@ ProviderRef = Annotated[str, _pattern(PROVIDER_KEY_RE, "a key under providers")]
 AllOr = Literal["all"] | list[str]
 
 
+def _day(value: Any) -> Any:
+    """A calendar day written YYYY-MM-DD (the loader keeps scalars as text: never a number
+    of seconds or a date and time, which would say more than a whole day in UTC)."""
+    if isinstance(value, str):
+        if not DAY_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a day (write YYYY-MM-DD)")
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day of the calendar") from None
+    return value
+
+
+Day = Annotated[str, BeforeValidator(_day), _pattern(DAY_RE, "a day, YYYY-MM-DD (UTC)")]
+# the one person behind a username: free text, a name a reader can see
+Person = Name
+
+
+
 class _Strict(BaseModel):
     # defer_build: each model's validator is built once, inside PracticeFile's on first use,
     # rather than once per class at import (a quarter of `validate`'s start-up)
@@ -149,6 +170,7 @@ class _Strict(BaseModel):
 class Login(_Strict):
     username: Username
     password: SecretRef
+    person: Person | None = None
 
 
 class Provider(_Strict):
@@ -167,12 +189,28 @@ class Master(_Strict):
     username: Username
     password: SecretRef
     home: ProviderRef
+    person: Person | None = None
+    # nobody acts as the master but with --break-glass and a --note (docs/contracts.md,
+    # "People and who acts")
+    sealed: YamlBool = False
+
+
+class AccountEntry(_Strict):
+    """One of a staff username's accounts, joined until a day: {provider: KEY, until: DAY}."""
+
+    provider: ProviderRef
+    until: Day
+
+
+AccountList = Literal["all"] | list[ProviderRef | AccountEntry]
 
 
 class StaffUsername(_Strict):
     password: SecretRef
     home: ProviderRef
-    accounts: AllOr = Field(default_factory=list)
+    accounts: AccountList = Field(default_factory=list)
+    person: Person | None = None
+    until: Day | None = None  # deleted after this day (UTC)
 
 
 class Codes(_Strict):
@@ -232,6 +270,10 @@ class PolicyEntry(_Strict):
     severity: Literal["deny", "warn", "off"] = "deny"
 
 
+class Review(_Strict):
+    every_days: Annotated[int, Field(ge=1, le=3650, json_schema_extra=_COUNTING)]
+
+
 class PracticeFile(_Strict):
     """practice.yaml, version 1."""
 
@@ -245,6 +287,7 @@ class PracticeFile(_Strict):
     policies: Annotated[list[PolicyEntry], Field(max_length=1000)] = Field(default_factory=list)
     codes: Codes | None = None
     prune: Prune = Field(default_factory=Prune)
+    review: Review | None = None
 
 
 # -- Desired: what the planner consumes ---------------------------------------------------
@@ -258,6 +301,7 @@ class DesiredProvider:
     bills_electronically: bool
     login: str
     password_var: str
+    person: str | None = None  # the login's
 
 
 @dataclass(frozen=True)
@@ -267,6 +311,10 @@ class DesiredUsername:
     home: str  # account id
     accounts: frozenset[str]  # account ids, home included
     is_master: bool = False
+    person: str | None = None
+    until: date | None = None  # the username's last day
+    # account id -> the last day of that join (never the home: the username's own until is)
+    join_until: dict[str, date] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -281,6 +329,8 @@ class PrivilegeSpec:
     # account id -> the role its entry names, or None where its entry replaces every area
     # without one (a level alone); an account absent here keeps all_role
     account_roles: dict[str, str | None] = field(default_factory=dict)
+    # account id -> the last day its per-account entry applies (then `all`, or none, does)
+    account_until: dict[str, date] = field(default_factory=dict)
 
     def resolve(self, account_id: str) -> dict[str, str]:
         merged = {area: self.base for area in AREAS}
@@ -314,9 +364,14 @@ class Desired:
     roles: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> all nine areas
     policies: tuple[Policy, ...] = ()  # risky-grants included, as the file sets it
     warnings: list[str] = field(default_factory=list)  # for `validate`: roles nobody holds
+    # about the file itself, repeated by every plan (and `validate`): a username no person
+    # is named for
+    file_warnings: list[str] = field(default_factory=list)
     prune_usernames: bool = False
     prune_joins: bool = False
     prune_codes: bool = False
+    sealed: bool = False  # master.sealed
+    review_every_days: int | None = None  # review.every_days
     # variable name -> FILE:LINE:COL of its first ${VAR} reference, for "is not set" errors
     var_where: dict[str, str] = field(default_factory=dict)
     by_account: dict[str, DesiredProvider] = field(default_factory=dict)
@@ -551,6 +606,7 @@ class _Resolver(RolesAndPolicies):
         self.declared_roles: set[str] = set()
         self.declared_names: set[str] = set()  # casefolded: master, staff, provider logins
         self.warnings: list[str] = []
+        self.file_warnings: list[str] = []
         self.m = model
         self.doc = doc
         self.name = name
@@ -594,7 +650,7 @@ class _Resolver(RolesAndPolicies):
             providers[key] = DesiredProvider(
                 key=key, name=p.name, account_id=p.account_id,
                 bills_electronically=p.bills_electronically, login=p.login.username,
-                password_var=_var(p.login.password),
+                password_var=_var(p.login.password), person=p.login.person,
             )
 
         def account(ref: str, path: tuple[Any, ...]) -> str | None:
@@ -609,7 +665,7 @@ class _Resolver(RolesAndPolicies):
         master_home = account(m.master.home, ("master", "home")) or ""
         master = DesiredUsername(
             username=m.master.username, password_var=_var(m.master.password),
-            home=master_home, accounts=all_ids, is_master=True,
+            home=master_home, accounts=all_ids, is_master=True, person=m.master.person,
         )
 
         staff: dict[str, DesiredUsername] = {}
@@ -621,20 +677,41 @@ class _Resolver(RolesAndPolicies):
                           key=True)
             claim(username, path)
             home = account(s.home, (*path, "home"))
+            join_until: dict[str, date] = {}
             if s.accounts == "all":
                 accts = set(all_ids)
             else:
                 accts = set()
                 for i, ref in enumerate(s.accounts):
-                    a = account(ref, (*path, "accounts", i))
-                    if a:
-                        accts.add(a)
+                    entry = ref if isinstance(ref, AccountEntry) else None
+                    where = (*path, "accounts", i) if entry is None \
+                        else (*path, "accounts", i, "provider")
+                    a = account(entry.provider if entry else str(ref), where)
+                    if not a:
+                        continue
+                    if a in accts:
+                        self.fail(where, f"{username} lists {self._key_of(a, providers)} "
+                                         "twice under accounts")
+                    accts.add(a)
+                    if entry is not None:
+                        if a == home:
+                            self.fail((*path, "accounts", i, "until"),
+                                      f"{entry.provider} is {username}'s home, which it can't "
+                                      "leave; put until on the username to end it")
+                        else:
+                            join_until[a] = date.fromisoformat(entry.until)
             if home:
                 accts.add(home)
             staff[ukey(username)] = DesiredUsername(
                 username=username, password_var=_var(s.password), home=home or "",
-                accounts=frozenset(accts),
+                accounts=frozenset(accts), person=s.person,
+                until=date.fromisoformat(s.until) if s.until else None, join_until=join_until,
             )
+            if s.person is None:
+                self.file_warnings.append(
+                    f"{self.where(path, key=True)}: staff username {username} names no person; "
+                    "HIPAA's unique user identification needs one person behind each "
+                    "username (add person: NAME)")
             if ukey(username) not in with_privileges:
                 self.fail(path, f"staff username {username!r} needs an entry under privileges",
                           key=True)
@@ -654,9 +731,17 @@ class _Resolver(RolesAndPolicies):
             warnings=[*(f"{self.where(('roles', name), key=True)}: role {name!r} is held by "
                         "nobody" for name in self.roles if name not in self.used_roles),
                       *self.warnings],
+            file_warnings=self.file_warnings,
             prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
             prune_codes=m.prune.codes, var_where=self._var_where(),
+            sealed=m.master.sealed,
+            review_every_days=m.review.every_days if m.review else None,
         )
+
+    @staticmethod
+    def _key_of(account_id: str, providers: dict[str, DesiredProvider]) -> str:
+        return next((k for k, p in providers.items() if p.account_id == account_id),
+                    account_id)
 
     def _var_where(self) -> dict[str, str]:
         m = self.m
@@ -701,12 +786,25 @@ class _Resolver(RolesAndPolicies):
             per_account: dict[str, dict[str, str]] = {}
             all_role: str | None = None
             account_roles: dict[str, str | None] = {}
+            account_until: dict[str, date] = {}
+            if isinstance(entry, dict) and "until" in entry:
+                self.fail((*path, "until"), _UNTIL_PLACE, key=True)
+                continue
             if isinstance(entry, str) or (isinstance(entry, dict) and "role" in entry):
                 levels, all_role, _ = self._levels(entry, path)
                 everywhere = levels or {}
             elif isinstance(entry, dict):
                 for target, value in entry.items():
                     tpath = (*path, target)
+                    until: date | None = None
+                    if isinstance(value, dict) and "until" in value:
+                        until = self._until(value["until"], (*tpath, "until"),
+                                            target == "all")
+                        value = {k: v for k, v in value.items() if k != "until"}
+                        if not value:
+                            self.fail(tpath, "until needs levels or a role beside it: the "
+                                             "entry that applies until that day")
+                            continue
                     if target in AREAS and target not in providers:
                         # `frontdesk: {notes: view}`: the keys here are accounts
                         self.fail(tpath, f"{target} is an area; areas go under all or a "
@@ -732,6 +830,8 @@ class _Resolver(RolesAndPolicies):
                         per_account[prov.account_id] = levels
                         if replaces:
                             account_roles[prov.account_id] = role
+                        if until is not None:
+                            account_until[prov.account_id] = until
             else:
                 self.fail(path, "must be a level, a role or a mapping of all/provider keys")
                 continue
@@ -739,7 +839,7 @@ class _Resolver(RolesAndPolicies):
                 continue
             spec = PrivilegeSpec(username=username, base=base, all=everywhere,
                                  per_account=per_account, all_role=all_role,
-                                 account_roles=account_roles)
+                                 account_roles=account_roles, account_until=account_until)
             if k == ukey(master.username):
                 for acct in master.accounts:
                     if spec.resolve(acct)["account_access"] != "full":
@@ -750,6 +850,17 @@ class _Resolver(RolesAndPolicies):
         if ukey(master.username) not in specs:
             specs[ukey(master.username)] = PrivilegeSpec(master.username, "full", {}, {})
         return specs
+
+    def _until(self, value: Any, path: tuple[Any, ...], on_all: bool) -> date | None:
+        if on_all:
+            self.fail(path, _UNTIL_PLACE, key=True)
+            return None
+        try:
+            _day(value if isinstance(value, str) else repr(value))
+        except ValueError as exc:
+            self.fail(path, str(exc))
+            return None
+        return date.fromisoformat(value)
 
     def _codes(
         self, providers: dict[str, DesiredProvider], master_home: str, all_ids: frozenset[str]
@@ -810,6 +921,10 @@ class _Resolver(RolesAndPolicies):
                 out[key] = rec
             inline[file] = out
         return DesiredCodes(master=source, copy_to=tuple(targets), files=files, inline=inline)
+
+
+_UNTIL_PLACE = ("until stands on one account's entry (jones: {scheduling: full, until: "
+                "YYYY-MM-DD}) or on the username under usernames, not on a whole entry")
 
 
 def _var(ref: str) -> str:

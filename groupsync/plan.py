@@ -114,17 +114,20 @@ def make_plan(desired: Desired, state: State, today: date | None = None,
     reached at all (an account that was never signed up, a username taken elsewhere, a move
     or rotation nobody may make), one line per problem.
 
-    `rotate` names usernames whose password is set to their variable's current value. With
-    `today`, the plan also warns about free trials ending without a sent notice (the date is
-    a parameter so the same inputs always give the same plan).
+    `rotate` names usernames whose password is set to their variable's current value.
+    `today` (the clock's, GROUPSYNC_NOW included, when not given) is the day the plan is made
+    for: what expired before it is removed, what ends within a week and free trials ending
+    without a sent notice are warned about (a parameter, so the same inputs always give the
+    same plan).
 
     `taken` names usernames the file declares that exist where `state` can't show them (a
     service's caller sees only the accounts it can open): they are taken, nothing more."""
+    from groupsync.clock import today as clock_today
+    from groupsync.notice import trial_warnings
     from groupsync.planner import Planner  # it builds Plans: imported when first used
 
-    plan = Planner(desired, state, rotate, taken, today).run()
-    if today is not None:
-        from groupsync.notice import trial_warnings
-
-        plan.warnings += trial_warnings(desired, state, today)
+    day = today if today is not None else clock_today()
+    plan = Planner(desired, state, rotate, taken, day).run()
+    if today is not None:  # a caller's day: a hand-built state may carry no sign-up dates
+        plan.warnings += trial_warnings(desired, state, day)
     return plan

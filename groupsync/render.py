@@ -142,7 +142,16 @@ def _username_lines(c: UsernameChange, sym: str) -> list[str]:
         role = f"{c.role}: " if c.role else ""
         return [f"  {sym} username {c.username} (home; {role}{privs})"]
     accounts = ", ".join(sorted(c.before["access"] if c.before else ())) or "none"
-    return [f"  {sym} username {c.username} (deleted with its access to: {accounts})"]
+    return [f"  {sym} username {c.username} ({_expired(c)}deleted with its access to: "
+            f"{accounts})"]
+
+
+def _expired(c: UsernameChange | JoinChange | PrivilegesChange, alone: bool = False) -> str:
+    """`expired DAY` where the change ends a grant on its date (docs/contracts.md, "Access
+    that ends")."""
+    if not c.expired:
+        return ""
+    return f" (expired {c.expired})" if alone else f"expired {c.expired}; "
 
 
 @renders(JoinChange)
@@ -150,12 +159,13 @@ def _join_lines(c: JoinChange, sym: str) -> list[str]:
     if c.after is not None:
         role = f"{c.role}: " if c.role else ""
         return [f"  {sym} join {c.username} ({role}{privileges_text(c.after)})"]
-    return [f"  {sym} join {c.username} (had {privileges_text(c.before or {})})"]
+    return [f"  {sym} join {c.username} ({_expired(c)}had {privileges_text(c.before or {})})"]
 
 
 @renders(PrivilegesChange)
 def _privileges_lines(c: PrivilegesChange, sym: str) -> list[str]:
-    lines = [f"  {sym} privileges {c.username}" + (f" ({c.role})" if c.role else "")]
+    lines = [f"  {sym} privileges {c.username}" + (f" ({c.role})" if c.role else "")
+             + _expired(c, alone=True)]
     for area in AREAS:
         if c.before[area] != c.after[area]:
             lines.append(f"      {area}: {c.before[area]} -> {c.after[area]}")
@@ -304,6 +314,8 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
         is_master = ukey(name) == ukey(plan.master)
         role = getattr(c, "role", None)
         shown = f"{name} ({role})" if role else name
+        if getattr(c, "expired", None):
+            shown += f" (expired {c.expired})"  # type: ignore[union-attr]
         for area in AREAS:
             # a new or removed access row shows only the areas it grants
             b = before[area] if before else "none"

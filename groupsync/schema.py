@@ -25,6 +25,7 @@ from groupsync.vocabulary import (
     AREAS,
     BILLING_RE,
     CODE_FILE_SPECS,
+    DAY_PATTERN,
     LEVELS,
     MONEY_PATTERN,
     NAME_TEXT,
@@ -68,6 +69,15 @@ _ROLE_WITH = {"type": "object", "required": ["role"], "additionalProperties": Fa
               "description": "a role, with areas that override its levels",
               "properties": {"role": _ROLE_NAME, **{area: _LEVEL for area in AREAS}}}
 _GRANT = {"anyOf": [_LEVEL, _ROLE_NAME, _AREA_LEVELS, _ROLE_WITH]}
+# one account's entry may end on a day (docs/contracts.md, "Access that ends"); `all` can't
+_UNTIL = {"type": "string", "pattern": DAY_PATTERN,
+          "description": "the entry's last day (YYYY-MM-DD, UTC); then all, or none, applies"}
+_DATED_GRANT = {"anyOf": [
+    _LEVEL, _ROLE_NAME,
+    {**_AREA_LEVELS, "properties": {**{area: _LEVEL for area in AREAS}, "until": _UNTIL}},
+    {**_ROLE_WITH, "properties": {"role": _ROLE_NAME, **{area: _LEVEL for area in AREAS},
+                                  "until": _UNTIL}},
+]}
 _PRIVILEGES = {
     "type": "object",
     "description": "username -> a level for every area, a role, or {all: ..., PROVIDER: ...} "
@@ -77,7 +87,8 @@ _PRIVILEGES = {
     "additionalProperties": {
         "anyOf": [
             _LEVEL, _ROLE_NAME, _ROLE_WITH,
-            {"type": "object", "additionalProperties": _GRANT,
+            {"type": "object", "properties": {"all": _GRANT},
+             "additionalProperties": _DATED_GRANT,
              "propertyNames": {"pattern": PROVIDER_KEY_RE.pattern}},
         ]
     },
@@ -182,8 +193,10 @@ def practice_schema() -> dict[str, Any]:
     defs["Practice"]["properties"]["tin"] = text(TIN_PATTERN, title="Tin",
                                                  description="9 digits, dash optional")
     refs = {"type": "array", "items": text(PROVIDER_KEY_RE.pattern)}
-    for model, field in (("Codes", "copy_to"), ("StaffUsername", "accounts")):
-        defs[model]["properties"][field]["anyOf"][1] = refs
+    defs["Codes"]["properties"]["copy_to"]["anyOf"][1] = refs
+    defs["StaffUsername"]["properties"]["accounts"]["anyOf"][1] = {
+        "type": "array", "items": {"anyOf": [text(PROVIDER_KEY_RE.pattern),
+                                             {"$ref": "#/$defs/AccountEntry"}]}}
     defs["Login"]["properties"]["password"] = defs["Master"]["properties"]["password"] = {
         "type": "string", "pattern": SECRET_RE.pattern, "title": "Password",
         "description": "a ${VARIABLE} reference, never the password"}

@@ -58,6 +58,10 @@ SECRET_RE: Final = re.compile(f"^\\$\\{{({VAR_NAME})\\}}$")
 # between the parts is read the same). The IRS has never issued a prefix of 00.
 TIN_FORM: Final = r"([0-9]{2})[- ]?([0-9]{7})"  # the shape; the loader names a 00 prefix
 TIN_PATTERN: Final = f"^(?!00){TIN_FORM}$"
+# A day (`until:`, a review's date): whole days in UTC, written YYYY-MM-DD
+DAY_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DAY_RE: Final = re.compile(DAY_PATTERN)
+EXPIRY_WARNING_DAYS: Final = 7  # plan warns this many days before an `until` day
 TIN_RE: Final = re.compile(TIN_FORM)
 # A TIN as the store keeps it and plans and requests carry it: always with its dash (stores
 # written before the 00 rule may hold one, so the rule is the loader's, not this form's).
@@ -140,6 +144,7 @@ from pydantic import StringConstraints  # noqa: E402
 UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 TinText = Annotated[str, StringConstraints(pattern=TIN_STORED_PATTERN)]
 AccountIdText = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+DayText = Annotated[str, StringConstraints(pattern=DAY_PATTERN)]
 NameText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME,
                                             pattern=PLAIN_TEXT)]
 

@@ -49,7 +49,7 @@ EDITS = {
     "null description": ('"Psychotherapy, 30 minutes"', "null"),
     "empty fee": ('fee: "130.00"', "fee: "),
     "all-digit username": ("username: riverside-admin", "username: 007"),
-    "number-like username": ("  frontdesk:\n    password", "  1234.5:\n    password"),
+    "number-like username": ("  frontdesk:\n    person", "  1234.5:\n    person"),
     "capitalised boolean": ("bills_electronically: true\n    login: {username: jsmith",
                             "bills_electronically: True\n    login: {username: jsmith"),
     "quoted boolean": ("bills_electronically: true\n    login: {username: rjones",

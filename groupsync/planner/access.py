@@ -37,7 +37,8 @@ class AccessSteps(PlannerBase):
                 if acct not in self.d.by_account:
                     continue
                 declared = self._declared(spec.username)
-                if (declared and acct not in declared.accounts and self.d.prune_joins):
+                if declared and acct not in declared.accounts and (
+                        self.d.prune_joins or self.expired.of_join(spec.username, acct)):
                     continue  # the join itself is removed below
                 before = self.s.access[(k, acct)]
                 after = spec.resolve(acct)
@@ -46,10 +47,12 @@ class AccessSteps(PlannerBase):
                     # provider login restores it, so the apply needs that login too.
                     self._need_login(acct)
                 if before != after:
+                    ended = self.expired.of_entry(k, acct)
                     self.changes.append(change("change", "privileges", acct,
                                                username=self.s.users[k].username,
                                                before=before, after=after,
-                                               role=self._role(k, acct)))
+                                               role=self._role(k, acct),
+                                               expired=ended.isoformat() if ended else None))
         self._undeclared_joins(deleted)
 
     def _undeclared_joins(self, deleted: set[str]) -> None:
@@ -62,9 +65,13 @@ class AccessSteps(PlannerBase):
                 declared = self._declared(user.username)
                 if declared is not None and acct in declared.accounts:
                     continue
-                if self.d.prune_joins:
+                ended = (self.expired.of_join(user.username, acct)
+                         or self.expired.of_username(user.username))  # homed elsewhere
+                if self.d.prune_joins or ended:
+                    # an expiry is a declared removal: made whatever prune.joins says
                     self.changes.append(change("remove", "join", acct, username=user.username,
-                                               before=self.s.access[(k, acct)]))
+                                               before=self.s.access[(k, acct)],
+                                               expired=ended.isoformat() if ended else None))
                 elif declared is not None:
                     self.warnings.append(
                         f"{user.username} can also open account {self.label(acct)}, which its "
@@ -140,11 +147,14 @@ class AccessSteps(PlannerBase):
             user = self.s.users[k]
             if user.home not in self.d.by_account or k in keep:
                 continue
-            if self.d.prune_usernames:
+            ended = self.expired.of_username(user.username)
+            if self.d.prune_usernames or ended:
+                # an expiry is a declared removal: made whatever prune.usernames says
                 access = {a: self.s.access[(k, a)] for a in sorted(self.s.by_user.get(k, ()))}
                 self.changes.append(change("remove", "username", user.home,
                                            username=user.username,
-                                           before={"home": user.home, "access": access}))
+                                           before={"home": user.home, "access": access},
+                                           expired=ended.isoformat() if ended else None))
                 deleted.add(k)
             elif k not in self.d.privileges:
                 self.warnings.append(

@@ -11,6 +11,7 @@ from typing import Any
 from groupsync.accounts.model import State, ukey
 from groupsync.changes import TYPE_ORDER, Change
 from groupsync.config import Desired, DesiredUsername
+from groupsync.expiry import Expired, as_of
 from groupsync.vocabulary import CODE_FILES
 
 ACTION_ORDER = ("add", "change", "remove")
@@ -19,12 +20,17 @@ ACTION_ORDER = ("add", "change", "remove")
 class PlannerBase:
     def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = (),
                  taken: Iterable[str] = (), today: date | None = None) -> None:
-        self.d = desired
+        self.source = desired  # the file as written; `d` is the file as it applies today
         self.s = state
         self.today = today  # for idle policies; without it they are not checked
         self.taken = {ukey(name) for name in taken}  # held out of sight: taken, no home
         self.changes: list[Change] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(desired.file_warnings)
+        self.expired = Expired()
+        if today is not None:
+            desired, self.expired, ending = as_of(desired, today)
+            self.warnings += ending
+        self.d = desired
         self.credentials: dict[str, str] = {}
         self.order = {p.account_id: i for i, p in enumerate(desired.providers.values())}
         self.logins = desired.provider_logins()
