@@ -26,6 +26,7 @@ from groupsync.changes import (
     PrivilegesChange,
     UsernameChange,
 )
+from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.errors import (
     GroupsyncError,
@@ -33,6 +34,7 @@ from groupsync.errors import (
     PlanError,
     PolicyError,
     StaleError,
+    UsageError,
 )
 from groupsync.plan import Plan, make_plan
 from groupsync.planner.rules import password_setter
@@ -66,9 +68,25 @@ def scope_for_plan(plan: Plan) -> Scope:
     accounts = {*plan.accounts, *(c.account for c in plan.changes)}
     if plan.code_master:
         accounts.add(plan.code_master)
-    names = {plan.actor, plan.master, *plan.credentials, *plan.logins.values(),
+    names = {plan.actor, plan.master, plan.executor, *plan.credentials, *plan.logins.values(),
              *(c.username for c in plan.changes if c.username)}
     return Scope(accounts=frozenset(accounts), usernames=frozenset(ukey(n) for n in names))
+
+
+def check_seal(plan: Plan, sealed: bool, break_glass: bool, note: str | None,
+               needs_note: bool = True) -> None:
+    """Nobody acts as a sealed master but with --break-glass and a --note saying why
+    (docs/contracts.md, "People and who acts"); everyone else acts as themselves (--as)."""
+    if not sealed or not plan.acts_as_master():
+        return
+    if not break_glass:
+        raise PermissionDenied(
+            f"the master {plan.master} is sealed (master.sealed in the practice file): act as "
+            "yourself with --as USERNAME, or break the glass with --break-glass and a --note "
+            "saying why; nothing was changed")
+    if needs_note and not note:
+        raise UsageError("--break-glass needs a --note saying why the sealed master acts; "
+                         "nothing was changed")
 
 
 def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
@@ -81,7 +99,7 @@ MAX_NEW_PASSWORDS = 2_500  # per apply: a size-L practice's first apply makes ~2
 def apply_plan(
     system: AccountSystem, plan: Plan, passwords: dict[str, str],
     desired: Desired | None = None, progress: Progress | None = None, address: str = LOCAL,
-    note: str | None = None, reach: Reach | None = None,
+    note: str | None = None, reach: Reach | None = None, break_glass: bool = False,
 ) -> int:
     """Apply every change of `plan` in one transaction; return the store's new revision.
 
@@ -89,15 +107,16 @@ def apply_plan(
     the write transaction and must come out the same: other practices' applies in a shared
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
     the store must be exactly the one the plan was made from: lineage, revision and write count.
-    `note` (`apply --note`) is kept on every audit entry the apply writes.
+    `note` (`apply --note`) is kept on every audit entry the apply writes, with the acting
+    username's person and, with `break_glass`, `break_glass: true`.
 
     `reach` (the service's applies) is what the request's verified logins can open: the
     re-plan reads only those accounts, every other declared account is refused before any of
     it is read, in the words used whether it exists or not, and nothing of the re-plan is
     said (docs/contracts.md, "The service answers from what the caller may see").
     """
-    missing = sorted(u for u in {plan.actor, plan.master, *plan.credentials, *plan.rotated}
-                     if not passwords.get(u))
+    check_seal(plan, plan.sealed or (desired is not None and desired.sealed), break_glass, note)
+    missing = sorted(u for u in plan.needed_passwords() if not passwords.get(u))
     if missing:
         # a hand-made request or plan can leave one out: refused whole, before any log-in
         raise PlanError(f"the apply needs the password of {', '.join(missing)}, which was not "
@@ -138,14 +157,15 @@ def apply_plan(
     # argon2 for new usernames before the transaction: it holds the lock for SQL only
     prehashed = system.prehash(new)
     with system.session(plan.actor, passwords[plan.actor], address, scope,
-                        prehashed, note) as session:
+                        prehashed, note, plan.persons, break_glass) as session:
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
             session.expect(plan.lineage)  # the same store; any revision, the plan decides
             seen = session.state if reach is None else planning_view(session.state, reach)
             try:
-                again = make_plan(desired, seen, rotate=plan.rotated)
+                again = make_plan(desired, seen, rotate=plan.rotated, today=today(),
+                                  acting=plan.acting or None)
             except PolicyError:
                 raise  # about the declared accounts, which the request can see: said as is
             except GroupsyncError:
@@ -221,7 +241,9 @@ class _Applier:
         self.pw = passwords
         self.progress = progress
         self.done = 0
-        self.master = ukey(plan.master)
+        # the acting username (the master, or --as): its own changes get the steps marked
+        # master=True, raised first and reduced last, since it acts with them
+        self.master = ukey(plan.executor)
         self.moved = plan.moves()
         self.final_master: dict[str, dict[str, str]] = {}  # account -> privileges, set last
         self.finished: set[int] = set()  # removals done early (a move), not to do again
@@ -251,7 +273,7 @@ class _Applier:
 
     def act_as_master(self) -> None:
         if ukey(self.s.actor) != self.master:
-            self.s.act_as(self.plan.master, self.pw[self.plan.master])
+            self.s.act_as(self.plan.executor, self.pw[self.plan.executor])
 
     def leave(self, c: JoinChange) -> None:
         if id(c) in self.finished:
@@ -288,7 +310,7 @@ class _Applier:
         if have["account_access"] != "full":
             return  # it can't; the account system's refusal says why
         self.final_master.setdefault(account, dict(have))
-        self.s.set_privileges(account, self.plan.master, {**have, area: level})
+        self.s.set_privileges(account, self.plan.executor, {**have, area: level})
 
     def password(self, username: str) -> str:
         password = self.pw.get(username)
@@ -331,7 +353,7 @@ def _rotate(a: _Applier, changes: list[PasswordChange]) -> None:
     # master's own is set in this apply
     master_rotated = bool(a.of(PasswordChange, "change", master=True))
     for c in changes:
-        setter = password_setter(False, master_rotated, a.plan.master,
+        setter = password_setter(False, master_rotated, a.plan.executor,
                                  a.login(c.account) if master_rotated else None)
         if setter is None:  # not for a plan's own logins: login() refuses first
             raise PlanError(f"nobody can set {c.username}'s password; nothing was changed")
@@ -370,7 +392,7 @@ def _move_master(a: _Applier, _: list[Any]) -> None:
 @step(UsernameChange, "add", master=True)
 def _make_master(a: _Applier, changes: list[UsernameChange]) -> None:
     for c in changes:
-        a.s.allow_access(c.account, c.username, a.pw[a.plan.master], {x: "full" for x in AREAS})
+        a.s.allow_access(c.account, c.username, a.pw[a.plan.executor], {x: "full" for x in AREAS})
         a.final_master[c.account] = c.after["privileges"] if c.after else {}
         a.tick()
     a.act_as_master()
@@ -394,7 +416,7 @@ def _raise_master(a: _Applier, changes: list[PrivilegesChange]) -> None:
             # provider login does, as an admin would in the product's screens.
             login = a.login(c.account)
             a.s.act_as(login, a.password(login))
-            a.s.set_privileges(c.account, a.plan.master, raised)
+            a.s.set_privileges(c.account, a.plan.executor, raised)
             a.act_as_master()
         else:
             a.s.set_privileges(c.account, c.username, raised)
@@ -506,4 +528,4 @@ def _leave_master(a: _Applier, changes: list[JoinChange]) -> None:
 @step(None)
 def _reduce_master(a: _Applier, _: list[Any]) -> None:
     for account, privs in a.final_master.items():
-        a.s.set_privileges(account, a.plan.master, privs)
+        a.s.set_privileges(account, a.plan.executor, privs)

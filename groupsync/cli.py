@@ -110,13 +110,14 @@ class Context:
     def secrets(self) -> Secrets:
         return self._secrets
 
-    def system(self, rotate: tuple[str, ...] = ()) -> Backend:
+    def system(self, rotate: tuple[str, ...] = (), acting: str | None = None) -> Backend:
         """The store as a Backend: the local account system, or a service read as the
-        practice's logins (remote.connect owns that policy)."""
+        practice's logins or the acting username (remote.connect owns that policy)."""
         if is_http_url(self.store):
             from groupsync.remote import connect
 
-            return self._keep(connect(self.store, self.desired(), self.secrets(), rotate))
+            return self._keep(connect(self.store, self.desired(), self.secrets(), rotate,
+                                      acting))
         from groupsync.engine import LocalBackend
 
         return LocalBackend(self.local("this command"))
@@ -215,14 +216,36 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _plan(ctx: Context,
-          rotate: tuple[str, ...] = ()) -> tuple[Backend, Plan, dict[str, str], Desired]:
+def _plan(ctx: Context, rotate: tuple[str, ...] = (), acting: str | None = None,
+          break_glass: bool = False) -> tuple[Backend, Plan, dict[str, str], Desired]:
     from groupsync.engine import prepare
 
-    system = ctx.system(rotate)
     desired = ctx.desired()
-    prepared = prepare(system, desired, ctx.secrets(), rotate)
+    system = ctx.system(rotate, acting)
+    prepared = prepare(system, desired, ctx.secrets(), rotate, acting, break_glass)
     return system, prepared.plan, prepared.passwords, desired
+
+
+def _acting_options(func: F) -> F:
+    """`--as USERNAME` and `--break-glass` (docs/contracts.md, "People and who acts")."""
+    func = click.option(
+        "--break-glass", is_flag=True,
+        help="Act as a sealed master (master.sealed); apply needs a --note saying why, and "
+             "every audit entry is marked break_glass.")(func)
+    return click.option(
+        "--as", "acting", metavar="USERNAME", envvar="GROUPSYNC_AS", default=None,
+        help="Act as this declared username (its own ${VAR} password) instead of the "
+             "master; the audit trail names it. Env: GROUPSYNC_AS.")(func)
+
+
+def _acting(given: str | None) -> str | None:
+    if given is None or not given.strip():
+        return None  # GROUPSYNC_AS= (empty) is unset, as a CI variable left blank is
+    from groupsync.vocabulary import USERNAME_RE
+
+    if not USERNAME_RE.fullmatch(given.strip()):
+        raise UsageError("--as takes a username (3-64 letters, digits or . _ @ -)")
+    return given.strip()
 
 
 def _apply_hint(ctx: Context, out: str) -> str:
@@ -297,9 +320,11 @@ def _note(given: str | None) -> str | None:
               help="Exit 1 when the plan warns (policy warnings, leftover access, removals "
                    "past --max-removals): the plan is still shown, and not saved.")
 @_rotate_option
+@_acting_options
 @_command
 def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
-         max_removals: int, fail_on_warnings: bool, rotate: tuple[str, ...]) -> int:
+         max_removals: int, fail_on_warnings: bool, rotate: tuple[str, ...],
+         acting: str | None, break_glass: bool) -> int:
     """Show what apply would change; changes nothing.
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
@@ -313,7 +338,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     from groupsync.files import write_private
 
     _nonempty("--out", out)
-    _system, p, passwords, _desired = _plan(ctx, rotate)
+    _system, p, passwords, _desired = _plan(ctx, rotate, _acting(acting), break_glass)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         _emit(ctx, render.plan_json(p, max_removals=max_removals))
@@ -340,10 +365,12 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 @_rotate_option
 @click.option("--note", metavar="TEXT", default=None,
               help="Kept on every audit entry of this apply (in CI: the commit and author).")
+@_acting_options
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @_command
 def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None,
-          rotate: tuple[str, ...], note: str | None) -> None:
+          rotate: tuple[str, ...], note: str | None, acting: str | None,
+          break_glass: bool) -> None:
     """Apply the plan (or a saved PLANFILE) in one transaction.
 
     Example: groupsync apply --auto-approve riverside.plan
@@ -355,10 +382,18 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
     from groupsync.engine import apply as apply_changes
 
     desired: Desired | None = None
+    if break_glass and (note is None or not note.strip()):
+        # the reason is the person's, said now: never the CI's commit line put in its place
+        raise UsageError("--break-glass needs a --note saying why the sealed master acts; "
+                         "nothing was changed")
     note = _note(note)
     if planfile and rotate:
         raise UsageError("--rotate belongs to the plan: give it to `plan --out`, not to "
                          "`apply PLANFILE`")
+    given_as = click.get_current_context().get_parameter_source("acting")
+    if planfile and acting and given_as is click.core.ParameterSource.COMMANDLINE:
+        raise UsageError("--as belongs to the plan: give it to `plan --out`, not to "
+                         "`apply PLANFILE` (the saved plan acts as it was made)")
     if planfile:
         saved = planfile_format.read(planfile)
         passwords = login_secrets(saved.plan, ctx.secrets())
@@ -367,12 +402,12 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         system = ctx.for_saved_plan()
         _emit(ctx, render.plan_text(p, color=ctx.color))
     else:
-        system, p, passwords, desired = _plan(ctx, rotate)
+        system, p, passwords, desired = _plan(ctx, rotate, _acting(acting), break_glass)
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
     if not p.changes:
         return
-    guards = Guards(max_removals=max_removals)
-    check_guards(p, guards)  # before asking: a refused plan is never offered
+    guards = Guards(max_removals=max_removals, break_glass=break_glass)
+    check_guards(p, guards, note)  # before asking: a refused plan is never offered
     if not auto_approve and not planfile:
         if not sys.stdin.isatty():
             raise PlanError("apply needs --auto-approve when not run from a terminal; "

@@ -26,7 +26,14 @@ from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
 from groupsync.accounts.storage import AuditEntry, Scope
 from groupsync.accounts.urls import redact
-from groupsync.applier import Progress, Reach, apply_plan, login_secrets, scope_for
+from groupsync.applier import (
+    Progress,
+    Reach,
+    apply_plan,
+    check_seal,
+    login_secrets,
+    scope_for,
+)
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.defaults import DEFAULT_MAX_REMOVALS
@@ -42,14 +49,16 @@ class Guards:
     from: `apply --max-removals`, `POST /v1/apply`'s `max_removals`, a library call."""
 
     max_removals: int = DEFAULT_MAX_REMOVALS
+    break_glass: bool = False  # `--break-glass`: the sealed master may act (with a note)
 
 
-def check_guards(plan: Plan, guards: Guards) -> None:
+def check_guards(plan: Plan, guards: Guards, note: str | None = None) -> None:
     if plan.removals > guards.max_removals:
         raise PlanError(
             f"the plan removes {plan.removals} objects, more than --max-removals "
             f"{guards.max_removals}; nothing was changed"
         )
+    check_seal(plan, plan.sealed, guards.break_glass, note)
 
 
 @dataclass
@@ -100,8 +109,10 @@ class LocalBackend:
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None,
               guards: Guards | None = None) -> int:
-        check_guards(plan, guards or Guards())
-        return apply_plan(self.system, plan, passwords, desired, progress=progress, note=note)
+        guards = guards or Guards()
+        check_guards(plan, guards, note)
+        return apply_plan(self.system, plan, passwords, desired, progress=progress, note=note,
+                          break_glass=guards.break_glass)
 
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
                       providers: list[dict[str, object]]) -> None:
@@ -119,7 +130,7 @@ def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
     the transaction and must come out the same; without, the store must be at the plan's exact
     revision."""
     guards = guards or Guards()
-    check_guards(plan, guards)  # here, and again where the apply runs (a service checks too)
+    check_guards(plan, guards, note)  # here, and again where the apply runs (a service too)
     return backend.apply(plan, passwords, desired, progress, note, guards)
 
 
@@ -131,7 +142,8 @@ class Reader(Protocol):
     def taken(self, usernames: list[str]) -> list[str]: ...
 
 
-def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = ()) -> tuple[Plan, State]:
+def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
+             acting: str | None = None) -> tuple[Plan, State]:
     """The plan for `desired` against what `system` shows, logging in with nothing (the
     service's `POST /v1/plan`, and the first half of `prepare`)."""
     state = system.read_state(scope_for(desired))  # the practice's rows, not the store's
@@ -141,7 +153,8 @@ def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = ()) -> tu
     # A name held where the caller can't see (through a service) is still taken: known now,
     # at plan time, and known as nothing more than taken (no home, no account).
     taken = system.taken(unseen) if unseen else []
-    return make_plan(desired, state, today=today(), rotate=rotate, taken=taken), state
+    return make_plan(desired, state, today=today(), rotate=rotate, taken=taken,
+                     acting=acting), state
 
 
 class _Visible:
@@ -163,10 +176,10 @@ class _Visible:
 
 
 def plan_as(system: AccountSystem, caller: User, desired: Desired,
-            rotate: Sequence[str] = ()) -> Plan:
+            rotate: Sequence[str] = (), acting: str | None = None) -> Plan:
     """`POST /v1/plan`: the plan for `desired` against what `caller` may see; logs in with
-    nothing (the apply verifies every login)."""
-    return plan_for(_Visible(system, caller), desired, rotate)[0]
+    nothing (the apply verifies every login). `acting` is `--as`."""
+    return plan_for(_Visible(system, caller), desired, rotate, acting)[0]
 
 
 def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[str, str],
@@ -180,7 +193,8 @@ def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[st
     if ukey(plan.actor) != ukey(caller.username):
         raise PermissionDenied(f"this plan acts as {plan.actor}; log in as {plan.actor} "
                                "to apply it")
-    check_guards(plan, guards or Guards())
+    guards = guards or Guards()
+    check_guards(plan, guards, note)
     missing = sorted(u for u in plan.needed_passwords() if u not in passwords)
     if missing:
         raise LoginFailed(f"the request lacks the passwords of: {', '.join(missing)}")
@@ -208,12 +222,17 @@ def apply_as(system: AccountSystem, caller: User, plan: Plan, passwords: dict[st
         reach = Reach(accounts=frozenset(rights), administered=frozenset(administered),
                       readable=frozenset(readable))
         return apply_plan(system, plan, passwords, desired, address=address, note=note,
-                          reach=reach)
+                          reach=reach, break_glass=guards.break_glass)
 
 
 def prepare(system: Backend, desired: Desired, secrets: Secrets,
-            rotate: Sequence[str] = ()) -> Prepared:
-    plan, state = plan_for(system, desired, rotate)
+            rotate: Sequence[str] = (), acting: str | None = None,
+            break_glass: bool = False) -> Prepared:
+    """Plan, then read and check every password the apply will use: `acting` is `--as`; a
+    sealed master is refused here, before its password is read or used, unless
+    `break_glass` (the apply asks for the note)."""
+    plan, state = plan_for(system, desired, rotate, acting)
+    check_seal(plan, desired.sealed, break_glass, None, needs_note=False)
     passwords = login_secrets(plan, secrets, desired.var_where)
     check_new_passwords(plan, passwords, desired.var_where)
     # Usernames the apply will create (or give a new password) have nothing to log in with

@@ -40,7 +40,14 @@ class Plan:
     changes: list[Change]
     warnings: list[str] = field(default_factory=list)
     actor: str = ""  # who the apply logs in as first
-    master: str = ""  # who it acts as once the master exists
+    master: str = ""  # the file's master username: who it acts as once that exists
+    # `--as USERNAME`: the declared username the apply acts as throughout instead of the
+    # master ("" = the master acts); docs/contracts.md, "People and who acts"
+    acting: str = ""
+    sealed: bool = False  # master.sealed: acting as the master needs --break-glass
+    # the person the file names for each username the apply logs in as: the audit trail
+    # keeps it beside the actor
+    persons: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)  # username -> variable name
     code_master: str | None = None  # the Copy From account
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> provider key
@@ -64,10 +71,20 @@ class Plan:
         None of them can log in with it until the apply commits."""
         return [c.username for c in self.changes if c.sets_password() and c.username]
 
+    @property
+    def executor(self) -> str:
+        """The username this plan's apply acts as once it has logged in: `--as`, else the
+        master."""
+        return self.acting or self.master
+
+    def acts_as_master(self) -> bool:
+        return ukey(self.executor) == ukey(self.master)
+
     def needed_passwords(self) -> set[str]:
-        """Every password an apply of this plan must be given: its actor's, the master's,
-        every login it uses and every password it sets."""
-        return {self.actor, self.master, *self.credentials, *self.rotated}
+        """Every password an apply of this plan must be given: its actor's, the acting
+        username's, every login it uses and every password it sets (the master's only when
+        it acts, or is made, or is given a new one)."""
+        return {self.actor, self.executor, *self.credentials, *self.rotated}
 
     @property
     def rotated(self) -> list[str]:
@@ -109,7 +126,8 @@ class Plan:
 
 
 def make_plan(desired: Desired, state: State, today: date | None = None,
-              rotate: Sequence[str] = (), taken: Iterable[str] = ()) -> Plan:
+              rotate: Sequence[str] = (), taken: Iterable[str] = (),
+              acting: str | None = None) -> Plan:
     """Compare the desired practice with the store's state; raise PlanError if it can't be
     reached at all (an account that was never signed up, a username taken elsewhere, a move
     or rotation nobody may make), one line per problem.
@@ -121,13 +139,16 @@ def make_plan(desired: Desired, state: State, today: date | None = None,
     same plan).
 
     `taken` names usernames the file declares that exist where `state` can't show them (a
-    service's caller sees only the accounts it can open): they are taken, nothing more."""
+    service's caller sees only the accounts it can open): they are taken, nothing more.
+
+    `acting` (`--as`) names the declared username the apply acts as instead of the master;
+    the plan fails, one line per missing right, when it can't make every change."""
     from groupsync.clock import today as clock_today
     from groupsync.notice import trial_warnings
     from groupsync.planner import Planner  # it builds Plans: imported when first used
 
     day = today if today is not None else clock_today()
-    plan = Planner(desired, state, rotate, taken, day).run()
+    plan = Planner(desired, state, rotate, taken, day, acting).run()
     if today is not None:  # a caller's day: a hand-built state may carry no sign-up dates
         plan.warnings += trial_warnings(desired, state, day)
     return plan

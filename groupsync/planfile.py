@@ -47,7 +47,12 @@ from groupsync.changes import (
 from groupsync.errors import PlanError
 from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
-from groupsync.vocabulary import PROVIDER_KEY_PATTERN, VAR_NAME_PATTERN, UsernameText
+from groupsync.vocabulary import (
+    PROVIDER_KEY_PATTERN,
+    USERNAME_PATTERN,
+    VAR_NAME_PATTERN,
+    UsernameText,
+)
 from groupsync.vocabulary import AccountIdText as AccountId
 
 FORMAT = "groupsync-saved-plan"
@@ -72,6 +77,9 @@ class SavedPlan(BaseModel):
     warnings: Annotated[list[Text], Field(max_length=10_000)] = []
     actor: UsernameText
     master: UsernameText
+    acting: Annotated[str, StringConstraints(pattern=f"^$|{USERNAME_PATTERN}")] = ""
+    sealed: bool = False
+    persons: Annotated[dict[UsernameText, Text], Field(max_length=10_000)] = {}
     credentials: dict[UsernameText, VarName]
     code_master: AccountId | None = None
     accounts: dict[AccountId, ProviderKey] = {}
@@ -101,8 +109,9 @@ class SavedPlan(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SavedPlan:
         named = {ukey(u) for u in self.credentials}
-        if ukey(self.actor) not in named or ukey(self.master) not in named:
-            raise ValueError("credentials must name the variables of the actor and the master")
+        if ukey(self.actor) not in named or ukey(self.acting or self.master) not in named:
+            raise ValueError("credentials must name the variables of the actor and of the "
+                             "username that acts")
         return self
 
     @classmethod

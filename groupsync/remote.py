@@ -143,6 +143,8 @@ class RemoteSystem:
             body["note"] = note
         if guards is not None:
             body["max_removals"] = guards.max_removals  # the service checks it too
+            if guards.break_glass:
+                body["break_glass"] = True
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 
@@ -204,7 +206,7 @@ def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> lis
 
 
 def connect(url: str, desired: Desired, secrets: Secrets,
-            rotate: Sequence[str] = ()) -> RemoteSystem:
+            rotate: Sequence[str] = (), acting: str | None = None) -> RemoteSystem:
     """A service store, read as a username: the master once it exists (it can open every
     declared account, so one log-in does), else each provider login (each sees its own
     account). A username being rotated (`--rotate`) has only its new password, which the
@@ -223,7 +225,18 @@ def connect(url: str, desired: Desired, secrets: Secrets,
     home_login = desired.by_account[desired.master.home].login
     first = home_login if home_login in logins else next(iter(logins))
     system = RemoteSystem(url)
+    acting_var = _acting_variable(desired, acting)
     try:
+        if acting_var is not None and acting is not None:
+            # `--as`: read as that username, never as the master (a sealed master's password
+            # is not even read), and as each provider login for what it can't open (a new
+            # hire's account, or one it was never given)
+            system.authenticate({acting: secrets.get(acting_var, f"the password of {acting}",
+                                                     desired.var_where.get(acting_var))})
+            seen = system.read_state().accounts
+            system.authenticate({p.login: logins[p.login] for p in desired.providers.values()
+                                 if p.account_id not in seen and p.login in logins})
+            return system
         system.authenticate({first: logins[first]})
         master = desired.master
         master_password = None
@@ -250,6 +263,18 @@ def connect(url: str, desired: Desired, secrets: Secrets,
         system.close()
         raise
     return system
+
+
+def _acting_variable(desired: Desired, acting: str | None) -> str | None:
+    """The variable of a declared username other than the master (None: the master acts, or
+    the name is not declared, which the plan then refuses by name)."""
+    if acting is None or ukey(acting) == ukey(desired.master.username):
+        return None
+    staff = desired.staff.get(ukey(acting))
+    if staff is not None:
+        return staff.password_var
+    login = desired.provider_logins().get(ukey(acting))
+    return login.password_var if login else None
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

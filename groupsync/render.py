@@ -457,7 +457,12 @@ def audit_text(entries: list[AuditEntry]) -> str:
         elif e.username:
             what = f"{e.type} {e.username}"
         where = f" in {e.account}" if e.account else ""
-        lines.append(f"r{e.revision}  {e.at}  {e.actor}: {_SYMBOL.get(e.action, '*')} "
+        # who acted: the username, the person the practice file named for it, and a
+        # break-glass apply as a sealed master (docs/contracts.md, "People and who acts")
+        who = e.actor + (f" ({e.detail['person']})" if e.detail.get("person") else "")
+        if e.detail.get("break_glass"):
+            who += " [break glass]"
+        lines.append(f"r{e.revision}  {e.at}  {who}: {_SYMBOL.get(e.action, '*')} "
                      f"{e.action} {what}{where}")
         lines += [f"      {line}" for line in _audit_detail(e)]
         note = e.detail.get("note")

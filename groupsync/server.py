@@ -107,6 +107,9 @@ class ApplyRequest(BaseModel):
         default=DEFAULT_MAX_REMOVALS, ge=0, le=10_000_000,
         description="Refuse (4xx, nothing changed) a plan that removes more objects than "
                     "this, as `apply --max-removals` does.")
+    break_glass: bool = Field(
+        default=False, description="Act as a sealed master (`apply --break-glass`); needs a "
+                                   "note, and marks every audit entry break_glass.")
 
 
 # Names and notes are plain text, said in the document as a pattern, so a generated client
@@ -246,6 +249,9 @@ class PlanRequest(BaseModel):
         Field(description="practice.yaml as text (passwords only as ${VARIABLE} references)")
     rotate: list[Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]] = Field(
         default=[], max_length=1000, description="usernames whose password the apply sets")
+    acting: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)] | None = Field(
+        default=None, description="`plan --as`: the declared username the apply acts as "
+                                  "instead of the master (it logs in to apply the plan)")
 
 
 class PlanSummary(BaseModel):
@@ -479,7 +485,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
               summary="Plan a practice against what the caller can see (changes nothing)")
     def plan(body: PlanRequest, user_id: str = Depends(caller)) -> PlanResponse:
         desired = load_text(body.practice.encode("utf-8", "replace"), "practice", SERVICE_MAX_NODES)
-        made = plan_as(system, me(user_id), desired, body.rotate)
+        made = plan_as(system, me(user_id), desired, body.rotate, body.acting)
         return PlanResponse(**made.to_json(), saved_plan=SavedPlan.of(made))
 
     @app.post("/v1/signup", response_model=SignupResponse, responses=_ERRORS, status_code=201,
@@ -530,7 +536,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         plan = body.plan.to_plan()
         revision = apply_as(system, me(user_id), plan, body.passwords, desired,
                             address=address(request), note=body.note,
-                            guards=Guards(max_removals=body.max_removals))
+                            guards=Guards(max_removals=body.max_removals,
+                                          break_glass=body.break_glass))
         return ApplyResponse(revision=revision, changes=len(plan.changes))
 
     _document_bodies(app, [ApplyRequest])

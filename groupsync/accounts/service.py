@@ -398,7 +398,8 @@ class AccountSystem:
     def session(self, username: str, password: str, address: str = LOCAL,
                 scope: Scope | None = None,
                 prehashed: dict[str, tuple[str, str]] | None = None,
-                note: str | None = None) -> Iterator[Session]:
+                note: str | None = None, persons: dict[str, str] | None = None,
+                break_glass: bool = False) -> Iterator[Session]:
         """Log in and open one write transaction; committed when the block ends cleanly. With
         a scope, the transaction reads (and can change) only those rows."""
         state: State | None = None
@@ -409,7 +410,7 @@ class AccountSystem:
             with self.storage.write() as tx:
                 state = tx.load_state(scope)
                 session = Session(tx, state, username, password, self.clock(), address,
-                                  prehashed or {}, note)
+                                  prehashed or {}, note, persons, break_glass)
                 yield session
                 session._commit()
         except LoginFailed as exc:
@@ -528,10 +529,15 @@ class Session:
     def __init__(self, tx: WriteTransaction, state: State, username: str, password: str,
                  now: float, address: str,
                  prehashed: dict[str, tuple[str, str]] | None = None,
-                 note: str | None = None) -> None:
+                 note: str | None = None, persons: dict[str, str] | None = None,
+                 break_glass: bool = False) -> None:
         self._tx = tx
         self._prehashed = prehashed or {}
         self.note = note  # `apply --note`: kept on every audit entry of this session
+        # the person behind each acting username, as the practice file names it, and
+        # whether this is a break-glass apply as a sealed master: kept on every entry
+        self.persons = {ukey(k): v for k, v in (persons or {}).items()}
+        self.break_glass = break_glass
         self.state = state
         self._now = now
         self.address = address
@@ -625,8 +631,16 @@ class Session:
             about = self.state.user(entry.username)
             username_id = about.id if about else None
         entry.username_id = username_id
+        marks: dict[str, Any] = {}
+        person = self.persons.get(ukey(self.actor))
+        if person:
+            marks["person"] = person
+        if self.break_glass:
+            marks["break_glass"] = True
         if self.note:
-            entry.detail = {**entry.detail, "note": self.note}
+            marks["note"] = self.note
+        if marks:
+            entry.detail = {**entry.detail, **marks}
         self._audit.append(entry)
 
     def _hash_for(self, username: str, password: str) -> str:

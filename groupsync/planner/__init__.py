@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from groupsync.plan import Plan
 from groupsync.planner.access import AccessSteps
+from groupsync.planner.acting import ActingSteps
 from groupsync.planner.checks import Checks
 from groupsync.planner.codes import CodeSteps
 from groupsync.planner.passwords import PasswordSteps
@@ -17,8 +18,10 @@ from groupsync.planner.policy import PolicySteps
 from groupsync.planner.setup import PracticeSetupSteps
 
 
-class Planner(Checks, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps, PolicySteps):
+class Planner(Checks, ActingSteps, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps,
+              PolicySteps):
     def run(self) -> Plan:
+        self._check_acting()
         self._check_accounts()
         self._practice_setup()
         self.gone = self._prune_usernames()
@@ -30,10 +33,14 @@ class Planner(Checks, PracticeSetupSteps, AccessSteps, PasswordSteps, CodeSteps,
         self._rotations()
         self.changes.sort(key=self._sort_key)
         self._check_policies()
-        actor, master = self._actors()
+        self._check_rights()
+        actor, acting = self._actors()
         return Plan(
             lineage=self.s.lineage, revision=self.s.revision, write_count=self.s.write_count,
-            changes=self.changes, warnings=self.warnings, actor=actor, master=master,
+            changes=self.changes, warnings=self.warnings, actor=actor,
+            master=self.d.master.username, acting=acting, sealed=self.d.sealed,
+            persons=self._persons(sorted({actor, acting or self.d.master.username,
+                                          *self.credentials})),
             credentials=dict(sorted(self.credentials.items())),
             code_master=self.d.codes.master if self.d.codes else None,
             accounts={p.account_id: p.key for p in self.d.providers.values()},

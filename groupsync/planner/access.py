@@ -20,7 +20,9 @@ class AccessSteps(PlannerBase):
                     after={"home": u.home, "privileges": self._desired_privs(u.username, u.home)},
                     role=self._role(u.username, u.home),
                 ))
-                if not u.is_master:
+                if not u.is_master or not self.as_master:
+                    # made by the acting username: the new one's password is needed (the
+                    # master's own, when it acts, is the actor's: _actors)
                     self.credentials[u.username] = u.password_var
             for acct in targets:
                 if acct == u.home or ((k, acct) in self.s.access and k not in self.gone):
@@ -42,9 +44,9 @@ class AccessSteps(PlannerBase):
                     continue  # the join itself is removed below
                 before = self.s.access[(k, acct)]
                 after = spec.resolve(acct)
-                if k == ukey(self.d.master.username) and before["account_access"] != "full":
-                    # The master lost its own right to fix this (drift): the account's
-                    # provider login restores it, so the apply needs that login too.
+                if k == self.acting_k and before["account_access"] != "full":
+                    # The acting username lost its own right to fix this (drift): the
+                    # account's provider login restores it, so the apply needs that login.
                     self._need_login(acct)
                 if before != after:
                     ended = self.expired.of_entry(k, acct)
@@ -105,7 +107,7 @@ class AccessSteps(PlannerBase):
                     f"{'s' if len(lost) > 1 else ''} {', '.join(lost)}, which {self.d.source} "
                     "doesn't declare (a username made again starts with only what the file "
                     "gives it)")
-            if declared is not None and not declared.is_master:
+            if declared is not None and (not declared.is_master or not self.as_master):
                 # made again: its password is needed (and checked by the policy) once more
                 self.credentials[declared.username] = declared.password_var
 
@@ -124,11 +126,11 @@ class AccessSteps(PlannerBase):
                 if not self.d.prune_joins:
                     stay.setdefault(acct, []).append(self.s.users[k].username)
                     continue
-                master = self.s.access.get((self.master_k, acct))
+                master = self.s.access.get((self.acting_k, acct))
                 if master is None or master["account_access"] != "full":
                     raise PlanError(
                         f"prune.joins would remove {u.username}'s access to account {acct}, "
-                        f"which {self.d.master.username} can't do: it needs full "
+                        f"which {self.acting_name()} can't do: it needs full "
                         f"account_access there. Ask that account's provider to remove it, "
                         "or set prune.joins to false for now")
                 self.changes.append(change("remove", "join", acct, username=u.username,

@@ -19,7 +19,8 @@ ACTION_ORDER = ("add", "change", "remove")
 
 class PlannerBase:
     def __init__(self, desired: Desired, state: State, rotate: Sequence[str] = (),
-                 taken: Iterable[str] = (), today: date | None = None) -> None:
+                 taken: Iterable[str] = (), today: date | None = None,
+                 acting: str | None = None) -> None:
         self.source = desired  # the file as written; `d` is the file as it applies today
         self.s = state
         self.today = today  # for idle policies; without it they are not checked
@@ -35,6 +36,10 @@ class PlannerBase:
         self.order = {p.account_id: i for i, p in enumerate(desired.providers.values())}
         self.logins = desired.provider_logins()
         self.master_k = ukey(desired.master.username)
+        # who acts once logged in (docs/contracts.md, "People and who acts"): `--as`, else
+        # the master; every rule that says "the master deletes, sets, raises" means this one
+        self.acting_k = ukey(acting) if acting else self.master_k
+        self.as_master = self.acting_k == self.master_k
         self.rotate = list(dict.fromkeys(rotate))
         self.rotate_keys = {ukey(n) for n in self.rotate}
         self.moved: dict[str, str] = {}  # ukey -> the home it leaves
@@ -81,6 +86,14 @@ class PlannerBase:
     def _need_login(self, account_id: str) -> None:
         prov = self.d.by_account[account_id]
         self.credentials[prov.login] = prov.password_var
+
+    def acting_name(self) -> str:
+        """The acting username as the file writes it."""
+        if self.as_master:
+            return self.d.master.username
+        declared = self.source.staff.get(self.acting_k)
+        login = self.logins.get(self.acting_k)
+        return declared.username if declared else (login.login if login else self.acting_k)
 
     def _declared(self, username: str) -> DesiredUsername | None:
         k = ukey(username)

@@ -67,16 +67,22 @@ class Checks(PlannerBase):
         if account is not None and ukey(account.signup_username) == k:
             return (f"{where}: it is that account's sign-up username, which can't be deleted; "
                     f"keep its home there, or choose another username")
-        # The master deletes a moved username (itself too, when it moves) before it is added
-        # again, so it needs full account_access in the home being left.
-        if self.s.user(self.d.master.username) is None:
-            return (f"{where}: the master {self.d.master.username} deletes it there, and it "
-                    "doesn't exist yet; keep that home for the first apply, then move it")
-        master = self.s.access.get((self.master_k, old))
-        if master is None or master["account_access"] != "full":
-            return (f"{where}: the master {self.d.master.username} needs full account_access "
-                    f"in {self.label(old)} to delete it there; give it that (the account's "
-                    "provider can), or choose another username")
+        # The acting username (the master, or --as) deletes a moved username (the master
+        # itself too, when it moves and acts) before it is added again, so it needs full
+        # account_access in the home being left.
+        who = f"the master {self.d.master.username}" if self.as_master \
+            else self.acting_name()
+        if self.s.user(self.acting_name()) is None:
+            return (f"{where}: {who} deletes it there, and it doesn't exist yet; keep that "
+                    "home for the first apply, then move it")
+        if not self.as_master and k == self.acting_k:
+            return (f"{where}: it acts in this plan (--as), and can't delete itself; move it "
+                    "acting as another username")
+        held = self.s.access.get((self.acting_k, old))
+        if held is None or held["account_access"] != "full":
+            return (f"{where}: {who} needs full account_access in {self.label(old)} to "
+                    "delete it there; give it that (the account's provider can), or choose "
+                    "another username")
         for acct in sorted(self.s.by_user.get(k, ())):
             keepers = [v for v in self.s.by_account.get(acct, ()) if v != k
                        and self.s.access[(v, acct)]["account_access"] == "full"]
@@ -87,16 +93,30 @@ class Checks(PlannerBase):
         return None
 
     def _actors(self) -> tuple[str, str]:
-        """Who the apply logs in as first, and as whom it then acts. The master, unless it
-        doesn't exist yet or its password is being set: then its home's provider login (which
-        creates it, or sets its password). A master moving home logs in as itself, deletes
-        itself last of all in the old home, and is made again by the new home's login."""
+        """Who the apply logs in as first, and who it then acts as ("" = the master). With
+        `--as`, that username throughout. Else the master, unless it doesn't exist yet or its
+        password is being set: then its home's provider login (which creates it, or sets its
+        password). A master moving home logs in as itself, deletes itself last of all in the
+        old home, and is made again by the new home's login."""
+        if not self.as_master:
+            name = self.acting_name()
+            self.credentials[name] = self._variable(self.acting_k)
+            return name, name
         master = self.d.master
         self.credentials[master.username] = master.password_var
         home = self.d.by_account[master.home]
         if self.exists(master.username) and self.master_k not in self.rotate_keys:
-            return master.username, master.username
+            return master.username, ""
         self.credentials[home.login] = home.password_var
         if self.master_k in self.moved:
-            return master.username, master.username
-        return home.login, master.username
+            return master.username, ""
+        return home.login, ""
+
+    def _variable(self, k: str) -> str:
+        """The variable holding a declared username's password."""
+        if k == self.master_k:
+            return self.d.master.password_var
+        declared = self.source.staff.get(k)
+        if declared is not None:
+            return declared.password_var
+        return self.logins[k].password_var

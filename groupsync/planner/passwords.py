@@ -43,8 +43,10 @@ class PasswordSteps(PlannerBase):
                 continue
             home = self.d.by_account.get(self.d.master.home if k == self.master_k
                                          else user.home)
+            # `--as`: the acting username sets every password (its own is refused earlier)
             found = password_setter(k == self.master_k, self.master_k in self.rotate_keys,
-                                    master, home.login if home else None)
+                                    master, home.login if home else None) \
+                if self.as_master else self.acting_name()
             if found is None or (k != self.master_k and ukey(found) == k):
                 problems.append(f"--rotate {name}: with the master's password also being "
                                 f"set, nobody this file names can set {name}'s; rotate "
