@@ -42,6 +42,7 @@ class Row:
     role: str = ""  # the role the practice file names for this cell
     off_role: bool = False  # its levels differ from what the file gives (changed outside it)
     last_login: str = ""  # the username's last successful log-in (UTC), "" if never
+    person: str = ""  # the person the practice file names for the username
 
     def last_login_day(self) -> str:
         return self.last_login[:10] if self.last_login else "never"
@@ -81,8 +82,17 @@ def roles_of(desired: Desired) -> Roles:
     return out
 
 
+def persons_of(desired: Desired) -> dict[str, str]:
+    """Casefolded username -> the person the file names for it."""
+    names = [desired.master.username, *(u.username for u in desired.staff.values()),
+             *(p.login for p in desired.providers.values())]
+    return {ukey(n): d.person for n in names
+            if (d := desired.declared(n)) is not None and d.person}
+
+
 def rows(state: State, accounts: set[str] | None = None, master: str | None = None,
-         members: set[str] | None = None, roles: Roles | None = None) -> list[Row]:
+         members: set[str] | None = None, roles: Roles | None = None,
+         persons: dict[str, str] | None = None) -> list[Row]:
     """Every access row of `accounts` (all when None), username then account. `master` is
     the practice's master (its full grants in declared accounts are its job, not a flag);
     `members` (casefolded names of the master and staff) also bring in their access to
@@ -102,7 +112,8 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
         role, want = (roles or {}).get((k, acct), ("", None))
         out.append(Row(user.username, user.home, acct, state.accounts[acct].provider_name,
                        tuple(privs[a] for a in AREAS), flags, outside, role,
-                       want is not None and dict(privs) != want, user.last_login))
+                       want is not None and dict(privs) != want, user.last_login,
+                       (persons or {}).get(k, "")))
     out.sort(key=lambda r: (r.username.casefold(), r.account))
     return out
 
@@ -114,9 +125,11 @@ def flagged(items: list[Row]) -> int:
 def table(items: list[Row]) -> str:
     """For a terminal: every area named in full (a column per area, its level as a letter)."""
     with_roles = any(r.role for r in items)
-    head = ["username", "account", *(["role"] if with_roles else []), *AREAS, "last_login",
-            "flags"]
-    body = [[r.username + ("" if r.account != r.home else " (home)"), r.account,
+    with_people = any(r.person for r in items)
+    head = ["username", *(["person"] if with_people else []), "account",
+            *(["role"] if with_roles else []), *AREAS, "last_login", "flags"]
+    body = [[r.username + ("" if r.account != r.home else " (home)"),
+             *([r.person] if with_people else []), r.account,
              *([r.role + ("*" if r.off_role else "")] if with_roles else []),
              *(_LETTER[level] for level in r.levels), r.last_login_day(), r.flag_text()]
             for r in items]
@@ -143,11 +156,12 @@ def to_csv(items: list[Row]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     # role columns last, so scripts that read the columns before them by position still do
     writer.writerow(["username", "home", "account", "provider", *AREAS, "flags", "outside",
-                     "role", "role_differs", "last_login"])
+                     "role", "role_differs", "last_login", "person"])
     for r in items:
         writer.writerow([csv_cell(str(v)) for v in (
             r.username, r.home, r.account, r.provider, *r.levels, ";".join(r.flags),
-            "yes" if r.outside else "", r.role, "yes" if r.off_role else "", r.last_login)])
+            "yes" if r.outside else "", r.role, "yes" if r.off_role else "", r.last_login,
+            r.person)])
     return buf.getvalue()
 
 
@@ -217,7 +231,7 @@ def to_html(items: list[Row], header: Header) -> str:
             f'data-account="{e(r.account)}" data-provider="{e(r.provider)}">'
             f'<td class="username" title="{e(r.username)}'
             f'{(": " + e(r.flag_text())) if r.flag_text() else ""}">{e(r.username)}</td>'
-            f"<td>{e(r.account)}</td>"
+            f"<td>{e(r.person)}</td><td>{e(r.account)}</td>"
             f"<td>{e(r.provider)}</td><td>{'yes' if r.account == r.home else ''}</td>"
             f'<td class="{"off-role" if r.off_role else ""}">{e(r.role)}</td>'
             f"{cells}<td>{e(r.last_login_day())}</td>"
@@ -245,7 +259,7 @@ practice file, or levels that differ from the role the file names (marked *)
 <span><span id="shown">{len(items)}</span> rows shown</span>
 </div>
 <div class="scroll">
-<table id="matrix"><thead><tr><th class="username">username</th><th>account</th>
+<table id="matrix"><thead><tr><th class="username">username</th><th>person</th><th>account</th>
 <th>provider</th><th>home</th><th>role</th>{head}<th>last login</th><th>flags</th></tr>
 </thead>
 <tbody>

@@ -29,6 +29,7 @@ from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS, LOGIN_BOD
 from groupsync.errors import (
     ConfigError,
     GroupsyncError,
+    PermissionDenied,
     PlanError,
     StoreError,
     UsageError,
@@ -533,12 +534,35 @@ def schema(ctx: Context) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file.")
 @click.option("--all-accounts", is_flag=True,
               help="Every account in the store, not only those the practice file declares.")
+@click.option("--attest", is_flag=True,
+              help="Record that you reviewed this matrix (audit entry `review`: the revision, "
+                   "its SHA-256 and the --note), as --as USERNAME or the master.")
+@click.option("--note", metavar="TEXT", default=None, help="Why, for --attest (required).")
+@click.option("--since-review", is_flag=True,
+              help="Show only what changed since the last review: grants added, raised, "
+                   "lowered or removed, and break-glass applies.")
+@click.option("--as", "acting", metavar="USERNAME", envvar="GROUPSYNC_AS", default=None,
+              help="Read and attest as this declared username (its own ${VAR} password).")
 @_command
-def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
+def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: bool,
+           note: str | None, since_review: bool, acting: str | None) -> None:
     """Review who can do what: usernames x accounts x areas, risky grants flagged.
 
     Example: groupsync access --format html --out access-review.html
     """
+    if (attest or since_review) and all_accounts:
+        raise UsageError("--attest and --since-review review the practice file's accounts; "
+                         "drop --all-accounts")
+    if attest and since_review:
+        raise UsageError("--attest records a review of the whole matrix; run --since-review "
+                         "first, then --attest")
+    if attest and (note is None or not " ".join(note.split())):
+        raise UsageError("--attest needs a --note saying what was reviewed and why")
+    if note is not None and not attest:
+        raise UsageError("--note goes with --attest")
+    if attest or since_review:
+        _review(ctx, attest, _note(note) if attest else None, _acting(acting), fmt, out)
+        return
     from groupsync import access as review
     from groupsync.accounts.model import ukey
     from groupsync.applier import scope_for
@@ -549,7 +573,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
 
     # --all-accounts reviews the whole store: the practice file is then optional
     desired = ctx.desired() if not all_accounts or os.path.exists(ctx.file) else None
-    state = ctx.system().read_state(
+    state = ctx.system(acting=_acting(acting)).read_state(
         scope_for(desired) if desired is not None and not all_accounts else None)
     if desired is None:
         items = review.rows(state)
@@ -558,7 +582,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
         members = {ukey(desired.master.username), *desired.staff}
         accounts = None if all_accounts else set(desired.by_account)
         items = review.rows(state, accounts, desired.master.username, members,
-                            review.roles_of(desired))
+                            review.roles_of(desired), review.persons_of(desired))
         practice = desired.practice_name
     if fmt == "csv":
         text = review.to_csv(items)
@@ -573,6 +597,54 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool) -> None:
         click.echo(f"Wrote the access review ({len(items)} rows) to {out}")
     else:
         _emit(ctx, text)
+
+
+def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fmt: str,
+            out: str | None) -> None:
+    """`access --attest` and `access --since-review` (docs/contracts.md, "Reviews")."""
+    from groupsync import access as review
+    from groupsync import reviews
+    from groupsync.accounts.model import ukey
+    from groupsync.applier import scope_for
+
+    if fmt != "table" or out:
+        raise UsageError("--attest and --since-review print to the terminal; drop --format "
+                         "and --out")
+    desired = ctx.desired()
+    backend = ctx.system(acting=acting)
+    accounts = sorted(desired.by_account)
+    state = backend.read_state(scope_for(desired))
+    members = {ukey(desired.master.username), *desired.staff}
+    items = review.rows(state, set(accounts), desired.master.username, members,
+                        review.roles_of(desired), review.persons_of(desired))
+    labels = {p.account_id: f"{p.account_id} ({p.key})" for p in desired.providers.values()}
+    if not attest:
+        status = backend.review_status(accounts)
+        shown = [r for r in items if not r.outside]
+        _emit(ctx, reviews.since_text(reviews.since(shown, backend.reviews(accounts)),
+                                      status.last, list(status.break_glass), labels))
+        return
+    name = acting or desired.master.username
+    who = desired.declared(name)
+    if who is None:
+        raise UsageError(f"--as {name}: not a username {desired.source} declares (the "
+                         "master, a staff username or a provider login)")
+    if who.kind == "master" and desired.sealed:
+        raise PermissionDenied(f"the master {who.username} is sealed (master.sealed in the "
+                               "practice file): attest as yourself with --as USERNAME")
+    password = ctx.secrets().get(who.password_var, f"the password of {who.username}",
+                                 desired.var_where.get(who.password_var))
+    _emit(ctx, review.table(items))
+    done = backend.attest(who.username, password, accounts, note or "", who.person)
+    seen = reviews.digest([r for r in items if not r.outside])
+    person = f" ({who.person})" if who.person else ""
+    click.echo(f"Recorded the access review of {len(accounts)} accounts ({done.rows} access "
+               f"rows) as {who.username}{person} at revision {done.revision}; SHA-256 "
+               f"{done.digest}.")
+    if seen != done.digest:
+        raise PlanError("the access changed between the matrix shown and the review "
+                        "recorded (the digests differ): run access again and review what "
+                        "it shows")
 
 
 @cli.command()

@@ -318,6 +318,14 @@ class DesiredUsername:
 
 
 @dataclass(frozen=True)
+class Declared:
+    username: str
+    password_var: str
+    person: str | None
+    kind: str  # master | staff | login
+
+
+@dataclass(frozen=True)
 class PrivilegeSpec:
     """A username's managed privileges: base level, then `all`, then per-account overrides."""
 
@@ -382,6 +390,21 @@ class Desired:
 
     def provider_logins(self) -> dict[str, DesiredProvider]:
         return {ukey(p.login): p for p in self.providers.values()}
+
+    def declared(self, username: str) -> Declared | None:
+        """A username the file declares (the master, a staff username or a provider login),
+        as one who can log in: its name as written, its password's variable, its person."""
+        k = ukey(username)
+        if k == ukey(self.master.username):
+            m = self.master
+            return Declared(m.username, m.password_var, m.person, "master")
+        staff = self.staff.get(k)
+        if staff is not None:
+            return Declared(staff.username, staff.password_var, staff.person, "staff")
+        login = self.provider_logins().get(k)
+        if login is not None:
+            return Declared(login.login, login.password_var, login.person, "login")
+        return None
 
     def _managed_accounts(self, k: str) -> Iterable[str]:
         """Where the file sets a username's levels: the master everywhere, a staff username

@@ -79,7 +79,7 @@ MAX_PENDING_HEADS = 512  # connections waiting for a request head, in all
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
-                                 "/v1/notices", "/v1/plan"})
+                                 "/v1/notices", "/v1/plan", "/v1/reviews"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -24,7 +24,7 @@ from groupsync.accounts import AccountSystem, create_system, open_system, store_
 from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
-from groupsync.accounts.storage import AuditEntry, Scope
+from groupsync.accounts.storage import AuditEntry, ReviewStatus, Scope
 from groupsync.accounts.urls import redact
 from groupsync.applier import (
     Progress,
@@ -85,7 +85,74 @@ class Backend(Protocol):
     def record_notice(self, username: str, password: str, practice_name: str, tin: str,
                       providers: list[dict[str, object]]) -> None: ...
 
+    def review_status(self, accounts: list[str]) -> ReviewStatus: ...
+
+    def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]: ...
+
+    def attest(self, username: str, password: str, accounts: list[str], note: str,
+               person: str | None) -> Attested: ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Attested:
+    revision: int
+    digest: str
+    rows: int
+
+
+def attest_as(system: AccountSystem, user: User, accounts: list[str], note: str,
+              person: str | None = None) -> Attested:
+    """`access --attest`, locally or `POST /v1/reviews`: `user` records that it reviewed the
+    access matrix of `accounts` as it stands now. The rights come first (view on
+    account_access in each, or refused in the words used whether the account exists or
+    not), then the matrix is read and its digest kept with the note."""
+    from groupsync import access as review
+    from groupsync import reviews
+
+    wanted = sorted(set(accounts))
+    rights = system.rights_of([user.username])
+    for account in wanted:
+        held = rights.get(account, {}).get(ukey(user.username))
+        if held is None:
+            raise PermissionDenied(f"{user.username} can't open account {account}")
+        if held["account_access"] == "none":
+            raise PermissionDenied(f"{user.username} needs view on account_access in account "
+                                   f"{account} to review its access (has none)")
+    state = system.read_state(Scope(accounts=frozenset(wanted)))
+    items = review.rows(state, set(wanted))
+    grants: dict[str, dict[str, dict[str, str]]] = {a: {} for a in wanted}
+    grants.update(reviews.grants(items))
+    digest = reviews.digest(items)
+    detail: dict[str, object] = {"revision": state.revision, "digest": digest, "note": note}
+    if person:
+        detail["person"] = person
+    revision = system.record_review(user, grants, detail)
+    return Attested(revision, digest, len(items))
+
+
+def review_status_as(system: AccountSystem, user: User | None,
+                     accounts: list[str]) -> ReviewStatus:
+    """The review status of `accounts`; for a service's caller (`user`), only of those
+    where it has view on account_access, as the trail it may read."""
+    if user is not None:
+        accounts = _reviewable(system, user, accounts)
+    return system.review_status(accounts)
+
+
+def reviews_as(system: AccountSystem, user: User | None,
+               accounts: list[str]) -> dict[str, AuditEntry]:
+    if user is not None:
+        accounts = _reviewable(system, user, accounts)
+    return system.reviews(accounts)
+
+
+def _reviewable(system: AccountSystem, user: User, accounts: list[str]) -> list[str]:
+    rights = system.rights_of([user.username])
+    k = ukey(user.username)
+    return [a for a in accounts
+            if rights.get(a, {}).get(k, {}).get("account_access", "none") != "none"]
 
 
 class LocalBackend:
@@ -118,6 +185,17 @@ class LocalBackend:
                       providers: list[dict[str, object]]) -> None:
         self.system.record_notice(username, password, practice_name, tin, providers)
 
+    def review_status(self, accounts: list[str]) -> ReviewStatus:
+        return review_status_as(self.system, None, accounts)
+
+    def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]:
+        return reviews_as(self.system, None, accounts)
+
+    def attest(self, username: str, password: str, accounts: list[str], note: str,
+               person: str | None) -> Attested:
+        return attest_as(self.system, self.system.login(username, password), accounts, note,
+                         person)
+
     def close(self) -> None:
         """Nothing held open: every store call opens and closes its own connection."""
 
@@ -135,11 +213,14 @@ def apply(backend: Backend, plan: Plan, passwords: dict[str, str],
 
 
 class Reader(Protocol):
-    """What making a plan reads: the practice's rows, and whether names are taken."""
+    """What making a plan reads: the practice's rows, whether names are taken, and the
+    state of its access reviews."""
 
     def read_state(self, scope: Scope | None = None) -> State: ...
 
     def taken(self, usernames: list[str]) -> list[str]: ...
+
+    def review_status(self, accounts: list[str]) -> ReviewStatus: ...
 
 
 def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
@@ -153,8 +234,14 @@ def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
     # A name held where the caller can't see (through a service) is still taken: known now,
     # at plan time, and known as nothing more than taken (no home, no account).
     taken = system.taken(unseen) if unseen else []
-    return make_plan(desired, state, today=today(), rotate=rotate, taken=taken,
-                     acting=acting), state
+    day = today()
+    plan = make_plan(desired, state, today=day, rotate=rotate, taken=taken, acting=acting)
+    from groupsync.reviews import plan_warnings
+
+    status = system.review_status(sorted(desired.by_account))
+    plan.warnings += plan_warnings(desired.review_every_days, status.last,
+                                   list(status.break_glass), day)
+    return plan, state
 
 
 class _Visible:
@@ -173,6 +260,9 @@ class _Visible:
         # POST /v1/names does: a practice of 25,000 names is no way around that limit
         self.system.claim_name_lookups(self.user, len(usernames), NAMES_PER_HOUR)
         return self.system.taken(usernames)
+
+    def review_status(self, accounts: list[str]) -> ReviewStatus:
+        return review_status_as(self.system, self.user, accounts)
 
 
 def plan_as(system: AccountSystem, caller: User, desired: Desired,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from groupsync.accounts.model import State, check_text, ukey
-from groupsync.accounts.storage import AuditEntry, Scope
+from groupsync.accounts.storage import AuditEntry, ReviewStatus, Scope
 from groupsync.accounts.urls import redact
 from groupsync.config import Desired, Secrets
 from groupsync.errors import (
@@ -30,7 +30,7 @@ from groupsync.errors import (
 from groupsync.plan import Plan
 
 if TYPE_CHECKING:
-    from groupsync.engine import Guards
+    from groupsync.engine import Attested, Guards
 from groupsync.planfile import plan_data
 from groupsync.wire import audit_from_wire, merge_states, state_from_wire
 
@@ -148,6 +148,44 @@ class RemoteSystem:
         result = self._call("POST", "/v1/apply", token=token, json=body)
         return int(result["revision"])
 
+    def _reviews(self, accounts: list[str], grants: bool) -> list[dict[str, Any]]:
+        if not self._tokens:
+            raise StoreError("a remote store is read as a username: no login was given")
+        params: dict[str, Any] = {"account": accounts}
+        if grants:
+            params["grants"] = "true"
+        return [self._call("GET", "/v1/reviews", token=t, params=params)
+                for t in self._tokens.values()]
+
+    def review_status(self, accounts: list[str]) -> ReviewStatus:
+        """Each logged-in username's answer, merged: the newest review any of them sees,
+        and every break-glass marker after it."""
+        answers = self._reviews(accounts, grants=False)
+        lasts = [e for a in answers for e in audit_from_wire(a["last"])]
+        last = max(lasts, key=lambda e: e.id, default=None)
+        glass = {e.id: e for a in answers for e in audit_from_wire(a["break_glass"])
+                 if last is None or e.id > last.id}
+        return ReviewStatus(last, tuple(glass[i] for i in sorted(glass)))
+
+    def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]:
+        out: dict[str, AuditEntry] = {}
+        for answer in self._reviews(accounts, grants=True):
+            for e in audit_from_wire(answer["latest"]):
+                if e.account and (e.account not in out or out[e.account].id < e.id):
+                    out[e.account] = e
+        return out
+
+    def attest(self, username: str, password: str, accounts: list[str], note: str,
+               person: str | None) -> Attested:
+        from groupsync.engine import Attested
+
+        token = self._tokens.get(ukey(username)) or self.login(username, password)
+        body: dict[str, Any] = {"accounts": accounts, "note": note}
+        if person:
+            body["person"] = person
+        data = self._call("POST", "/v1/reviews", token=token, json=body)
+        return Attested(int(data["revision"]), str(data["digest"]), int(data["rows"]))
+
     def forget_logins(self) -> None:
         """Read as nobody until the next log-in (tokens end on their own at the service)."""
         self._tokens.clear()
@@ -225,7 +263,8 @@ def connect(url: str, desired: Desired, secrets: Secrets,
     home_login = desired.by_account[desired.master.home].login
     first = home_login if home_login in logins else next(iter(logins))
     system = RemoteSystem(url)
-    acting_var = _acting_variable(desired, acting)
+    declared = desired.declared(acting) if acting else None
+    acting_var = declared.password_var if declared and declared.kind != "master" else None
     try:
         if acting_var is not None and acting is not None:
             # `--as`: read as that username, never as the master (a sealed master's password
@@ -233,9 +272,14 @@ def connect(url: str, desired: Desired, secrets: Secrets,
             # hire's account, or one it was never given)
             system.authenticate({acting: secrets.get(acting_var, f"the password of {acting}",
                                                      desired.var_where.get(acting_var))})
-            seen = system.read_state().accounts
-            system.authenticate({p.login: logins[p.login] for p in desired.providers.values()
-                                 if p.account_id not in seen and p.login in logins})
+            # an account it can't open, or where it can't see who else can (no view on
+            # account_access), is read as that account's own login too
+            mine = system.read_state().access
+            k = ukey(acting)
+            system.authenticate({
+                p.login: logins[p.login] for p in desired.providers.values()
+                if p.login in logins and mine.get((k, p.account_id), {}).get(
+                    "account_access", "none") == "none"})
             return system
         system.authenticate({first: logins[first]})
         master = desired.master
@@ -263,18 +307,6 @@ def connect(url: str, desired: Desired, secrets: Secrets,
         system.close()
         raise
     return system
-
-
-def _acting_variable(desired: Desired, acting: str | None) -> str | None:
-    """The variable of a declared username other than the master (None: the master acts, or
-    the name is not declared, which the plan then refuses by name)."""
-    if acting is None or ukey(acting) == ukey(desired.master.username):
-        return None
-    staff = desired.staff.get(ukey(acting))
-    if staff is not None:
-        return staff.password_var
-    login = desired.provider_logins().get(ukey(acting))
-    return login.password_var if login else None
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

@@ -35,7 +35,15 @@ from groupsync.changes import CHANGE_CLASSES, PracticeSetup, UsernameAdded, User
 from groupsync.config import load_text
 from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS
 from groupsync.edge import AUTHENTICATED_PATHS, Edge, error_body
-from groupsync.engine import NAMES_PER_HOUR, Guards, apply_as, plan_as
+from groupsync.engine import (
+    NAMES_PER_HOUR,
+    Guards,
+    apply_as,
+    attest_as,
+    plan_as,
+    review_status_as,
+    reviews_as,
+)
 from groupsync.errors import (
     ConfigError,
     Conflict,
@@ -242,6 +250,27 @@ class WireAuditEntry(BaseModel):
 
 class AuditResponse(BaseModel):
     entries: list[WireAuditEntry]
+
+
+class ReviewRequest(BaseModel):
+    accounts: list[AccountIdText] = Field(min_length=1, max_length=10_000,
+                                          description="the accounts whose access was reviewed")
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=PLAIN_TEXT)]
+    person: NameText | None = Field(default=None, description="the reviewer's person, as "
+                                                              "the practice file names it")
+
+
+class ReviewResponse(BaseModel):
+    revision: int
+    digest: str = Field(description="SHA-256 of the access matrix reviewed")
+    rows: int
+
+
+class ReviewsResponse(BaseModel):
+    last: list[WireAuditEntry] = Field(description="the newest review entry, if any")
+    break_glass: list[WireAuditEntry] = Field(description="break-glass markers since it")
+    latest: list[WireAuditEntry] = Field(
+        default=[], description="with grants=true: each account's newest review entry")
 
 
 class PlanRequest(BaseModel):
@@ -481,6 +510,26 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         entries = system.visible_audit(me(user_id).username, limit)
         return JSONResponse({"entries": audit_to_wire(entries)})
 
+    @app.get("/v1/reviews", responses=_ERRORS, response_model=ReviewsResponse,
+             summary="The last access review of these accounts, and break-glass applies since")
+    def reviews(account: Annotated[list[AccountIdText],
+                                   Query(default_factory=list, max_length=10_000)],
+                user_id: str = Depends(caller), grants: bool = False) -> JSONResponse:
+        user = me(user_id)
+        status = review_status_as(system, user, account)
+        body: dict[str, Any] = {
+            "last": audit_to_wire([status.last] if status.last else []),
+            "break_glass": audit_to_wire(list(status.break_glass))}
+        if grants:
+            body["latest"] = audit_to_wire(list(reviews_as(system, user, account).values()))
+        return JSONResponse(body)
+
+    @app.post("/v1/reviews", response_model=ReviewResponse, responses=_ERRORS,
+              status_code=201, summary="Record an access review (`access --attest`)")
+    def attest(body: ReviewRequest, user_id: str = Depends(caller)) -> ReviewResponse:
+        done = attest_as(system, me(user_id), body.accounts, body.note, body.person)
+        return ReviewResponse(revision=done.revision, digest=done.digest, rows=done.rows)
+
     @app.post("/v1/plan", response_model=PlanResponse, responses=_PRACTICE_ERRORS,
               summary="Plan a practice against what the caller can see (changes nothing)")
     def plan(body: PlanRequest, user_id: str = Depends(caller)) -> PlanResponse:
@@ -558,8 +607,9 @@ def _declared_names(*shapes: type) -> set[str]:
 
 _SHOWN_LOC_PARTS = {
     "body", "query", "path", "header",
-    "usernames", "max_removals", "rotate", "limit",  # query parameters
+    "usernames", "max_removals", "rotate", "limit", "account", "grants",  # query parameters
     *_declared_names(LoginRequest, SignupRequest, NoticeRequest, NoticeProvider, ApplyRequest,
+                     ReviewRequest,
                      SavedPlan, PracticeSetup, UsernameAdded, UsernameRemoved,
                      *CHANGE_CLASSES.values()),
 }

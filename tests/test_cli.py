@@ -257,7 +257,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert r.code == 0 and r.out.startswith("Created store new.db (lineage ")
     assert run("store", "init", "--store", "new.db").err == "Error: new.db already exists\n"
     r = run("store", "migrate", "--store", "new.db")
-    assert r.out == "store new.db is at schema version 4, the current one; nothing to do\n"
+    assert r.out == "store new.db is at schema version 5, the current one; nothing to do\n"
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "new.db")

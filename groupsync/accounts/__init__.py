@@ -115,7 +115,8 @@ def migrate_store(store: str) -> str:
     said = {2: "log-in throttling is now per name and client address; tokens are kept in "
                "the store",
             3: "sent notices list their accounts as rows, read per account",
-            4: "each username's last log-in is kept, for idle policies"}
+            4: "each username's last log-in is kept, for idle policies",
+            5: "access reviews and break-glass applies are found by an index"}
     what = "; ".join(said[v] for v in range(found + 1, SCHEMA_VERSION + 1) if v in said)
     return (f"migrated store {location} from schema version {found} to {SCHEMA_VERSION} "
             f"({what})")

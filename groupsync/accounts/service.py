@@ -37,6 +37,7 @@ from groupsync.accounts.passwords import hash_password, password_problem, verify
 from groupsync.accounts.storage import (
     AuditEntry,
     Dirty,
+    ReviewStatus,
     Scope,
     Storage,
     ThrottleLimits,
@@ -125,6 +126,42 @@ class AccountSystem:
         # `plan` stays read-only and never waits for a writer.
         self.storage.record_login(user.id, utcnow(self.clock()))
         return user
+
+    def record_review(self, user: User, grants: dict[str, dict[str, dict[str, str]]],
+                      detail: dict[str, Any]) -> int:
+        """Record an access review by `user` (logged in): one `review` entry per account it
+        covers, each holding `detail` (the revision, the digest of the matrix shown, the
+        note) and that account's grants as reviewed (username -> levels), so a later
+        `--since-review` compares against exactly what was seen. The reviewer must see the
+        access it attests: view on account_access in every account. Returns the revision."""
+        rights = self.storage.access_of(ukey(user.username))
+        for account in sorted(grants):
+            if account not in rights:
+                raise PermissionDenied(f"{user.username} can't open account {account}")
+            if not _at_least(rights[account]["account_access"], "view"):
+                raise PermissionDenied(
+                    f"{user.username} needs view on account_access in account {account} to "
+                    f"review its access (has {rights[account]['account_access']})")
+        return self.storage.record_entries([
+            AuditEntry("add", "review", actor=user.username, actor_id=user.id, account=a,
+                       detail={**detail, "grants": grants[a]})
+            for a in sorted(grants)])
+
+    def review_status(self, accounts: Iterable[str]) -> ReviewStatus:
+        """The newest access review of any of `accounts` and the break-glass markers
+        written since it (two queries over the audit's type index)."""
+        wanted = sorted(set(accounts))
+        last = self.storage.last_of_type("review", wanted)
+        return ReviewStatus(last, tuple(self.storage.entries_of_type(
+            "break_glass", wanted, last.id if last else 0)))
+
+    def reviews(self, accounts: Iterable[str]) -> dict[str, AuditEntry]:
+        """Each account's newest review entry."""
+        out: dict[str, AuditEntry] = {}
+        for e in self.storage.entries_of_type("review", sorted(set(accounts))):
+            if e.account and e.account not in out:
+                out[e.account] = e
+        return out
 
     def user(self, username: str) -> User:
         """One username by name (a token's owner), or LoginFailed as for an unknown name."""
@@ -631,6 +668,14 @@ class Session:
             about = self.state.user(entry.username)
             username_id = about.id if about else None
         entry.username_id = username_id
+        marks = self._marks()
+        if marks:
+            entry.detail = {**entry.detail, **marks}
+        self._audit.append(entry)
+
+    def _marks(self) -> dict[str, Any]:
+        """What every entry of this session carries: the acting username's person, a
+        break-glass apply's mark, the apply's note."""
         marks: dict[str, Any] = {}
         person = self.persons.get(ukey(self.actor))
         if person:
@@ -639,9 +684,7 @@ class Session:
             marks["break_glass"] = True
         if self.note:
             marks["note"] = self.note
-        if marks:
-            entry.detail = {**entry.detail, **marks}
-        self._audit.append(entry)
+        return marks
 
     def _hash_for(self, username: str, password: str) -> str:
         """The argon2 hash of a new password: made before the transaction when it could be
@@ -884,7 +927,16 @@ class Session:
         if not self._dirty:
             return  # nothing changed: neither the revision nor the audit trail moves
         revision = self.state.revision + 1
-        self._tx.flush(self.state, self._dirty, _as_a_whole(self._audit), revision)
+        audit = _as_a_whole(self._audit)
+        if self.break_glass:
+            # one marker per account the apply touched, found by the next plans' warning
+            # (docs/contracts.md, "Reviews") through the audit's type index
+            touched = sorted({e.account for e in audit if e.account})
+            actor = self.state.user(self.actor)
+            audit += [AuditEntry("change", "break_glass", self.actor, account=a,
+                                 actor_id=actor.id if actor else None, detail=self._marks())
+                      for a in touched]
+        self._tx.flush(self.state, self._dirty, audit, revision)
         self.state.revision = revision
         self._dirty = Dirty()
         self._audit = []

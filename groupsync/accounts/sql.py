@@ -159,9 +159,16 @@ CREATE TABLE last_logins (
 );
 """
 
+# Schema 5: audit entries by type, so the last access review and the break-glass applies
+# since it are found by an index over those few entries, never a scan of the whole trail
+# (every plan asks: docs/contracts.md, "Reviews").
+_SCHEMA_5 = """
+CREATE INDEX audit_by_type ON audit (type, id);
+"""
+
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
-MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4}
+MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5}
 
 _LAST_LOGIN = ("INSERT INTO last_logins (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) "
                "DO UPDATE SET at = excluded.at")
@@ -228,8 +235,7 @@ class SqlStorage:
                    about: tuple[list[str], str] | None = None) -> list[AuditEntry]:
         """Newest first. `about=(accounts, user_id)` keeps entries about those accounts or by
         or about that username, filtered in the query (indexed; the trail grows forever)."""
-        sql = ("SELECT id, revision, at, actor, action, type, account, username, detail, "
-               "actor_id, username_id FROM audit")
+        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit"
         params: list[object] = []
         if about is not None:
             accounts, user_id = about
@@ -243,14 +249,7 @@ class SqlStorage:
             params.append(limit)
         with self._reader() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [
-            AuditEntry(
-                id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
-                account=r[6], username=r[7], detail=json.loads(r[8]), actor_id=r[9],
-                username_id=r[10],
-            )
-            for r in rows
-        ]
+        return [_audit_row(r) for r in rows]
 
     # -- log-in bookkeeping (throttling and tokens) ----------------------------------------
 
@@ -455,6 +454,32 @@ class SqlStorage:
         return User(username=row[0], home=row[1], password_hash=row[2], created_at=row[3],
                     id=row[4])
 
+    def record_entries(self, entries: list[AuditEntry]) -> int:
+        """Audit entries that record a fact, not a change of the accounts (an access
+        review): kept at the current revision, which doesn't move; returns it."""
+        with self.write() as tx:
+            revision = _revision(tx.conn)
+            _insert_audit(tx.conn, entries, revision)
+        return revision
+
+    def last_of_type(self, type: str, accounts: list[str]) -> AuditEntry | None:
+        """The newest entry of `type` about one of `accounts` (audit_by_type: only entries
+        of that type are read)."""
+        found = self.entries_of_type(type, accounts, newest_only=True)
+        return found[0] if found else None
+
+    def entries_of_type(self, type: str, accounts: list[str], after_id: int = 0,
+                        newest_only: bool = False) -> list[AuditEntry]:
+        """Entries of `type` about `accounts` with an id above `after_id`, newest first."""
+        if not accounts:
+            return []
+        marks = ",".join("?" * len(accounts))
+        sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE type = ? AND id > ? AND "
+               f"account IN ({marks}) ORDER BY id DESC" + (" LIMIT 1" if newest_only else ""))
+        with self._reader() as conn:
+            rows = conn.execute(sql, [type, after_id, *accounts]).fetchall()
+        return [_audit_row(r) for r in rows]
+
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None:
         """Record a notice as sent, with its audit entry; not a change of the accounts, so
@@ -637,6 +662,16 @@ class SqlWrite:
                       [("id:" + i,) for (i,) in gone_ids])
         _insert_audit(c, audit, revision)
         c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
+
+
+_AUDIT_COLUMNS = ("id, revision, at, actor, action, type, account, username, detail, "
+                  "actor_id, username_id")
+
+
+def _audit_row(r: Any) -> AuditEntry:
+    return AuditEntry(id=r[0], revision=r[1], at=r[2], actor=r[3], action=r[4], type=r[5],
+                      account=r[6], username=r[7], detail=json.loads(r[8]), actor_id=r[9],
+                      username_id=r[10])
 
 
 def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def check_schema_version(location: str, found: int, migrating: bool = False) -> bool:
@@ -62,6 +62,15 @@ class AuditEntry:
     id: int = 0
     actor_id: str | None = None  # the acting username's id (None for unknown names, v1 rows)
     username_id: str | None = None  # the id of the username the entry is about
+
+
+@dataclass(frozen=True)
+class ReviewStatus:
+    """The newest access review of a practice's accounts, and the break-glass markers
+    written since it (docs/contracts.md, "Reviews")."""
+
+    last: AuditEntry | None = None
+    break_glass: tuple[AuditEntry, ...] = ()
 
 
 @dataclass
@@ -129,6 +138,13 @@ class Storage(Protocol):
 
     def record_notice(self, practice_name: str, tin: str, providers: list[dict[str, object]],
                       entry: AuditEntry) -> None: ...
+
+    def record_entries(self, entries: list[AuditEntry]) -> int: ...
+
+    def last_of_type(self, type: str, accounts: list[str]) -> AuditEntry | None: ...
+
+    def entries_of_type(self, type: str, accounts: list[str],
+                        after_id: int = 0) -> list[AuditEntry]: ...
 
 
 class WriteTransaction(Protocol):

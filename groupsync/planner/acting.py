@@ -123,12 +123,9 @@ class ActingSteps(PlannerBase):
 
     def _persons(self, names: list[str]) -> dict[str, str]:
         """The person the file names for each of these usernames, where it names one."""
-        people = {ukey(self.source.master.username): self.source.master.person,
-                  **{k: u.person for k, u in self.source.staff.items()},
-                  **{k: p.person for k, p in self.logins.items()}}
         out = {}
         for name in names:
-            person = people.get(ukey(name))
-            if person:
-                out[name] = person
+            declared = self.source.declared(name)
+            if declared is not None and declared.person:
+                out[name] = declared.person
         return out

@@ -39,6 +39,7 @@ class PlannerBase:
         # who acts once logged in (docs/contracts.md, "People and who acts"): `--as`, else
         # the master; every rule that says "the master deletes, sets, raises" means this one
         self.acting_k = ukey(acting) if acting else self.master_k
+        self.acting_given = acting or desired.master.username
         self.as_master = self.acting_k == self.master_k
         self.rotate = list(dict.fromkeys(rotate))
         self.rotate_keys = {ukey(n) for n in self.rotate}
@@ -89,11 +90,8 @@ class PlannerBase:
 
     def acting_name(self) -> str:
         """The acting username as the file writes it."""
-        if self.as_master:
-            return self.d.master.username
-        declared = self.source.staff.get(self.acting_k)
-        login = self.logins.get(self.acting_k)
-        return declared.username if declared else (login.login if login else self.acting_k)
+        declared = self.source.declared(self.acting_k)
+        return declared.username if declared else self.acting_given
 
     def _declared(self, username: str) -> DesiredUsername | None:
         k = ukey(username)

@@ -99,9 +99,10 @@ class Checks(PlannerBase):
         password). A master moving home logs in as itself, deletes itself last of all in the
         old home, and is made again by the new home's login."""
         if not self.as_master:
-            name = self.acting_name()
-            self.credentials[name] = self._variable(self.acting_k)
-            return name, name
+            declared = self.source.declared(self.acting_name())
+            assert declared is not None  # _check_acting refused any other
+            self.credentials[declared.username] = declared.password_var
+            return declared.username, declared.username
         master = self.d.master
         self.credentials[master.username] = master.password_var
         home = self.d.by_account[master.home]
@@ -112,11 +113,3 @@ class Checks(PlannerBase):
             return master.username, ""
         return home.login, ""
 
-    def _variable(self, k: str) -> str:
-        """The variable holding a declared username's password."""
-        if k == self.master_k:
-            return self.d.master.password_var
-        declared = self.source.staff.get(k)
-        if declared is not None:
-            return declared.password_var
-        return self.logins[k].password_var
