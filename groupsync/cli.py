@@ -227,16 +227,21 @@ def _plan(ctx: Context, rotate: tuple[str, ...] = (), acting: str | None = None,
     return system, prepared.plan, prepared.passwords, desired
 
 
-def _acting_options(func: F) -> F:
-    """`--as USERNAME` and `--break-glass` (docs/contracts.md, "People and who acts")."""
-    func = click.option(
-        "--break-glass", is_flag=True,
-        help="Act as a sealed master (master.sealed); apply needs a --note saying why, and "
-             "every audit entry is marked break_glass.")(func)
+def _as_option(func: F) -> F:
+    """`--as USERNAME` (docs/contracts.md, "People and who acts")."""
     return click.option(
         "--as", "acting", metavar="USERNAME", envvar="GROUPSYNC_AS", default=None,
         help="Act as this declared username (its own ${VAR} password) instead of the "
              "master; the audit trail names it. Env: GROUPSYNC_AS.")(func)
+
+
+def _acting_options(func: F) -> F:
+    """`--as USERNAME` and `--break-glass`."""
+    func = click.option(
+        "--break-glass", is_flag=True,
+        help="Act as a sealed master (master.sealed); apply needs a --note saying why, and "
+             "every audit entry is marked break_glass.")(func)
+    return _as_option(func)
 
 
 def _acting(given: str | None) -> str | None:
@@ -432,15 +437,16 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
 @cli.command()
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@_as_option
 @_command
-def show(ctx: Context, as_json: bool) -> None:
+def show(ctx: Context, as_json: bool, acting: str | None) -> None:
     """Show the store's current accounts, usernames, privileges and code files.
 
     Example: groupsync show --json | jq '.accounts["100482"].access'
     """
     from groupsync import render
 
-    state = ctx.system().read_state()
+    state = ctx.system(acting=_acting(acting)).read_state()
     if as_json:
         _emit(ctx, render.state_json(state))
     else:
@@ -452,15 +458,16 @@ def show(ctx: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=None,
               help="At most N entries (up to 1,000,000).")
+@_as_option
 @_command
-def log(ctx: Context, as_json: bool, limit: int | None) -> None:
+def log(ctx: Context, as_json: bool, limit: int | None, acting: str | None) -> None:
     """Show the audit trail, newest first.
 
     Example: groupsync log --limit 20
     """
     from groupsync import render
 
-    entries = ctx.system().audit(limit)
+    entries = ctx.system(acting=_acting(acting)).audit(limit)
     _emit(ctx, render.audit_json(entries) if as_json else render.audit_text(entries))
 
 
@@ -541,8 +548,7 @@ def schema(ctx: Context) -> None:
 @click.option("--since-review", is_flag=True,
               help="Show only what changed since the last review: grants added, raised, "
                    "lowered or removed, and break-glass applies.")
-@click.option("--as", "acting", metavar="USERNAME", envvar="GROUPSYNC_AS", default=None,
-              help="Read and attest as this declared username (its own ${VAR} password).")
+@_as_option
 @_command
 def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: bool,
            note: str | None, since_review: bool, acting: str | None) -> None:
@@ -668,15 +674,20 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
     if master and logins:
         raise UsageError("--master and --login are two ways to choose the accounts; use one")
     _nonempty("--out", out)
+    from groupsync.access import persons_of
+
     declared: set[str] | None = None
+    persons: dict[str, str] = {}
     if os.path.exists(ctx.file):
-        # an existing practice file says who left: their accounts are not exported again
+        # an existing practice file says who left (their accounts are not exported again)
+        # and who the people behind the usernames are (kept)
         try:
             declared = set(ctx.desired().by_account)
+            persons = persons_of(ctx.desired())
         except ConfigError:
             click.echo(f"Note: {ctx.file} is not valid; every account is exported", err=True)
     result = build(ctx.system().read_state(), master=master, logins=list(logins),
-                   declared=declared)
+                   declared=declared, persons=persons)
     if out:
         write_private(out, result.text, overwrite=force)
         click.echo(f"Wrote {out}. It needs these variables: {', '.join(result.variables)}")

@@ -51,7 +51,8 @@ from groupsync.errors import UsageError
 MiB = 1024 * 1024
 # Every other authenticated route's own cap (a size-L practice.yaml is 0.54 MB); a route not
 # named here takes LOGIN_BODY.
-ROUTE_BODY = {"/v1/plan": 4 * MiB, "/v1/notices": 2 * MiB, "/v1/names": 1 * MiB}
+ROUTE_BODY = {"/v1/plan": 4 * MiB, "/v1/notices": 2 * MiB, "/v1/names": 1 * MiB,
+              "/v1/reviews": 1 * MiB}
 # A body above this takes a slot: 64 KiB of YAML flow sequences can be 30,000 nodes (about
 # 15 MB once parsed), so practices and plans of any real size are counted, logins never.
 LARGE_BODY = 64 * 1024
@@ -79,7 +80,8 @@ MAX_PENDING_HEADS = 512  # connections waiting for a request head, in all
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
-                                 "/v1/notices", "/v1/plan", "/v1/reviews"})
+                                 "/v1/notices", "/v1/plan", "/v1/reviews",
+                                 "/v1/review-status"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

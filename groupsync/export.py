@@ -73,10 +73,17 @@ class Export:
 
 
 def export(state: State, master: str | None = None, logins: list[str] | None = None,
-           declared: set[str] | None = None) -> Export:
+           declared: set[str] | None = None, persons: dict[str, str] | None = None) -> Export:
     """The practice file for what the store holds. With `declared` (the account ids of the
     current practice file), accounts outside it are left out: a provider who left is not
-    brought back by an export."""
+    brought back by an export. `persons` (casefolded username -> person, from the current
+    practice file) are kept: the store knows usernames, not the people behind them."""
+    people = persons or {}
+
+    def person(username: str) -> str:
+        found = people.get(ukey(username))
+        return f", person: {_q(found)}" if found else ""
+
     if master is None and not logins:
         raise PlanError("export needs --master USERNAME or at least one --login USERNAME")
     notes: list[str] = []
@@ -143,9 +150,11 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
                 f"    account_id: {_q(acct)}",
                 f"    bills_electronically: {'true' if a.bills_electronically else 'false'}",
                 f"    login: {{username: {_q(a.signup_username)}, "
-                f"password: {var(_var(keys[acct], used))}}}"]
+                f"password: {var(_var(keys[acct], used))}{person(a.signup_username)}}}"]
     out += ["master:", f"  username: {_q(master_name)}", f"  password: {var('MASTER_PASSWORD')}",
             f"  home: {keys[master_home]}"]
+    if people.get(ukey(master_name)):
+        out.append(f"  person: {_q(people[ukey(master_name)])}")
 
     signups = {ukey(state.accounts[a].signup_username) for a in state.accounts}
     exported = set(accounts)
@@ -164,7 +173,7 @@ def export(state: State, master: str | None = None, logins: list[str] | None = N
         listed = "all" if set(opens) == exported else (
             "[" + ", ".join(keys[a] for a in opens) + "]")
         out.append(f"  {_q(u.username)}: {{password: {var(_var(u.username, used))}, "
-                   f"home: {keys[u.home]}, accounts: {listed}}}")
+                   f"home: {keys[u.home]}, accounts: {listed}{person(u.username)}}}")
         by_account = {a: state.access[(k, a)] for a in opens}
         first = u.home if u.home in by_account else sorted(by_account)[0]
         shapes[u.username] = _compress(by_account, "none", first)

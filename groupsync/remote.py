@@ -154,7 +154,7 @@ class RemoteSystem:
         params: dict[str, Any] = {"account": accounts}
         if grants:
             params["grants"] = "true"
-        return [self._call("GET", "/v1/reviews", token=t, params=params)
+        return [self._call("GET", "/v1/review-status", token=t, params=params)
                 for t in self._tokens.values()]
 
     def review_status(self, accounts: list[str]) -> ReviewStatus:

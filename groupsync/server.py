@@ -510,7 +510,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         entries = system.visible_audit(me(user_id).username, limit)
         return JSONResponse({"entries": audit_to_wire(entries)})
 
-    @app.get("/v1/reviews", responses=_ERRORS, response_model=ReviewsResponse,
+    @app.get("/v1/review-status", responses=_ERRORS, response_model=ReviewsResponse,
              summary="The last access review of these accounts, and break-glass applies since")
     def reviews(account: Annotated[list[AccountIdText],
                                    Query(default_factory=list, max_length=10_000)],

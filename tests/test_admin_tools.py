@@ -35,7 +35,9 @@ def applied(run: Run) -> None:
 
 def test_export_then_plan_says_no_changes(run: Run, tmp_path: Path) -> None:
     applied(run)
-    r = run("export", "--master", "riverside-admin", "--out", "exported.yaml")
+    # the current practice file beside it: its people are kept
+    r = run("export", "-f", str(EXAMPLE), "--master", "riverside-admin", "--out",
+            "exported.yaml")
     assert r.code == 0, r.err
     assert r.out == ("Wrote exported.yaml. It needs these variables: JSMITH_PASSWORD, "
                      "RJONES_PASSWORD, MGARCIA_PASSWORD, DCHEN_PASSWORD, MASTER_PASSWORD, "
@@ -44,6 +46,8 @@ def test_export_then_plan_says_no_changes(run: Run, tmp_path: Path) -> None:
     for secret in demo_env().values():
         assert secret not in text
     assert "#   MASTER_PASSWORD" in text  # the variables are listed at the end
+    assert '  person: "Alex Rivera (practice manager)"' in text
+    assert 'accounts: all, person: "Sam Okafor"}' in text
     demo = demo_env()
     env = {"JSMITH_PASSWORD": demo["SMITH_PASSWORD"], "RJONES_PASSWORD": demo["JONES_PASSWORD"],
            "MGARCIA_PASSWORD": demo["GARCIA_PASSWORD"], "DCHEN_PASSWORD": demo["CHEN_PASSWORD"],
@@ -143,7 +147,8 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     assert r.code == 0
     lines = r.out.splitlines()
     # every area named in full (docs/contracts.md, "Clients and the editor schema")
-    assert lines[0].split() == ["username", "account", "role", *AREAS, "last_login", "flags"]
+    assert lines[0].split() == ["username", "person", "account", "role", *AREAS, "last_login",
+                                "flags"]
     # the cell is the role's no more: marked * and said in the flags
     assert any(line.startswith("billing ") and "100533" in line and " biller* " in line
                and line.endswith("full notes outside home; levels differ from role biller")
@@ -168,6 +173,11 @@ def test_access_table_and_csv_flag_risky_grants(run: Run, tmp_path: Path) -> Non
     last = {r["username"]: r["last_login"] for r in rows}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", last["riverside-admin"])
     assert last["billing"] == ""
+    # the person the file names, beside the username (CSV: the last column)
+    assert {r["username"]: r["person"] for r in rows} == {
+        "riverside-admin": "Alex Rivera (practice manager)", "frontdesk": "Sam Okafor",
+        "billing": "Priya Natarajan", "jsmith": "", "rjones": "", "mgarcia": "", "dchen": ""}
+    assert list(rows[0])[-1] == "person"
     assert any(line.startswith("billing ") and " never " in line for line in lines)
     assert ("riverside-admin", "100482") not in roles  # a level, not a role
 

@@ -81,7 +81,7 @@ def test_an_unset_variable_names_where_it_is_used(run: Run, store: Path) -> None
     env = demo_env()
     del env["FRONTDESK_PASSWORD"]
     err = _check_refused(run, store, EXAMPLE, env=env)
-    assert err == (f"Error: {EXAMPLE}:55:15: ${{FRONTDESK_PASSWORD}} is not set (the password of "
+    assert err == (f"Error: {EXAMPLE}:59:15: ${{FRONTDESK_PASSWORD}} is not set (the password of "
                    "frontdesk); set it in the environment or an --env-file\n")
 
 
@@ -113,7 +113,8 @@ def test_a_top_level_key_spelled_like_a_type_is_an_unknown_key(key: str) -> None
 
 @pytest.mark.parametrize("key", TAG_LIKE_KEYS)
 def test_a_username_spelled_like_a_type_is_reported_at_its_own_field(key: str) -> None:
-    text = VALID.replace(b"  frontdesk:\n    password:", f"  {key!r}:\n    password:".encode())
+    text = VALID.replace(b"  frontdesk:\n    person: Sam Okafor\n    password:",
+                         f"  {key!r}:\n    person: Sam Okafor\n    password:".encode())
     text = text.replace(b"${FRONTDESK_PASSWORD}", b"literal")
     problems = _load_problems(text)
     assert any(f"usernames.{key}.password: a password must be a ${{VARIABLE}} reference" in p

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,17 +21,45 @@ CI = ROOT / "examples" / "ci"
 _FORGE = re.compile(r"^\s*(gh |curl )", re.M)
 
 
+# The practice as the examples expect it: a username of the pipeline's own, and a sealed master
+CI_USERNAME = ('  billing:\n    person: Priya Natarajan\n',
+               '  groupsync-ci:\n    person: Sam Ortiz (runs the pipeline)\n'
+               '    password: "${CI_PASSWORD}"\n    home: smith\n    accounts: all\n'
+               '  billing:\n    person: Priya Natarajan\n')
+CI_RIGHTS = ("  frontdesk: front-desk\n",
+             "  frontdesk: front-desk\n  groupsync-ci:\n    all: {practice_setup: full, "
+             "account_access: full, codes: full}\n")
+SEALED = ("  home: smith\n\n", "  home: smith\n  sealed: true\n\n")
+QUIET = ("policies:\n", "policies:\n  - {name: risky-grants, severity: off}\n")
+FEE = ('fee: "150.00"', 'fee: "155.00"')
+
+
+def _practice(*edits: tuple[str, str]) -> str:
+    text = EXAMPLE.read_text()
+    for old, new in (CI_USERNAME, CI_RIGHTS, SEALED, QUIET, *edits):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
 def _workspace(tmp_path: Path) -> dict[str, str]:
-    shutil.copy(EXAMPLE, tmp_path / "practice.yaml")
+    """A store set up as the examples say: the first apply is a person's break-glass apply
+    (it creates the master); then a pull request changes a fee, and the pipeline acts as its
+    own username without the master's password."""
+    (tmp_path / "practice.yaml").write_text(_practice())
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_PASSWORD") and not k.startswith("GROUPSYNC_")}
-    env.update(demo_env())
+    env.update(demo_env(), CI_PASSWORD="ci-demo-pw-7713")
     env.update(GROUPSYNC_FILE="practice.yaml", GROUPSYNC_STORE=str(tmp_path / "store.db"),
                NO_COLOR="1", PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
                GITHUB_OUTPUT=str(tmp_path / "github-output"))
-    done = subprocess.run([sys.executable, "-m", "groupsync", "sandbox"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    for command in (["sandbox"], ["apply", "--auto-approve", "--break-glass", "--note",
+                                  "first set-up"]):
+        done = subprocess.run([sys.executable, "-m", "groupsync", *command], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    del env["MASTER_PASSWORD"]  # in no CI secret store
+    (tmp_path / "practice.yaml").write_text(_practice(FEE))
     return env
 
 
@@ -77,15 +104,21 @@ def test_github_actions_example(tmp_path: Path) -> None:
     assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
     assert "head.repo.full_name == github.repository" in jobs["plan"]["if"]
     assert "concurrency" not in workflow  # not one group for both
+    # the pipeline acts as its own username, never as the sealed master; and runs daily
+    assert workflow["env"]["GROUPSYNC_AS"] == "groupsync-ci"
+    assert "MASTER_PASSWORD" not in workflow["env"]
+    assert workflow[True]["schedule"]  # YAML 1.1 reads the key `on` as True
+    assert "schedule" in jobs["apply"]["if"]
+    env["GROUPSYNC_AS"] = workflow["env"]["GROUPSYNC_AS"]
     for name in ("plan", "apply"):  # a pull request, then its merge
         for step in _groupsync_steps([s.get("run", "") for s in jobs[name]["steps"]]):
             _run(step, tmp_path, env)
         if name == "plan":
             plan = (tmp_path / "plan.md").read_text()
-            assert plan.startswith("### groupsync plan: 88 to add, 4 to change, 0 to remove")
+            assert plan.startswith("### groupsync plan: 0 to add, 4 to change, 0 to remove")
             assert (tmp_path / "github-output").read_text() == "changes=yes\n"
     log = _run("groupsync log --limit 1", tmp_path, env)
-    assert log.startswith("r5  ")
+    assert log.startswith("r6  ") and "groupsync-ci (Sam Ortiz (runs the pipeline)): " in log
     # merged again with nothing new: the apply job says so and succeeds
     assert "Nothing to apply." in "".join(
         _run(step, tmp_path, env) for step in _groupsync_steps(
@@ -100,13 +133,18 @@ def test_gitlab_ci_example(tmp_path: Path) -> None:
     env = _workspace(tmp_path)
     env.update({k: str(v) for k, v in pipeline["variables"].items()
                 if k not in ("GROUPSYNC_STORE",)})
+    assert env["GROUPSYNC_AS"] == "groupsync-ci"
+    assert any(r.get("if") == '$CI_PIPELINE_SOURCE == "schedule"'
+               for r in pipeline["apply"]["rules"])
     for stage in pipeline["stages"]:
         job = pipeline[stage]
         _run("\n".join(job["script"]), tmp_path, env)
         if stage == "plan":
-            assert (tmp_path / "plan.md").read_text().startswith("### groupsync plan: 88 to add")
+            assert (tmp_path / "plan.md").read_text().startswith(
+                "### groupsync plan: 0 to add, 4 to change")
             assert (tmp_path / "note.json").exists()
-    assert _run("groupsync log --limit 1", tmp_path, env).startswith("r5  ")
+    log = _run("groupsync log --limit 1", tmp_path, env)
+    assert log.startswith("r6  ") and "groupsync-ci (Sam Ortiz (runs the pipeline)): " in log
 
 
 @pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])

@@ -177,7 +177,7 @@ def test_missing_and_wrong_passwords_fail_at_plan_time(run: Run) -> None:
     env.pop("MASTER_PASSWORD")
     r = run("plan", "-f", str(EXAMPLE), env=env)
     assert r.code == 1
-    assert r.err == (f"Error: {EXAMPLE}:48:13: ${{MASTER_PASSWORD}} is not set (the password "
+    assert r.err == (f"Error: {EXAMPLE}:49:13: ${{MASTER_PASSWORD}} is not set (the password "
                      "of riverside-admin); set it in the environment or an --env-file\n")
     r = run("plan", *FILES, env={"JONES_PASSWORD": "wrong-password"})
     assert r.code == 1
@@ -266,9 +266,9 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     conn.close()
     r = run("show", "--store", "new.db")
     assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
-                                  "groupsync's (4); run 'groupsync store migrate'\n")
+                                  "groupsync's (5); run 'groupsync store migrate'\n")
     r = run("store", "migrate", "--store", "new.db")
-    assert r.code == 1 and "no migration from it to 4" in r.err
+    assert r.code == 1 and "no migration from it to 5" in r.err
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: the tests above

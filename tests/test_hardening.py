@@ -292,7 +292,7 @@ def test_weak_new_passwords_are_refused_by_name_never_by_value(
     r = run("plan", "-f", str(EXAMPLE), env=env)
     assert r.code == 1
     if password:
-        assert r.err == (f"Error: {EXAMPLE}:55:15: ${{FRONTDESK_PASSWORD}} (the new password "
+        assert r.err == (f"Error: {EXAMPLE}:59:15: ${{FRONTDESK_PASSWORD}} (the new password "
                          f"of frontdesk) {why}; choose another\n")
         assert password not in r.err
     else:  # empty is unset

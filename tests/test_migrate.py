@@ -36,7 +36,7 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     store = _schema1_store(store, tmp_path)
     r = run("plan", *FILES, "--store", store)
     assert r.code == 1
-    assert r.err.endswith("has schema version 1, older than this groupsync's (4); run "
+    assert r.err.endswith("has schema version 1, older than this groupsync's (5); run "
                           "'groupsync store migrate'\n")
     assert "store migrate" in r.err and r.out == ""
     r = run("store", "migrate", "--store", store)

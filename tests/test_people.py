@@ -228,3 +228,273 @@ def test_a_plan_never_keeps_a_grant_past_its_day_nor_ends_one_early(
             clients = state.access[("locum", JONES)]["clients"]
             assert clients == ("full" if entry_end is None or entry_end >= today else "view")
         assert make_plan(desired, state, today=today).changes == []
+
+
+# -- --as and the sealed master ------------------------------------------------------------
+
+OFFICE = ("  billing:\n    person: Priya Natarajan\n",
+          "  office:\n    person: Jordan Lee\n    password: \"${OFFICE_PASSWORD}\"\n"
+          "    home: smith\n    accounts: all\n"
+          "  billing:\n    person: Priya Natarajan\n")
+OFFICE_PRIVS = ("  frontdesk: front-desk\n",
+                "  frontdesk: front-desk\n  office:\n    all: {practice_setup: full, "
+                "account_access: full, codes: full, scheduling: full}\n")
+SEALED = ("  home: smith\n\n", "  home: smith\n  sealed: true\n\n")
+OFFICE_PW = "office-demo-pw-4821"
+NO_RISKY = ("policies:\n", "policies:\n  - {name: risky-grants, severity: off}\n")
+FEE = ('fee: "150.00"', 'fee: "155.00"')
+
+
+def _staffed(tmp_path: Path, run: Run, *edits: tuple[str, str]) -> dict[str, str]:
+    """The example with an office manager (full account_access and codes everywhere),
+    applied once as the master; returns the env without the master's password."""
+    _write(tmp_path, _edited(OFFICE, OFFICE_PRIVS, NO_RISKY))
+    with (tmp_path / "demo.env").open("a") as f:
+        f.write(f"OFFICE_PASSWORD={OFFICE_PW}\n")
+    assert run("sandbox", *FILES).code == 0
+    r = run("apply", *FILES, "--auto-approve")
+    assert r.code == 0, r.err
+    _write_env_without_master(tmp_path)
+    if edits:
+        (tmp_path / "practice.yaml").write_text(_edited(OFFICE, OFFICE_PRIVS, NO_RISKY, *edits))
+    return {}
+
+
+def _write_env_without_master(tmp_path: Path) -> None:
+    lines = (tmp_path / "demo.env").read_text().splitlines()
+    (tmp_path / "admin.env").write_text(
+        "".join(f"{ln}\n" for ln in lines if not ln.startswith("MASTER_PASSWORD=")))
+
+
+AS_OFFICE = ("-f", "practice.yaml", "--env-file", "admin.env", "--as", "office")
+
+
+def test_an_admin_acts_as_itself_without_the_masters_password(tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, FEE)
+    plan = run("plan", *AS_OFFICE, "--detailed-exitcode")
+    assert plan.code == 2, plan.err
+    assert "Plan: 0 to add, 4 to change, 0 to remove." in plan.out
+    r = run("apply", *AS_OFFICE, "--auto-approve", "--note", "new fee schedule")
+    assert r.code == 0, r.err
+    entries = json.loads(run("log", "--json", "--limit", "4", *FILES).out)["entries"]
+    assert {(e["actor"], e.get("person"), e["note"]) for e in entries} == {
+        ("office", "Jordan Lee", "new fee schedule")}
+    assert "r6  2026-03-02T12:00:00Z  office (Jordan Lee): ~ change billing_codes 90837 in " \
+           "100561" in run("log", "--limit", "4", *FILES).out
+    # GROUPSYNC_AS does the same as --as
+    (tmp_path / "practice.yaml").write_text(
+        _edited(OFFICE, OFFICE_PRIVS, NO_RISKY, ('fee: "150.00"', 'fee: "160.00"')))
+    env = {"GROUPSYNC_AS": "office"}
+    r = run("apply", "-f", "practice.yaml", "--env-file", "admin.env", "--auto-approve",
+            env=env)
+    assert r.code == 0, r.err
+    assert json.loads(run("log", "--json", "--limit", "1", *FILES).out)["entries"][0][
+        "actor"] == "office"
+
+
+def test_a_username_acting_without_the_rights_its_changes_need_is_refused_per_right(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, FEE)
+    r = run("plan", "-f", "practice.yaml", "--env-file", "admin.env", "--as", "billing")
+    assert r.code == 1
+    assert r.err == "".join(
+        f"Error: --as billing: it needs full on codes in {acct} to {doing} billing_codes (it "
+        "holds view there after this plan)\n"
+        for acct, doing in ((f"{SMITH} (smith)", "enter"), (f"{JONES} (jones)", "copy"),
+                            (f"{GARCIA} (garcia)", "copy"), (f"{CHEN} (chen)", "copy")))
+    assert run("plan", *FILES, "--as", "nobody").err == (
+        "Error: --as nobody: not a username practice.yaml declares (the master, a staff "
+        "username or a provider login)\n")
+    assert run("plan", *AS_OFFICE, "--rotate", "office").err == (
+        "Error: --as office: its own password can't be set while it acts; rotate it acting "
+        "as another username\n")
+
+
+def test_a_sealed_master_acts_only_when_the_glass_is_broken_with_a_reason(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, SEALED, FEE)
+    sealed = ("Error: the master riverside-admin is sealed (master.sealed in the practice "
+              "file): act as yourself with --as USERNAME, or break the glass with "
+              "--break-glass and a --note saying why; nothing was changed\n")
+    assert run("plan", *FILES).err == sealed
+    assert run("apply", *FILES, "--auto-approve").err == sealed
+    assert run("plan", *FILES, "--as", "riverside-admin").err == sealed
+    no_note = run("apply", *FILES, "--auto-approve", "--break-glass")
+    assert (no_note.code, no_note.err) == (1, "Error: --break-glass needs a --note saying why "
+                                              "the sealed master acts; nothing was changed\n")
+    # a CI's own note (its commit) is not a reason
+    ci = run("apply", *FILES, "--auto-approve", "--break-glass", env={"GITHUB_SHA": "abc"})
+    assert ci.code == 1 and "--break-glass needs a --note" in ci.err
+    ok = run("apply", *FILES, "--auto-approve", "--break-glass", "--note", "office locked out")
+    assert ok.code == 0, ok.err
+    entries = json.loads(run("log", "--json", "--limit", "10", *FILES).out)["entries"]
+    changed = [e for e in entries if e["revision"] == 6]
+    assert changed and all(e["break_glass"] is True and e["note"] == "office locked out"
+                           for e in changed)
+    assert "riverside-admin (Alex Rivera (practice manager)) [break glass]: ~ change " \
+           "billing_codes 90837" in run("log", "--limit", "10", *FILES).out
+    # every plan after it warns, until an access review
+    warned = run("plan", *AS_OFFICE)
+    assert ("Warning: break-glass apply r6 (2026-03-02T12:00:00Z) by riverside-admin (Alex "
+            "Rivera (practice manager)) has not been reviewed (note: office locked out); "
+            "review with groupsync access --since-review, then --attest") in warned.out
+    assert run("access", *AS_OFFICE, "--attest", "--note", "after the lock-out").code == 0
+    assert "break-glass" not in run("plan", *AS_OFFICE).out
+
+
+def test_a_saved_plan_acts_as_it_was_made(tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, SEALED, FEE)
+    assert run("plan", *AS_OFFICE, "--out", "fee.plan").code == 0
+    saved = json.loads((tmp_path / "fee.plan").read_text())["plan"]
+    assert (saved["actor"], saved["acting"], saved["sealed"]) == ("office", "office", True)
+    assert "riverside-admin" not in saved["credentials"]  # the master's password isn't used
+    refused = run("apply", "fee.plan", "--env-file", "admin.env", "--as", "billing")
+    assert "--as belongs to the plan" in refused.err
+    r = run("apply", "fee.plan", "--env-file", "admin.env")
+    assert r.code == 0, r.err
+    assert json.loads(run("log", "--json", "--limit", "1", *FILES).out)["entries"][0][
+        "actor"] == "office"
+
+
+# -- reviews -------------------------------------------------------------------------------
+
+def test_an_attested_review_is_evidence_and_since_review_shows_what_changed(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run)
+    first = run("access", *AS_OFFICE, "--since-review")
+    assert first.out.startswith("No access review is recorded for these accounts")
+    r = run("access", *AS_OFFICE, "--attest", "--note", "Q1 review")
+    assert r.code == 0, r.err
+    [done] = [ln for ln in r.out.splitlines() if ln.startswith("Recorded")]
+    digest = done.rsplit(" ", 1)[1].rstrip(".")
+    assert done == (f"Recorded the access review of 4 accounts (20 access rows) as office "
+                    f"(Jordan Lee) at revision 5; SHA-256 {digest}.")
+    assert len(digest) == 64
+    entries = json.loads(run("log", "--json", "--limit", "4", *FILES).out)["entries"]
+    assert {(e["type"], e["actor"], e["revision"], e["digest"], e["note"]) for e in entries} \
+        == {("review", "office", 5, digest, "Q1 review")}
+    assert sorted(e["account"] for e in entries) == sorted([SMITH, JONES, GARCIA, CHEN])
+    # a review is a fact, not a change: the store's revision doesn't move
+    assert run("plan", *AS_OFFICE, "--json").code == 0
+    assert json.loads(run("plan", *AS_OFFICE, "--json").out)["revision"] == 5
+    # grants change outside the review: raised, lowered, added
+    (tmp_path / "practice.yaml").write_text(_edited(
+        OFFICE, OFFICE_PRIVS, NO_RISKY,
+        ("  frontdesk: front-desk\n", "  frontdesk:\n    all: front-desk\n"
+                                      "    jones: {role: front-desk, notes: view}\n"),
+        ("    garcia: {role: biller, claims: view}", "    garcia: {role: biller, claims: none}")))
+    assert run("apply", *AS_OFFICE, "--auto-approve").code == 0
+    since = run("access", *AS_OFFICE, "--since-review")
+    assert since.out == (
+        "Since the last access review, r5 (2026-03-02T12:00:00Z, by office (Jordan Lee); "
+        "note: Q1 review):\n\n"
+        f"  ^ raised frontdesk in {JONES} (jones): notes none -> view\n"
+        f"  v lowered billing in {GARCIA} (garcia): claims view -> none\n\n"
+        "2 grant changes, 0 break-glass applies since the review.\n")
+
+
+def test_a_plan_warns_when_the_last_review_is_older_than_review_every_days(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, ("prune:\n", "review:\n  every_days: 90\n\nprune:\n"))
+    never = run("plan", *AS_OFFICE)
+    assert ("Warning: no access review is recorded, and review.every_days is 90; record one "
+            "with groupsync access --attest --note TEXT") in never.out
+    assert run("access", *AS_OFFICE, "--attest", "--note", "first").code == 0
+    assert "review" not in run("plan", *AS_OFFICE).out
+    day_90 = {"GROUPSYNC_NOW": "2026-05-31T23:00:00"}
+    assert "access review" not in run("plan", *AS_OFFICE, env=day_90).out
+    day_91 = {"GROUPSYNC_NOW": "2026-06-01T00:00:00"}
+    assert ("Warning: the last access review was 2026-03-02 (91 days ago), more than "
+            "review.every_days 90; review with groupsync access --attest --note TEXT"
+            ) in run("plan", *AS_OFFICE, env=day_91).out
+
+
+def test_attest_needs_a_note_and_a_reviewer_who_can_see_the_access(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run)
+    assert run("access", *AS_OFFICE, "--attest").err == (
+        "Error: --attest needs a --note saying what was reviewed and why\n")
+    r = run("access", "-f", "practice.yaml", "--env-file", "admin.env", "--as", "frontdesk",
+            "--attest", "--note", "x")
+    assert r.code == 1
+    assert r.err == (f"Error: frontdesk needs view on account_access in account {SMITH} to "
+                     "review its access (has none)\n")
+    assert run("log", "--json", *FILES).out.count('"type": "review"') == 0
+
+
+# -- through serve -------------------------------------------------------------------------
+
+def test_acting_sealing_and_reviews_work_the_same_through_serve(
+        tmp_path: Path, run: Run, store: str) -> None:
+    """On both backends: a plan and apply --as, a refused sealed master, a break-glass
+    apply, an attested review and --since-review, all through one `serve`."""
+    import httpx
+
+    from groupsync.plan import Plan
+    from groupsync.planfile import plan_data
+
+    from .conftest import FIXED_NOW
+    from .helpers import change
+    from .support import serving
+
+    _write(tmp_path, _edited(OFFICE, OFFICE_PRIVS, NO_RISKY, SEALED))
+    with (tmp_path / "demo.env").open("a") as f:
+        f.write(f"OFFICE_PASSWORD={OFFICE_PW}\n")
+    _write_env_without_master(tmp_path)
+    assert run("sandbox", *FILES, "--store", store).code == 0
+    first = run("apply", *FILES, "--store", store, "--auto-approve", "--break-glass", "--note",
+                "first set-up")
+    assert first.code == 0, first.err
+    with serving(store, tmp_path, env={"GROUPSYNC_NOW": FIXED_NOW}) as (url, _proc):
+        via = ("--store", url)
+        assert "is sealed" in run("plan", *FILES, *via).err
+        (tmp_path / "practice.yaml").write_text(
+            _edited(OFFICE, OFFICE_PRIVS, NO_RISKY, SEALED, FEE))
+        r = run("apply", *AS_OFFICE, *via, "--auto-approve", "--note", "fee via serve")
+        assert r.code == 0, r.err
+        assert "Warning: break-glass apply r1" not in r.out  # the first set-up was r5
+        log = json.loads(run("log", "--json", "--limit", "1", *AS_OFFICE, *via).out)
+        assert (log["entries"][0]["actor"], log["entries"][0]["person"]) == ("office",
+                                                                            "Jordan Lee")
+        warned = run("plan", *AS_OFFICE, *via)
+        assert "has not been reviewed (note: first set-up)" in warned.out
+        attest = run("access", *AS_OFFICE, *via, "--attest", "--note", "via serve")
+        assert attest.code == 0, attest.err
+        assert "has not been reviewed" not in run("plan", *AS_OFFICE, *via).out
+        assert run("access", *AS_OFFICE, *via, "--since-review").out.endswith(
+            "0 grant changes, 0 break-glass applies since the review.\n")
+        # a hand-made plan can't make billing do what its own rights don't allow: raising
+        # its own account_access is Username Privileges, which need full account_access
+        token = httpx.post(f"{url}/v1/login", json={
+            "username": "billing", "password": demo_env()["BILLING_PASSWORD"]}).json()["token"]
+        state = httpx.get(f"{url}/v1/state",
+                          headers={"Authorization": f"Bearer {token}"}).json()
+        levels = {a: "full" for a in ("clients", "scheduling", "notes", "billing", "claims",
+                                      "codes", "reports", "practice_setup", "account_access")}
+        before = {**levels, "scheduling": "none", "notes": "none", "practice_setup": "none",
+                  "account_access": "none"}
+        before.update(clients="view", codes="view", reports="view")
+        forged = Plan(lineage=state["lineage"], revision=state["revision"],
+                      write_count=state["write_count"], actor="billing", master="billing",
+                      acting="billing", credentials={"billing": "BILLING_PASSWORD"},
+                      changes=[change("change", "privileges", SMITH, username="frontdesk",
+                                      before=before, after=levels)])
+        r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {token}"},
+                       json={"plan": plan_data(forged),
+                             "passwords": {"billing": demo_env()["BILLING_PASSWORD"]}})
+        assert r.status_code == 403, r.text
+        assert r.json()["detail"] == (f"billing needs full on account_access in account "
+                                      f"{SMITH} to set Username Privileges (has none)")
+        # and a hand-made plan acting as a sealed master, sent with the practice, is refused
+        # without break_glass however the plan says it is sealed
+        master = httpx.post(f"{url}/v1/login", json={
+            "username": "riverside-admin", "password": demo_env()["MASTER_PASSWORD"]}
+        ).json()["token"]
+        unsealed = Plan(lineage=state["lineage"], revision=state["revision"] + 1,
+                        write_count=0, actor="riverside-admin", master="riverside-admin",
+                        credentials={"riverside-admin": "MASTER_PASSWORD"}, changes=[])
+        r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {master}"},
+                       json={"plan": plan_data(unsealed),
+                             "practice": (tmp_path / "practice.yaml").read_text(),
+                             "passwords": {"riverside-admin": demo_env()["MASTER_PASSWORD"]}})
+        assert r.status_code == 403 and "is sealed" in r.json()["detail"], r.text
