@@ -90,8 +90,10 @@ def generate(shape: Shape, seed: int = 1) -> tuple[str, str]:
             accounts[-1] = home
         homes[name] = home
         var = f"{name.upper()}_PASSWORD"
+        # one person behind each username, as a HIPAA-minded practice writes it
         lines.append(f'  {name}: {{password: "${{{var}}}", home: {home}, '
-                     f"accounts: [{', '.join(sorted(set(accounts)))}]}}")
+                     f"accounts: [{', '.join(sorted(set(accounts)))}], "
+                     f'person: "Staff member {name}"}}')
         env.append(f"{var}=bench-{name}-{seed}")
     if shape.staff:
         lines.append("privileges:")

@@ -177,6 +177,8 @@ def apply_plan(
                     "the store changed since the plan was made, and the plan would now be "
                     "different; run plan again. Nothing was changed"
                 )
+            # the people the trail records are the file's, not what a request says of them
+            session.persons = {ukey(k): v for k, v in again.persons.items()}
         _Applier(session, plan, passwords, progress).run()
     return session.state.revision  # raised by the commit when anything changed
 

@@ -38,7 +38,7 @@ from groupsync.terminal import printable
 
 if TYPE_CHECKING:
     from groupsync.accounts import AccountSystem
-    from groupsync.config import Desired, Secrets
+    from groupsync.config import Declared, Desired, Secrets
     from groupsync.engine import Backend
     from groupsync.plan import Plan
     from groupsync.remote import RemoteSystem
@@ -605,6 +605,23 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
         _emit(ctx, text)
 
 
+def _login_as(ctx: Context, desired: Desired, acting: str | None,
+              doing: str) -> tuple[Declared, str]:
+    """Who a command that records something logs in as: `--as`, else the master (never a
+    sealed one: docs/contracts.md, "People and who acts"), with its password."""
+    name = acting or desired.master.username
+    who = desired.declared(name)
+    if who is None:
+        raise UsageError(f"--as {name}: not a username {desired.source} declares (the "
+                         "master, a staff username or a provider login)")
+    if who.kind == "master" and desired.sealed:
+        raise PermissionDenied(f"the master {who.username} is sealed (master.sealed in the "
+                               f"practice file): {doing} as yourself with --as USERNAME")
+    password = ctx.secrets().get(who.password_var, f"the password of {who.username}",
+                                 desired.var_where.get(who.password_var))
+    return who, password
+
+
 def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fmt: str,
             out: str | None) -> None:
     """`access --attest` and `access --since-review` (docs/contracts.md, "Reviews")."""
@@ -630,16 +647,7 @@ def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fm
         _emit(ctx, reviews.since_text(reviews.since(shown, backend.reviews(accounts)),
                                       status.last, list(status.break_glass), labels))
         return
-    name = acting or desired.master.username
-    who = desired.declared(name)
-    if who is None:
-        raise UsageError(f"--as {name}: not a username {desired.source} declares (the "
-                         "master, a staff username or a provider login)")
-    if who.kind == "master" and desired.sealed:
-        raise PermissionDenied(f"the master {who.username} is sealed (master.sealed in the "
-                               "practice file): attest as yourself with --as USERNAME")
-    password = ctx.secrets().get(who.password_var, f"the password of {who.username}",
-                                 desired.var_where.get(who.password_var))
+    who, password = _login_as(ctx, desired, acting, "attest")
     _emit(ctx, review.table(items))
     done = backend.attest(who.username, password, accounts, note or "", who.person)
     seen = reviews.digest([r for r in items if not r.outside])
@@ -700,10 +708,11 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
 @cli.command()
 @_common
 @click.option("--mark-sent", is_flag=True,
-              help="Record this notice as sent (logs in as the master username).")
+              help="Record this notice as sent (logs in as --as USERNAME, else the master).")
 @click.option("--json", "as_json", is_flag=True, help="Print the notice as JSON.")
+@_as_option
 @_command
-def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
+def notice(ctx: Context, mark_sent: bool, as_json: bool, acting: str | None) -> None:
     """Print the group-rate notice for the vendor: practice, TIN and providers.
 
     Providers added or cancelled since the last notice recorded as sent are marked.
@@ -715,16 +724,16 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool) -> None:
     from groupsync.clock import today
 
     desired = ctx.desired()
-    system = ctx.system()  # a local store or the service: a team with only the service too
+    acting = _acting(acting)
+    system = ctx.system(acting=acting)  # a local store or the service (a team may have only
+    # the service)
     draft = notices.draft(desired, system.read_state(scope_for(desired)))
     day = today()
     text = notices.notice_json(draft, day) if as_json else notices.notice_text(draft, day)
     _emit(ctx, text)
     if mark_sent:
-        master = desired.master
-        password = ctx.secrets().get(master.password_var, f"the password of {master.username}",
-                                     desired.var_where.get(master.password_var))
-        system.record_notice(master.username, password, draft.practice_name, draft.tin,
+        who, password = _login_as(ctx, desired, acting, "record notices")
+        system.record_notice(who.username, password, draft.practice_name, draft.tin,
                              draft.providers())
         if not as_json:
             click.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")

@@ -390,7 +390,9 @@ def state_json_data(state: State) -> dict[str, Any]:
         }
     return {
         "format_version": FORMAT_VERSION, "lineage": state.lineage, "revision": state.revision,
-        "usernames": {u.username: {"home": u.home} for _k, u in sorted(state.users.items())},
+        # each username's last successful log-in (ISO, UTC; null if never), for reviews
+        "usernames": {u.username: {"home": u.home, "last_login": u.last_login or None}
+                      for _k, u in sorted(state.users.items())},
         "accounts": accounts,
     }
 

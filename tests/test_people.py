@@ -498,3 +498,17 @@ def test_acting_sealing_and_reviews_work_the_same_through_serve(
                              "practice": (tmp_path / "practice.yaml").read_text(),
                              "passwords": {"riverside-admin": demo_env()["MASTER_PASSWORD"]}})
         assert r.status_code == 403 and "is sealed" in r.json()["detail"], r.text
+
+
+def test_a_notice_is_recorded_as_the_acting_username_never_a_sealed_master(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, SEALED)
+    refused = run("notice", *FILES, "--mark-sent")
+    assert (refused.code, refused.err) == (1, (
+        "Error: the master riverside-admin is sealed (master.sealed in the practice file): "
+        "record notices as yourself with --as USERNAME\n"))
+    r = run("notice", *AS_OFFICE, "--mark-sent")
+    assert r.code == 0, r.err
+    assert r.out.endswith("Recorded this notice as sent (4 providers).\n")
+    entry = json.loads(run("log", "--json", "--limit", "1", *FILES).out)["entries"][0]
+    assert (entry["type"], entry["actor"]) == ("notice", "office")
