@@ -158,8 +158,8 @@ def test_two_services_over_one_database_behave_as_one(run: Run, tmp_path: Path,
         assert httpx.get(f"{two}/v1/state", headers=auth).status_code == 200
         # frontdesk is deleted (through the first service): both refuse its token at once
         gone = EXAMPLE.read_text().replace("  usernames: false", "  usernames: true", 1)
-        start = gone.index("  frontdesk:\n    password")
-        end = gone.index("  billing:\n    password")
+        start = gone.index("  frontdesk:\n    person")
+        end = gone.index("  billing:\n    person")
         gone = gone[:start] + gone[end:]
         gone = gone.replace("  frontdesk: front-desk\n", "", 1)
         (tmp_path / "gone.yaml").write_text(gone)
