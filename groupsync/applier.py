@@ -77,16 +77,30 @@ def check_seal(plan: Plan, sealed: bool, break_glass: bool, note: str | None,
                needs_note: bool = True) -> None:
     """Nobody acts as a sealed master but with --break-glass and a --note saying why
     (docs/contracts.md, "People and who acts"); everyone else acts as themselves (--as)."""
-    if not sealed or not plan.acts_as_master():
-        return
+    if sealed and plan.acts_as_master():
+        _break_glass(plan.master, break_glass, note, needs_note)
+
+
+def _break_glass(master: str, break_glass: bool, note: str | None,
+                 needs_note: bool = True) -> None:
     if not break_glass:
         raise PermissionDenied(
-            f"the master {plan.master} is sealed (master.sealed in the practice file): act as "
+            f"the master {master} is sealed (master.sealed in the practice file): act as "
             "yourself with --as USERNAME, or break the glass with --break-glass and a --note "
             "saying why; nothing was changed")
-    if needs_note and not note:
+    if needs_note and not (note and note.strip()):
         raise UsageError("--break-glass needs a --note saying why the sealed master acts; "
                          "nothing was changed")
+
+
+def people_of(desired: Desired) -> dict[str, tuple[str | None, bool]]:
+    """What an apply of `desired` keeps of each username it declares: its person, and
+    whether it is a sealed master."""
+    facts: dict[str, tuple[str | None, bool]] = {
+        desired.master.username: (desired.master.person, desired.sealed)}
+    facts.update({u.username: (u.person, False) for u in desired.staff.values()})
+    facts.update({p.login: (p.person, False) for p in desired.providers.values()})
+    return facts
 
 
 def _max(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
@@ -116,6 +130,10 @@ def apply_plan(
     said (docs/contracts.md, "The service answers from what the caller may see").
     """
     check_seal(plan, plan.sealed or (desired is not None and desired.sealed), break_glass, note)
+    if plan.acting_until and today().isoformat() > plan.acting_until:
+        # a plan saved before the acting username's last day is not applied after it
+        raise PermissionDenied(f"{plan.acting}'s access ended after {plan.acting_until} (its "
+                               "until): it can't act; nothing was changed")
     missing = sorted(u for u in plan.needed_passwords() if not passwords.get(u))
     if missing:
         # a hand-made request or plan can leave one out: refused whole, before any log-in
@@ -157,7 +175,15 @@ def apply_plan(
     # argon2 for new usernames before the transaction: it holds the lock for SQL only
     prehashed = system.prehash(new)
     with system.session(plan.actor, passwords[plan.actor], address, scope,
-                        prehashed, note, plan.persons, break_glass) as session:
+                        prehashed, note, None, break_glass) as session:
+        # The seal and the people are the store's (what the last applied file said), never
+        # what a plan or a request says of itself: a sealed master logs in, first or later,
+        # only with the glass broken.
+        stored = session.stored_people({plan.actor, plan.executor, *plan.credentials})
+        for name in {plan.actor, plan.executor}:
+            if stored.get(ukey(name), (None, False))[1]:
+                _break_glass(name, break_glass, note)
+        session.persons = {k: p for k, (p, _) in stored.items() if p}
         if desired is None:
             session.expect(plan.lineage, plan.revision, plan.write_count)
         else:
@@ -177,9 +203,11 @@ def apply_plan(
                     "the store changed since the plan was made, and the plan would now be "
                     "different; run plan again. Nothing was changed"
                 )
-            # the people the trail records are the file's, not what a request says of them
+            # this apply's file says who the people are: its entries and the store keep it
             session.persons = {ukey(k): v for k, v in again.persons.items()}
         _Applier(session, plan, passwords, progress).run()
+        if desired is not None:
+            session.keep_people(people_of(desired))
     return session.state.revision  # raised by the commit when anything changed
 
 
@@ -413,9 +441,10 @@ def _raise_master(a: _Applier, changes: list[PrivilegesChange]) -> None:
     # raised now, reduced to the plan's at the very end
     for c in changes:
         raised = _max(c.before, c.after)
-        if c.before["account_access"] != "full":
+        if c.before["account_access"] != "full" and a.plan.acts_as_master():
             # The master can't raise itself where it lost account_access: the account's own
-            # provider login does, as an admin would in the product's screens.
+            # provider login does, as an admin would in the product's screens. Never for a
+            # username acting with --as: it changes itself with its own rights, or is refused.
             login = a.login(c.account)
             a.s.act_as(login, a.password(login))
             a.s.set_privileges(c.account, a.plan.executor, raised)

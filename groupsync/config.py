@@ -878,8 +878,11 @@ class _Resolver(RolesAndPolicies):
         if on_all:
             self.fail(path, _UNTIL_PLACE, key=True)
             return None
+        if not isinstance(value, str) or not value:
+            self.fail(path, "until needs a day, written YYYY-MM-DD")
+            return None
         try:
-            _day(value if isinstance(value, str) else repr(value))
+            _day(value)
         except ValueError as exc:
             self.fail(path, str(exc))
             return None

@@ -37,7 +37,14 @@ from groupsync.applier import (
 from groupsync.clock import today
 from groupsync.config import Desired, Secrets
 from groupsync.defaults import DEFAULT_MAX_REMOVALS
-from groupsync.errors import LoginFailed, PermissionDenied, PlanError, RuleError, SecretError
+from groupsync.errors import (
+    LoginFailed,
+    PermissionDenied,
+    PlanError,
+    RuleError,
+    SecretError,
+    StaleError,
+)
 from groupsync.plan import Plan, make_plan
 
 NAMES_PER_HOUR = 10_000  # "is this name taken" answers per username an hour, through serve
@@ -90,7 +97,7 @@ class Backend(Protocol):
     def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]: ...
 
     def attest(self, username: str, password: str, accounts: list[str], note: str,
-               person: str | None) -> Attested: ...
+               person: str | None, expected: str | None = None) -> Attested: ...
 
     def close(self) -> None: ...
 
@@ -103,11 +110,14 @@ class Attested:
 
 
 def attest_as(system: AccountSystem, user: User, accounts: list[str], note: str,
-              person: str | None = None) -> Attested:
+              person: str | None = None, expected: str | None = None) -> Attested:
     """`access --attest`, locally or `POST /v1/reviews`: `user` records that it reviewed the
     access matrix of `accounts` as it stands now. The rights come first (view on
     account_access in each, or refused in the words used whether the account exists or
-    not), then the matrix is read and its digest kept with the note."""
+    not), then the matrix is read and its digest kept with the note. With `expected` (the
+    digest of the matrix the reviewer was shown), a matrix that changed since is refused and
+    nothing is recorded. The person is the store's (the last applied file's), else the
+    given one (a local caller reading its own file)."""
     from groupsync import access as review
     from groupsync import reviews
 
@@ -125,7 +135,12 @@ def attest_as(system: AccountSystem, user: User, accounts: list[str], note: str,
     grants: dict[str, dict[str, dict[str, str]]] = {a: {} for a in wanted}
     grants.update(reviews.grants(items))
     digest = reviews.digest(items)
+    if expected is not None and expected != digest:
+        raise StaleError("the access changed between the matrix shown and this review (the "
+                         "digests differ); nothing was recorded: run access again and review "
+                         "what it shows")
     detail: dict[str, object] = {"revision": state.revision, "digest": digest, "note": note}
+    person = system.person_of(user) or person
     if person:
         detail["person"] = person
     revision = system.record_review(user, grants, detail)
@@ -192,9 +207,9 @@ class LocalBackend:
         return reviews_as(self.system, None, accounts)
 
     def attest(self, username: str, password: str, accounts: list[str], note: str,
-               person: str | None) -> Attested:
+               person: str | None, expected: str | None = None) -> Attested:
         return attest_as(self.system, self.system.login(username, password), accounts, note,
-                         person)
+                         person, expected)
 
     def close(self) -> None:
         """Nothing held open: every store call opens and closes its own connection."""

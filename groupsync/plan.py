@@ -44,6 +44,7 @@ class Plan:
     # `--as USERNAME`: the declared username the apply acts as throughout instead of the
     # master ("" = the master acts); docs/contracts.md, "People and who acts"
     acting: str = ""
+    acting_until: str = ""  # the acting username's last day (YYYY-MM-DD), if it has one
     sealed: bool = False  # master.sealed: acting as the master needs --break-glass
     # the person the file names for each username the apply logs in as: the audit trail
     # keeps it beside the actor

@@ -48,6 +48,7 @@ from groupsync.errors import PlanError
 from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
 from groupsync.vocabulary import (
+    DAY_PATTERN,
     PROVIDER_KEY_PATTERN,
     USERNAME_PATTERN,
     VAR_NAME_PATTERN,
@@ -78,6 +79,7 @@ class SavedPlan(BaseModel):
     actor: UsernameText
     master: UsernameText
     acting: Annotated[str, StringConstraints(pattern=f"^$|{USERNAME_PATTERN}")] = ""
+    acting_until: Annotated[str, StringConstraints(pattern=f"^$|{DAY_PATTERN}")] = ""
     sealed: bool = False
     persons: Annotated[dict[UsernameText, Text], Field(max_length=10_000)] = {}
     credentials: dict[UsernameText, VarName]

@@ -176,13 +176,15 @@ class RemoteSystem:
         return out
 
     def attest(self, username: str, password: str, accounts: list[str], note: str,
-               person: str | None) -> Attested:
+               person: str | None, expected: str | None = None) -> Attested:
+        """The service names the reviewer's person from its store, never from the request."""
         from groupsync.engine import Attested
 
+        del person
         token = self._tokens.get(ukey(username)) or self.login(username, password)
         body: dict[str, Any] = {"accounts": accounts, "note": note}
-        if person:
-            body["person"] = person
+        if expected:
+            body["digest"] = expected
         data = self._call("POST", "/v1/reviews", token=token, json=body)
         return Attested(int(data["revision"]), str(data["digest"]), int(data["rows"]))
 

@@ -32,7 +32,7 @@ def digest(items: list[Row]) -> str:
 
 @dataclass(frozen=True)
 class Difference:
-    kind: str  # added | raised | lowered | removed
+    kind: str  # added | raised | lowered | changed (some areas up, some down) | removed
     username: str
     account: str
     areas: tuple[tuple[str, str, str], ...]  # (area, before, after) that differ
@@ -61,11 +61,13 @@ def since(items: list[Row], reviewed: dict[str, AuditEntry]) -> list[Difference]
             diff = tuple((x, b.get(x, "none"), a.get(x, "none")) for x in AREAS
                          if b.get(x) != a.get(x))
             up = any(LEVEL_RANK[y] > LEVEL_RANK[x] for _, x, y in diff)
-            out.append(Difference("raised" if up else "lowered", name, account, diff))
+            down = any(LEVEL_RANK[y] < LEVEL_RANK[x] for _, x, y in diff)
+            kind = "changed" if up and down else "raised" if up else "lowered"
+            out.append(Difference(kind, name, account, diff))
     return out
 
 
-_SIGN = {"added": "+", "raised": "^", "lowered": "v", "removed": "-"}
+_SIGN = {"added": "+", "raised": "^", "lowered": "v", "changed": "~", "removed": "-"}
 
 
 def since_text(differences: list[Difference], last: AuditEntry | None,

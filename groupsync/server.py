@@ -256,8 +256,9 @@ class ReviewRequest(BaseModel):
     accounts: list[AccountIdText] = Field(min_length=1, max_length=10_000,
                                           description="the accounts whose access was reviewed")
     note: Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=PLAIN_TEXT)]
-    person: NameText | None = Field(default=None, description="the reviewer's person, as "
-                                                              "the practice file names it")
+    digest: Annotated[str, StringConstraints(pattern="^[0-9a-f]{64}$")] | None = Field(
+        default=None, description="SHA-256 of the matrix the reviewer was shown: a matrix "
+                                  "that changed since is refused (409), nothing recorded")
 
 
 class ReviewResponse(BaseModel):
@@ -527,7 +528,9 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     @app.post("/v1/reviews", response_model=ReviewResponse, responses=_ERRORS,
               status_code=201, summary="Record an access review (`access --attest`)")
     def attest(body: ReviewRequest, user_id: str = Depends(caller)) -> ReviewResponse:
-        done = attest_as(system, me(user_id), body.accounts, body.note, body.person)
+        if not body.note.strip():
+            raise RuleError("a review needs a note saying what was reviewed and why")
+        done = attest_as(system, me(user_id), body.accounts, body.note, None, body.digest)
         return ReviewResponse(revision=done.revision, digest=done.digest, rows=done.rows)
 
     @app.post("/v1/plan", response_model=PlanResponse, responses=_PRACTICE_ERRORS,

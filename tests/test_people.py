@@ -498,6 +498,38 @@ def test_acting_sealing_and_reviews_work_the_same_through_serve(
                              "practice": (tmp_path / "practice.yaml").read_text(),
                              "passwords": {"riverside-admin": demo_env()["MASTER_PASSWORD"]}})
         assert r.status_code == 403 and "is sealed" in r.json()["detail"], r.text
+        # the store knows the seal: a plan that says it isn't sealed, or names another
+        # master, is still refused without break_glass, and without the practice too
+        made = httpx.post(f"{url}/v1/plan", headers={"Authorization": f"Bearer {master}"},
+                          json={"practice": (tmp_path / "practice.yaml").read_text()}).json()
+        for forged_plan in (dict(made["saved_plan"], sealed=False),
+                            dict(made["saved_plan"], sealed=False, master="office",
+                                 acting="riverside-admin")):
+            r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {master}"},
+                           json={"plan": forged_plan, "passwords": {
+                               "riverside-admin": demo_env()["MASTER_PASSWORD"],
+                               "office": OFFICE_PW}})
+            assert r.status_code == 403 and "is sealed" in r.json()["detail"], r.text
+        # and a blank note doesn't break the glass
+        r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {master}"},
+                       json={"plan": made["saved_plan"], "break_glass": True, "note": " ",
+                             "passwords": {"riverside-admin": demo_env()["MASTER_PASSWORD"]}})
+        assert r.status_code >= 400 and "needs a --note" in r.json()["detail"], r.text
+        # the people in the trail are the store's: a plan claiming another person for its
+        # actor is applied under the person the applied file named
+        office = httpx.post(f"{url}/v1/login", json={"username": "office",
+                                                     "password": OFFICE_PW}).json()["token"]
+        (tmp_path / "practice.yaml").write_text(_edited(
+            OFFICE, OFFICE_PRIVS, NO_RISKY, SEALED, ('fee: "150.00"', 'fee: "165.00"')))
+        mine = httpx.post(f"{url}/v1/plan", headers={"Authorization": f"Bearer {office}"},
+                          json={"practice": (tmp_path / "practice.yaml").read_text(),
+                                "acting": "office"}).json()["saved_plan"]
+        r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {office}"},
+                       json={"plan": dict(mine, persons={"office": "Somebody Else"}),
+                             "passwords": {"office": OFFICE_PW}})
+        assert r.status_code == 200, r.text
+        last = json.loads(run("log", "--json", "--limit", "1", *AS_OFFICE, *via).out)
+        assert last["entries"][0]["person"] == "Jordan Lee"
 
 
 def test_a_notice_is_recorded_as_the_acting_username_never_a_sealed_master(
@@ -512,3 +544,49 @@ def test_a_notice_is_recorded_as_the_acting_username_never_a_sealed_master(
     assert r.out.endswith("Recorded this notice as sent (4 providers).\n")
     entry = json.loads(run("log", "--json", "--limit", "1", *FILES).out)["entries"][0]
     assert (entry["type"], entry["actor"]) == ("notice", "office")
+
+
+
+def test_an_acting_username_never_raises_itself_through_a_provider_login(
+        tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, ("  frontdesk: front-desk\n", "  frontdesk: full\n"))
+    r = run("plan", "-f", "practice.yaml", "--env-file", "admin.env", "--as", "frontdesk")
+    assert r.code == 1
+    assert (f"Error: --as frontdesk: it needs full on account_access in {SMITH} (smith) to "
+            "change its own Username Privileges (it holds none there now)") in r.err
+    assert run("log", "--json", *FILES).out.count('"revision": 6') == 0
+
+
+def test_a_review_of_one_account_never_clears_anothers_break_glass(
+        tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from groupsync.accounts import open_system
+    from groupsync.engine import attest_as
+    from groupsync.errors import StaleError
+
+    _staffed(tmp_path, run, SEALED, FEE)
+    assert run("apply", *FILES, "--auto-approve", "--break-glass", "--note", "fees").code == 0
+    system = open_system(str(tmp_path / "groupsync.db"))
+    office = system.login("office", OFFICE_PW)
+    attest_as(system, office, [SMITH], "smith only")
+    warned = run("plan", *AS_OFFICE).out
+    assert "break-glass apply r6" in warned  # jones, garcia and chen were not reviewed
+    since = run("access", *AS_OFFICE, "--since-review").out
+    assert since.startswith("No access review is recorded")  # not every account has one
+    assert "1 break-glass apply since the review." in since
+    # a matrix that is not the one shown is refused, and nothing is recorded
+    with pytest.raises(StaleError):
+        attest_as(system, office, [JONES], "stale", expected="0" * 64)
+    assert len(system.reviews([JONES])) == 0
+
+
+def test_a_saved_plan_does_not_act_past_its_usernames_until(tmp_path: Path, run: Run) -> None:
+    _staffed(tmp_path, run, FEE, ("    home: smith\n    accounts: all\n  billing:",
+                                  "    home: smith\n    accounts: all\n    until: 2026-03-05\n"
+                                  "  billing:"))
+    made = run("plan", *AS_OFFICE, "--out", "o.plan",
+               env={"GROUPSYNC_NOW": "2026-03-05T23:00:00"})
+    assert made.code == 0, made.err
+    late = run("apply", "o.plan", "--env-file", "admin.env",
+               env={"GROUPSYNC_NOW": "2026-03-06T00:00:01"})
+    assert (late.code, late.err) == (1, "Error: office's access ended after 2026-03-05 (its "
+                                        "until): it can't act; nothing was changed\n")

@@ -148,20 +148,27 @@ class AccountSystem:
             for a in sorted(grants)])
 
     def review_status(self, accounts: Iterable[str]) -> ReviewStatus:
-        """The newest access review of any of `accounts` and the break-glass markers
-        written since it (two queries over the audit's type index)."""
+        """Per account: its last access review and the break-glass applies after it. `last`
+        is the oldest of those reviews (None while an account was never reviewed), so a
+        review of one account never speaks for the others."""
         wanted = sorted(set(accounts))
-        last = self.storage.last_of_type("review", wanted)
-        return ReviewStatus(last, tuple(self.storage.entries_of_type(
-            "break_glass", wanted, last.id if last else 0)))
+        latest = self.reviews(wanted)
+        since = min((e.id for e in latest.values()), default=0) \
+            if len(latest) == len(wanted) else 0
+        glass = tuple(e for e in self.storage.entries_of_type("break_glass", wanted, since)
+                      if e.account not in latest or e.id > latest[e.account].id)
+        last = min(latest.values(), key=lambda e: e.id) \
+            if wanted and len(latest) == len(wanted) else None
+        return ReviewStatus(last, glass)
 
     def reviews(self, accounts: Iterable[str]) -> dict[str, AuditEntry]:
         """Each account's newest review entry."""
-        out: dict[str, AuditEntry] = {}
-        for e in self.storage.entries_of_type("review", sorted(set(accounts))):
-            if e.account and e.account not in out:
-                out[e.account] = e
-        return out
+        return self.storage.latest_of_type("review", sorted(set(accounts)))
+
+    def person_of(self, user: User) -> str | None:
+        """The person the last applied practice file named for `user`."""
+        fact = self.storage.people([user.id]).get(user.id)
+        return fact[0] if fact else None
 
     def user(self, username: str) -> User:
         """One username by name (a token's owner), or LoginFailed as for an unknown name."""
@@ -596,6 +603,18 @@ class Session:
         if counted:
             self._logins_ok[k] = _login_entry(user, username)
         return user
+
+    def stored_people(self, usernames: Iterable[str]) -> dict[str, tuple[str | None, bool]]:
+        """Casefolded username -> (person, sealed), as the last applied practice file said."""
+        ids = {u.id: ukey(u.username) for name in usernames
+               if (u := self.state.user(name)) is not None}
+        return {ids[i]: fact for i, fact in self._tx.people(sorted(ids)).items()}
+
+    def keep_people(self, facts: dict[str, tuple[str | None, bool]]) -> None:
+        """Keep what the applied file says of each username it declares that exists."""
+        rows = [(u.id, person, sealed) for name, (person, sealed) in facts.items()
+                if (u := self.state.user(name)) is not None]
+        self._tx.keep_people(rows)
 
     def act_as(self, username: str, password: str) -> None:
         """Switch the acting username (e.g. to a master username created in this session)."""

@@ -164,7 +164,17 @@ CREATE TABLE last_logins (
 # (every plan asks: docs/contracts.md, "Reviews").
 _SCHEMA_5 = """
 CREATE INDEX audit_by_type ON audit (type, id);
+CREATE TABLE people (
+    user_id TEXT PRIMARY KEY,
+    person TEXT,
+    sealed INTEGER NOT NULL DEFAULT 0
+);
 """
+# `people` (also schema 5): what the applied practice file says of each username it declares,
+# kept by every apply of it: the person behind it, and whether it is a sealed master. The
+# audit trail's people and the seal come from here, never from a request or a plan file, so
+# a service refuses a sealed master however a plan sent to it describes itself. Outside the
+# write-count triggers: it describes usernames, it changes no account.
 
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
@@ -462,6 +472,22 @@ class SqlStorage:
             _insert_audit(tx.conn, entries, revision)
         return revision
 
+    def people(self, user_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
+        with self._reader() as conn:
+            return _people(conn, user_ids)
+
+    def latest_of_type(self, type: str, accounts: list[str]) -> dict[str, AuditEntry]:
+        """Each account's newest entry of `type` (audit_by_type: only entries of that type
+        are read)."""
+        if not accounts:
+            return {}
+        marks = ",".join("?" * len(accounts))
+        sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE id IN (SELECT MAX(id) FROM audit "
+               f"WHERE type = ? AND account IN ({marks}) GROUP BY account)")
+        with self._reader() as conn:
+            rows = conn.execute(sql, [type, *accounts]).fetchall()
+        return {e.account: e for e in map(_audit_row, rows) if e.account}
+
     def last_of_type(self, type: str, accounts: list[str]) -> AuditEntry | None:
         """The newest entry of `type` about one of `accounts` (audit_by_type: only entries
         of that type are read)."""
@@ -495,6 +521,17 @@ class SqlStorage:
                           "ON CONFLICT DO NOTHING",
                           [(notice_id, str(p.get("account_id"))) for p in providers])
             _insert_audit(c, [entry], _revision(c))
+
+
+def _people(conn: Conn, user_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
+    """user id -> (person, sealed), for those the table knows."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(f"SELECT user_id, person, sealed FROM people WHERE user_id IN "
+                        f"({marks})", ids).fetchall()
+    return {r[0]: (r[1], bool(r[2])) for r in rows}
 
 
 def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, bool]:
@@ -597,6 +634,16 @@ class SqlWrite:
     def record_logins(self, user_ids: list[str], at: str) -> None:
         """The session's good log-ins: each username's last log-in, one row per username."""
         self.conn.executemany(_LAST_LOGIN, [(u, at) for u in user_ids])
+
+    def people(self, user_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
+        return _people(self.conn, user_ids)
+
+    def keep_people(self, rows: list[tuple[str, str | None, bool]]) -> None:
+        """The applied file's word on each username it declares (see `people`)."""
+        self.conn.executemany(
+            "INSERT INTO people (user_id, person, sealed) VALUES (?, ?, ?) ON CONFLICT "
+            "(user_id) DO UPDATE SET person = excluded.person, sealed = excluded.sealed",
+            [(u, p, int(s)) for u, p, s in rows])
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
         c = self.conn

@@ -39,6 +39,7 @@ class Planner(Checks, ActingSteps, PracticeSetupSteps, AccessSteps, PasswordStep
             lineage=self.s.lineage, revision=self.s.revision, write_count=self.s.write_count,
             changes=self.changes, warnings=self.warnings, actor=actor,
             master=self.d.master.username, acting=acting, sealed=self.d.sealed,
+            acting_until=self._acting_until(),
             persons=self._persons(sorted({actor, acting or self.d.master.username,
                                           *self.credentials})),
             credentials=dict(sorted(self.credentials.items())),

@@ -44,9 +44,12 @@ class AccessSteps(PlannerBase):
                     continue  # the join itself is removed below
                 before = self.s.access[(k, acct)]
                 after = spec.resolve(acct)
-                if k == self.acting_k and before["account_access"] != "full":
-                    # The acting username lost its own right to fix this (drift): the
-                    # account's provider login restores it, so the apply needs that login.
+                if k == self.master_k and self.as_master and \
+                        before["account_access"] != "full":
+                    # The master lost its own right to fix this (drift): the account's
+                    # provider login restores it, so the apply needs that login too. Only the
+                    # master: a username acting with --as raises itself with its own rights
+                    # or not at all (planner/acting.py).
                     self._need_login(acct)
                 if before != after:
                     ended = self.expired.of_entry(k, acct)

@@ -46,21 +46,31 @@ class ActingSteps(PlannerBase):
             raise PlanError(f"{where}: its own password can't be set while it acts; rotate it "
                             "acting as another username")
 
+    def _acting_until(self) -> str:
+        """The acting username's own `until`, so a saved plan can't act past it."""
+        declared = self.source.staff.get(self.acting_k)
+        return declared.until.isoformat() if declared and declared.until and \
+            not self.as_master else ""
+
     def _check_rights(self) -> None:
         if self.as_master:
             return
         name = self.acting_name()
         held = self._held_after()
         missing: list[str] = []
+        now = {a: dict(self.s.access[(self.acting_k, a)])
+               for a in self.s.by_user.get(self.acting_k, ())}
         for account, area, level, doing in dict.fromkeys(
                 need for c in self.changes for need in self._needs(c)):
-            have = held.get(account)
+            # its own privileges are changed with what it holds before the change
+            have = (now if doing.startswith("change its own") else held).get(account)
             if have is None:
                 line = f"--as {name}: it can't open account {self.label(account)}, where it " \
                        f"needs {level} on {area} to {doing}"
             elif LEVEL_RANK[have[area]] < LEVEL_RANK[level]:
+                when = "now" if doing.startswith("change its own") else "after this plan"
                 line = f"--as {name}: it needs {level} on {area} in {self.label(account)} " \
-                       f"to {doing} (it holds {have[area]} there after this plan)"
+                       f"to {doing} (it holds {have[area]} there {when})"
             else:
                 continue
             missing.append(line)
@@ -101,8 +111,11 @@ class ActingSteps(PlannerBase):
             return [(home, "account_access", "full", "join its usernames to other accounts"),
                     (c.account, "account_access", "full", "set Username Privileges")]
         if isinstance(c, PrivilegesChange):
-            return [] if mine else [(c.account, "account_access", "full",
-                                     "set Username Privileges")]
+            # its own too: changing its own privileges is Username Privileges like any other,
+            # checked on what it holds now (_check_rights), never done by a provider login
+            return [(c.account, "account_access", "full",
+                     "change its own Username Privileges" if mine else
+                     "set Username Privileges")]
         if isinstance(c, PasswordChange):
             return [(c.account, "account_access", "full", "set passwords")]
         assert isinstance(c, CodeChange)  # the last kind: a new one needs its rule here
