@@ -221,12 +221,13 @@ def test_access_html_in_a_real_browser(run: Run, tmp_path: Path) -> None:
 
             assert len(visible("")) == 17
             desk = visible("?username=frontdesk")
-            assert [row[1] for row in desk] == ["100482", "100517", "100533", "100561"]
-            assert desk[0][4] == "front-desk"  # the role the file names, then the levels
-            assert desk[0][5:14] == ["view", "full", "none", "none", "none", "none", "none",
+            assert [row[1] for row in desk] == ["Sam Okafor"] * 4  # the person, then
+            assert [row[2] for row in desk] == ["100482", "100517", "100533", "100561"]
+            assert desk[0][5] == "front-desk"  # the role the file names, then the levels
+            assert desk[0][6:15] == ["view", "full", "none", "none", "none", "none", "none",
                                      "none", "none"]
             garcia = visible("?account=garcia")
-            assert {row[1] for row in garcia} == {"100533"} and len(garcia) == 4
+            assert {row[2] for row in garcia} == {"100533"} and len(garcia) == 4
             header = page.locator("h1").inner_text() + page.locator(".meta").inner_text()
             assert "Riverside Counseling Group" in header
             assert f"Made {FIXED_NOW[:10]}" in header and "store revision 6" in header

@@ -149,7 +149,7 @@ def test_show_json_contract(run: Run) -> None:
     run("apply", *FILES, "--auto-approve")
     data = json.loads(run("show", "--json").out)
     assert data["format_version"] == "1" and data["revision"] == 5
-    assert data["usernames"]["jsmith"] == {"home": "100482", "last_login": None}
+    assert data["usernames"]["frontdesk"] == {"home": "100482", "last_login": None}
     # the apply logged in as the master: its last log-in is kept (the fixed clock's time)
     assert data["usernames"]["riverside-admin"]["last_login"] == "2026-03-02T12:00:00Z"
     smith = data["accounts"]["100482"]
