@@ -488,20 +488,14 @@ class SqlStorage:
             rows = conn.execute(sql, [type, *accounts]).fetchall()
         return {e.account: e for e in map(_audit_row, rows) if e.account}
 
-    def last_of_type(self, type: str, accounts: list[str]) -> AuditEntry | None:
-        """The newest entry of `type` about one of `accounts` (audit_by_type: only entries
-        of that type are read)."""
-        found = self.entries_of_type(type, accounts, newest_only=True)
-        return found[0] if found else None
-
-    def entries_of_type(self, type: str, accounts: list[str], after_id: int = 0,
-                        newest_only: bool = False) -> list[AuditEntry]:
+    def entries_of_type(self, type: str, accounts: list[str],
+                        after_id: int = 0) -> list[AuditEntry]:
         """Entries of `type` about `accounts` with an id above `after_id`, newest first."""
         if not accounts:
             return []
         marks = ",".join("?" * len(accounts))
         sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE type = ? AND id > ? AND "
-               f"account IN ({marks}) ORDER BY id DESC" + (" LIMIT 1" if newest_only else ""))
+               f"account IN ({marks}) ORDER BY id DESC")
         with self._reader() as conn:
             rows = conn.execute(sql, [type, after_id, *accounts]).fetchall()
         return [_audit_row(r) for r in rows]
