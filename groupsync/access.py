@@ -118,6 +118,14 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
     return out
 
 
+def practice_rows(state: State, desired: Desired, accounts: set[str] | None) -> list[Row]:
+    """The review of a practice file: its master and staff (their access outside `accounts`
+    too, flagged), each cell's role and each username's person."""
+    members = {ukey(desired.master.username), *desired.staff}
+    return rows(state, accounts, desired.master.username, members, roles_of(desired),
+                persons_of(desired))
+
+
 def flagged(items: list[Row]) -> int:
     return sum(1 for r in items if r.flags or r.outside or r.off_role)
 

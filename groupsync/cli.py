@@ -570,7 +570,6 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
         _review(ctx, attest, _note(note) if attest else None, _acting(acting), fmt, out)
         return
     from groupsync import access as review
-    from groupsync.accounts.model import ukey
     from groupsync.applier import scope_for
     from groupsync.clock import now
     from groupsync.files import write_private
@@ -585,10 +584,8 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
         items = review.rows(state)
         practice = "every account in the store"
     else:
-        members = {ukey(desired.master.username), *desired.staff}
-        accounts = None if all_accounts else set(desired.by_account)
-        items = review.rows(state, accounts, desired.master.username, members,
-                            review.roles_of(desired), review.persons_of(desired))
+        items = review.practice_rows(state, desired,
+                                     None if all_accounts else set(desired.by_account))
         practice = desired.practice_name
     if fmt == "csv":
         text = review.to_csv(items)
@@ -627,7 +624,6 @@ def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fm
     """`access --attest` and `access --since-review` (docs/contracts.md, "Reviews")."""
     from groupsync import access as review
     from groupsync import reviews
-    from groupsync.accounts.model import ukey
     from groupsync.applier import scope_for
 
     if fmt != "table" or out:
@@ -637,9 +633,7 @@ def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fm
     backend = ctx.system(acting=acting)
     accounts = sorted(desired.by_account)
     state = backend.read_state(scope_for(desired))
-    members = {ukey(desired.master.username), *desired.staff}
-    items = review.rows(state, set(accounts), desired.master.username, members,
-                        review.roles_of(desired), review.persons_of(desired))
+    items = review.practice_rows(state, desired, set(accounts))
     labels = {p.account_id: f"{p.account_id} ({p.key})" for p in desired.providers.values()}
     if not attest:
         status = backend.review_status(accounts)

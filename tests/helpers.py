@@ -41,6 +41,18 @@ def practice(tmp_path: Path, *edits: tuple[str, str], extra: str = "") -> Desire
     return load_file(path)
 
 
+def load_problems(text: str) -> list[str]:
+    """The problems `text` loads with, as `FILE:LINE:COL: message` lines (none if valid)."""
+    from groupsync.config import load_text
+    from groupsync.errors import ConfigError
+
+    try:
+        load_text(text.encode(), "practice.yaml")
+    except ConfigError as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
 def secrets() -> Secrets:
     return Secrets(demo_env(), environ={})
 

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupsync.applier import apply_plan
-from groupsync.config import load_file, load_text
+from groupsync.config import load_file
 from groupsync.engine import prepare
-from groupsync.errors import ConfigError
 from groupsync.plan import make_plan
 
 from .conftest import EXAMPLE, Result, demo_env
 from .helpers import budget, converge, practice, sandboxed, secrets
+from .helpers import load_problems as _problems
 
 Run = Callable[..., Result]
 FILES = ("-f", "practice.yaml", "--env-file", "demo.env")
@@ -41,14 +41,6 @@ def _edited(*edits: tuple[str, str]) -> str:
         assert old in text, old
         text = text.replace(old, new)
     return text
-
-
-def _problems(text: str) -> list[str]:
-    try:
-        load_text(text.encode(), "practice.yaml")
-    except ConfigError as exc:
-        return [str(p) for p in exc.problems]
-    return []
 
 
 def _at(monkeypatch: pytest.MonkeyPatch, day: str) -> None:

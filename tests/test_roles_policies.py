@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupsync.config import load_text
-from groupsync.errors import ConfigError, PolicyError
+from groupsync.errors import PolicyError
 from groupsync.policies import Practice, after_access, check
 
 from .conftest import EXAMPLE, Result, demo_env
 from .helpers import MASTER_PW, converge, plan_for, practice, sandboxed, secrets
+from .helpers import load_problems as _load
 from .support import serving
 
 Run = Callable[..., Result]
@@ -46,14 +47,6 @@ def _privileges_block() -> str:
 def _write(tmp_path: Path, text: str) -> None:
     (tmp_path / "practice.yaml").write_text(text)
     (tmp_path / "demo.env").write_text("".join(f"{k}={v}\n" for k, v in demo_env().items()))
-
-
-def _load(text: str) -> list[str]:
-    try:
-        load_text(text.encode(), "practice.yaml")
-    except ConfigError as exc:
-        return [str(p) for p in exc.problems]
-    return []
 
 
 # -- roles ---------------------------------------------------------------------------------
