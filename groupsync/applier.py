@@ -120,7 +120,8 @@ def apply_plan(
     With `desired` (a plan just made from the file and shown), the plan is made again inside
     the write transaction and must come out the same: other practices' applies in a shared
     store don't make it stale, any change to what it would do does. Without it (a saved plan)
-    the store must be exactly the one the plan was made from: lineage, revision and write count.
+    the store must be the one the plan was made from (its lineage) and no row the plan was
+    made from may have been written since (the versions of its basis).
     `note` (`apply --note`) is kept on every audit entry the apply writes, with the acting
     username's person and, with `break_glass`, `break_glass: true`.
 
@@ -185,7 +186,25 @@ def apply_plan(
                 _break_glass(name, break_glass, note)
         session.persons = {k: p for k, (p, _) in stored.items() if p}
         if desired is None:
-            session.expect(plan.lineage, plan.revision, plan.write_count)
+            if reach is not None:
+                # a service's caller learns whether a row moved only for accounts its logins
+                # open: a forged basis naming another practice's account (or any username)
+                # is refused in the words used for an account that doesn't exist
+                for key in sorted(plan.basis):
+                    kind, _, name = key.partition(":")
+                    if kind != "a" or name not in reach.accounts:
+                        raise PermissionDenied(f"{plan.actor} can't open account {name}"
+                                               if kind == "a" else
+                                               "a plan sent to the service has no username "
+                                               "versions; run plan again")
+            unversioned = sorted({c.account for c in plan.changes} - {
+                k[2:] for k in plan.basis if k.startswith("a:")})
+            if unversioned:
+                # a hand-made plan without a basis would never be stale: refused instead
+                raise StaleError(f"the plan doesn't say which version of account "
+                                 f"{unversioned[0]} it was made from; run plan again. "
+                                 "Nothing was changed")
+            session.expect(plan.lineage, plan.basis)
         else:
             session.expect(plan.lineage)  # the same store; any revision, the plan decides
             seen = session.state if reach is None else planning_view(session.state, reach)

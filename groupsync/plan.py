@@ -2,8 +2,9 @@
 
 A Plan is plain data: a list of Changes (what to add, change or remove, with before/after),
 the warnings an admin should read, and what applying it needs: the store it was computed from
-(lineage, revision, write count) and the *names* of the variables holding the passwords of every
-login the apply will use. Rendering (render.py) and applying (applier.py) are separate consumers.
+(lineage, and the versions of the rows it was made from) and the *names* of the variables
+holding the passwords of every login the apply will use. Rendering (render.py) and applying
+(applier.py) are separate consumers.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class Move:
 class Plan:
     lineage: str
     revision: int
-    write_count: int  # the store's row-write counter when the plan was made
     changes: list[Change]
     warnings: list[str] = field(default_factory=list)
     actor: str = ""  # who the apply logs in as first
@@ -56,6 +56,9 @@ class Plan:
     # username -> its home after the apply, for the usernames the changes name (renderers
     # flag a risky grant outside a home); not part of a saved plan
     homes: dict[str, str] = field(default_factory=dict, compare=False)
+    # the versions of the rows the plan was made from ('a:' + account, 'u:' + username): a
+    # saved plan is stale only when one of them has moved (docs/contracts.md, "Saved plans")
+    basis: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}

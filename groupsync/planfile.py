@@ -1,6 +1,6 @@
 """Saved plans: what `plan --out` writes and `apply PLANFILE` (or `POST /v1/apply`) reads.
 
-A saved plan is its own format (`groupsync-saved-plan`, version 2), not the `plan --json`
+A saved plan is its own format (`groupsync-saved-plan`, version 3), not the `plan --json`
 view: it carries what applying needs (who acts, which variables hold the passwords) and is
 treated as written by someone hostile when it comes back.
 
@@ -48,6 +48,7 @@ from groupsync.errors import PlanError
 from groupsync.files import ReadProblem, read_regular
 from groupsync.plan import Plan
 from groupsync.vocabulary import (
+    ACCOUNT_ID_PATTERN,
     DAY_PATTERN,
     PROVIDER_KEY_PATTERN,
     USERNAME_PATTERN,
@@ -57,13 +58,16 @@ from groupsync.vocabulary import (
 from groupsync.vocabulary import AccountIdText as AccountId
 
 FORMAT = "groupsync-saved-plan"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: a basis of row versions, not the store-wide write count
 MAX_BYTES = 256 * 1024 * 1024  # a size-L first apply (340,000 code records) is ~120 MiB
 
 # the file's own patterns: a plan saved from any valid file reads back
 VarName = Annotated[str, StringConstraints(pattern=VAR_NAME_PATTERN)]
 ProviderKey = Annotated[str, StringConstraints(pattern=PROVIDER_KEY_PATTERN)]
 Lineage = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f-]{27}$")]
+# a row version's key: 'a:' + an account id or 'u:' + a casefolded username
+BasisKey = Annotated[str, StringConstraints(
+    pattern=f"^(a:{ACCOUNT_ID_PATTERN[1:-1]}|u:{USERNAME_PATTERN[1:-1].replace('A-Z', '')})$")]
 
 
 class SavedPlan(BaseModel):
@@ -73,7 +77,7 @@ class SavedPlan(BaseModel):
 
     lineage: Lineage
     revision: NonNegativeInt
-    write_count: NonNegativeInt
+    basis: Annotated[dict[BasisKey, NonNegativeInt], Field(max_length=100_000)] = {}
     changes: list[Change]
     warnings: Annotated[list[Text], Field(max_length=10_000)] = []
     actor: UsernameText

@@ -228,7 +228,8 @@ class StateResponse(BaseModel):
 
     lineage: str
     revision: int
-    write_count: int
+    versions: dict[str, int] = Field(description="'a:' + account id -> the version of that "
+                                     "account's rows, for the plan's staleness check")
     accounts: list[WireAccount]
     usernames: list[WireUsername]
     access: list[WireAccess]

@@ -11,7 +11,8 @@ from groupsync.accounts.storage import AuditEntry
 
 def state_to_wire(state: State) -> dict[str, Any]:
     return {
-        "lineage": state.lineage, "revision": state.revision, "write_count": state.write_count,
+        "lineage": state.lineage, "revision": state.revision,
+        "versions": state.versions,
         "accounts": [
             {"account_id": a.account_id, "provider_name": a.provider_name,
              "signup_username": a.signup_username, "practice_name": a.practice_name,
@@ -37,7 +38,7 @@ def state_from_wire(data: dict[str, Any]) -> State:
     from groupsync.vocabulary import CODE_FILES
 
     state = State(lineage=data["lineage"], revision=int(data["revision"]),
-                  write_count=int(data["write_count"]))
+                  versions={str(k): int(v) for k, v in data.get("versions", {}).items()})
     for a in data["accounts"]:
         hidden = a["bills_electronically"] is None
         state.accounts[a["account_id"]] = Account(
@@ -74,6 +75,10 @@ def merge_states(states: list[State]) -> State:
             merged.set_access(other.users[k].username, acct, privs)
         for acct, files in other.codes.items():
             merged.codes.setdefault(acct, {}).update(files)
+        for key, version in other.versions.items():
+            # two reads a moment apart: the older version, so a write between them can
+            # only make the plan stale, never wrongly fresh
+            merged.versions[key] = min(version, merged.versions.get(key, version))
         known = {n.id for n in merged.notices}
         merged.notices += [n for n in other.notices if n.id not in known]
     return merged

@@ -406,13 +406,17 @@ def test_a_failed_operation_rolls_back_the_whole_session(two_accounts: AccountSy
 def test_expect_refuses_a_changed_store(two_accounts: AccountSystem) -> None:
     state = two_accounts.read_state()
     with two_accounts.session("alice", "pw-alice-2026") as s:
-        s.expect(state.lineage, state.revision)
-    with pytest.raises(StaleError, match="plan at revision 1, store at 2"):
+        s.expect(state.lineage, state.versions)
+        s.set_practice_setup("100001", "Alice Therapy", None, False)
+    # the account written since is named; a version of a row nobody wrote is 0
+    with pytest.raises(StaleError, match=r"\(account 100001 changed\); run plan again"):
         with two_accounts.session("alice", "pw-alice-2026") as s:
-            s.expect(state.lineage, 1)
+            s.expect(state.lineage, state.versions)
+    with two_accounts.session("alice", "pw-alice-2026") as s:
+        s.expect(state.lineage, {"a:999999": 0})
     with pytest.raises(StaleError, match="another store"):
         with two_accounts.session("alice", "pw-alice-2026") as s:
-            s.expect("other-lineage", state.revision)
+            s.expect("other-lineage", state.versions)
 
 
 def test_new_store_is_private_and_others_are_refused(tmp_path: Path) -> None:

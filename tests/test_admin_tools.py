@@ -102,7 +102,7 @@ def test_export_variable_names_are_unique_and_never_the_masters(tmp_path: Path) 
     from groupsync.accounts.model import Account, State, User
     from groupsync.export import export
 
-    state = State(lineage="l", revision=1, write_count=1)
+    state = State(lineage="l", revision=1)
     for acct, login in (("1", "master"), ("2", "a.b"), ("3", "a-b")):
         state.accounts[acct] = Account(acct, f"Provider {acct}", login)
         state.users[login] = User(login, acct, "")

@@ -116,8 +116,8 @@ def test_saved_plan_applies_once_then_is_stale(run: Run, tmp_path: Path) -> None
     assert r.code == 0, r.err
     r = run("apply", "riverside.plan", env=demo_env())
     assert r.code == 1
-    assert r.err == ("Error: the store changed since the plan was made (plan at revision 4, "
-                     "store at 5); run plan again. Nothing was changed\n")
+    assert r.err == ("Error: the store changed since the plan was made (account 100482 changed, "
+                     "and 6 more accounts or usernames); run plan again. Nothing was changed\n")
 
 
 def test_saved_plan_for_another_store_is_refused(run: Run, tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert r.code == 0 and r.out.startswith("Created store new.db (lineage ")
     assert run("store", "init", "--store", "new.db").err == "Error: new.db already exists\n"
     r = run("store", "migrate", "--store", "new.db")
-    assert r.out == "store new.db is at schema version 5, the current one; nothing to do\n"
+    assert r.out == "store new.db is at schema version 6, the current one; nothing to do\n"
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "new.db")
@@ -268,7 +268,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     conn.close()
     r = run("show", "--store", "new.db")
     assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
-                                  "groupsync's (5); run 'groupsync store migrate'\n")
+                                  "groupsync's (6); run 'groupsync store migrate'\n")
     r = run("store", "migrate", "--store", "new.db")
     assert r.code == 1 and "no migration from it to 5" in r.err
 

@@ -231,7 +231,7 @@ def test_a_hand_made_password_change_is_a_4xx_through_the_service(tmp_path: Path
                                            demo_env()["SMITH_PASSWORD"]}).json()["token"]
     state = client.get("/v1/state", headers={"Authorization": f"Bearer {token}"}).json()
     plan = {"lineage": state["lineage"], "revision": state["revision"],
-            "write_count": state["write_count"], "actor": "jsmith", "master": "jsmith",
+            "basis": state["versions"], "actor": "jsmith", "master": "jsmith",
             "credentials": {"jsmith": "SMITH_PASSWORD"},
             "changes": [{"action": "change", "type": "password", "account": "100482",
                          "username": "jsmith", "before": None, "after": None}]}

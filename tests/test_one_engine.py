@@ -76,7 +76,7 @@ def _empty_plan(url: str, token: str, actor: str) -> dict[str, Any]:
 
     state = httpx.get(f"{url}/v1/state", headers=_bearer(token)).json()
     return plan_data(Plan(lineage=state["lineage"], revision=state["revision"],
-                          write_count=state["write_count"], changes=[], actor=actor,
+                          basis=state["versions"], changes=[], actor=actor,
                           master=actor, credentials={actor: "X_PASSWORD"}))
 
 

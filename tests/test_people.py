@@ -467,7 +467,7 @@ def test_acting_sealing_and_reviews_work_the_same_through_serve(
                   "account_access": "none"}
         before.update(clients="view", codes="view", reports="view")
         forged = Plan(lineage=state["lineage"], revision=state["revision"],
-                      write_count=state["write_count"], actor="billing", master="billing",
+                      basis=state["versions"], actor="billing", master="billing",
                       acting="billing", credentials={"billing": "BILLING_PASSWORD"},
                       changes=[change("change", "privileges", SMITH, username="frontdesk",
                                       before=before, after=levels)])
@@ -483,7 +483,7 @@ def test_acting_sealing_and_reviews_work_the_same_through_serve(
             "username": "riverside-admin", "password": demo_env()["MASTER_PASSWORD"]}
         ).json()["token"]
         unsealed = Plan(lineage=state["lineage"], revision=state["revision"] + 1,
-                        write_count=0, actor="riverside-admin", master="riverside-admin",
+                        actor="riverside-admin", master="riverside-admin",
                         credentials={"riverside-admin": "MASTER_PASSWORD"}, changes=[])
         r = httpx.post(f"{url}/v1/apply", headers={"Authorization": f"Bearer {master}"},
                        json={"plan": plan_data(unsealed),

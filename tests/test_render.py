@@ -14,7 +14,7 @@ DESK = {**NONE, "clients": "view", "scheduling": "full"}
 
 
 def _plan(changes: list[Change], warnings: list[str] | None = None) -> Plan:
-    return Plan(lineage="lin-1", revision=7, write_count=3, changes=changes,
+    return Plan(lineage="lin-1", revision=7, changes=changes,
                 warnings=warnings or [], actor="admin", master="admin",
                 accounts={"100482": "smith", "100517": "jones"})
 

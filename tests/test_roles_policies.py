@@ -156,7 +156,7 @@ def test_a_denied_plan_fails_names_each_violation_and_changes_nothing(
                                       (CHEN, "chen"))]
     assert lines[4] == "the plan breaks policy 4 times (severity deny); nothing was changed"
     after = system.read_state()
-    assert (after.revision, after.write_count) == (before.revision, before.write_count)
+    assert (after.revision, after.versions) == (before.revision, before.versions)
 
 
 def test_the_cli_exits_1_on_a_denied_plan_and_apply(run: Run, tmp_path: Path) -> None:

@@ -51,9 +51,9 @@ def test_plan_apply_show_log_through_the_service(run: Run, tmp_path: Path, store
         assert r.code == 0, r.err
         assert r.out.endswith(f"Store {url} is at revision 5.\n")
         r = run("apply", "remote.plan", *FILES, "--store", url)  # the same plan again: stale
-        assert (r.code, r.err) == (1, "Error: the store changed since the plan was made (plan "
-                                      "at revision 4, store at 5); run plan again. Nothing was "
-                                      "changed\n")
+        assert (r.code, r.err) == (1, "Error: the store changed since the plan was made ("
+                                      "account 100482 changed, and 3 more accounts or usernames)"
+                                      "; run plan again. Nothing was changed\n")
         r = run("plan", *FILES, "--store", url, "--detailed-exitcode")
         assert (r.code, r.out) == (0, "No changes. The store matches the file.\n")
         shown = json.loads(run("show", *FILES, "--store", url, "--json").out)

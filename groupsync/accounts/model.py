@@ -192,7 +192,10 @@ class State:
 
     lineage: str
     revision: int
-    write_count: int = 0  # rows ever written to the state tables; moved by any writer
+    # 'a:' + account id or 'u:' + casefolded username -> its version (schema 6): moved by
+    # every write to a row about it, 0 when never written. A scoped read has those of its
+    # declared accounts and named usernames; what the service shows, those of its accounts.
+    versions: dict[str, int] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)  # ukey -> User
     # (ukey, account_id) -> privileges; the home account is an access row like any other
@@ -243,7 +246,7 @@ class State:
 def state_digest(state: State) -> str:
     """A fingerprint of the state's content (not hashes, not the audit trail): equal digests
     mean equal accounts, usernames, access and codes. For checks and tests; staleness uses the
-    store's write count, which costs nothing to read."""
+    versions of the rows a plan was made from, which cost one indexed read."""
     import hashlib
 
     h = hashlib.sha256()

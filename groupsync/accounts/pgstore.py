@@ -4,10 +4,9 @@
   transaction-level advisory lock (waiting a bounded time, and saying so), so no update is lost.
 - The audit trail and sent notices are append-only in the database itself (triggers refuse
   UPDATE, DELETE and TRUNCATE).
-- Every row written to the state tables advances a sequence (`write_count_seq`), whoever
-  writes it; a saved plan compares it. A sequence, not a counter row, so a 340,000-row apply
-  doesn't leave 340,000 dead versions of one row; rolled-back writes advance it too, which can
-  only make a saved plan stale, never wrongly fresh.
+- Every row written to the state tables moves the version of the account and username it is
+  about (schema 6, sql.py), whoever writes it; a saved plan compares the versions it was made
+  from. groupsync's own flush moves each key once, not once per row (see `_versioned`).
 - Tables live in the connection's search_path: `?options=-csearch_path%3Dname` in the URL
   keeps several stores (or test runs) apart in one database.
 """
@@ -25,6 +24,7 @@ from psycopg.pq import TransactionStatus
 
 from groupsync.accounts.model import State
 from groupsync.accounts.sql import (
+    BUMP_VERSION,
     MIGRATIONS,
     Conn,
     SqlStorage,
@@ -32,10 +32,12 @@ from groupsync.accounts.sql import (
     _load,
     schema_ddl,
     tables_ddl,
+    version_keys,
 )
 from groupsync.accounts.storage import (
     BUSY_TIMEOUT_S,
     SCHEMA_VERSION,
+    Dirty,
     Scope,
     WaitCallback,
     check_schema_version,
@@ -89,16 +91,15 @@ class _PgConn:
         return None
 
 
-def _write_count(conn: Conn) -> int:
-    last, called = conn.execute("SELECT last_value, is_called FROM write_count_seq").fetchone()
-    return int(last) if called else 0
-
-
 class PgWrite(SqlWrite):
-    def load_state(self, scope: Scope | None = None) -> State:
-        state = _load(self.conn, scope, counted_in_meta=False)
-        state.write_count = _write_count(self.conn)
-        return state
+    @contextlib.contextmanager
+    def _versioned(self, dirty: Dirty) -> Iterator[None]:
+        """The row trigger stands aside while the flush writes (`groupsync.versioned`, for
+        this transaction only), then every key the flush touched moves once."""
+        self.conn.execute("SELECT set_config('groupsync.versioned', 'on', true)")
+        yield
+        self.conn.execute("SELECT set_config('groupsync.versioned', 'off', true)")
+        self.conn.executemany(BUMP_VERSION, [(k,) for k in version_keys(dirty)])
 
 
 class PostgresStorage(SqlStorage):
@@ -155,7 +156,7 @@ class PostgresStorage(SqlStorage):
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('application', 'groupsync'), "
                     "('schema_version', %s), ('lineage', %s), ('revision', '0'), "
-                    "('created_at', %s)",  # the write count is write_count_seq, not a row
+                    "('created_at', %s)",
                     (str(SCHEMA_VERSION), str(uuid.uuid4()), utcnow()),
                 )
         except psycopg.Error as exc:
@@ -241,8 +242,7 @@ class PostgresStorage(SqlStorage):
             # one snapshot for every table, as SQLite's read transaction gives
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                state = _load(conn, scope, counted_in_meta=False)
-                state.write_count = _write_count(conn)
+                state = _load(conn, scope)
             finally:
                 conn.execute("COMMIT")
         return state

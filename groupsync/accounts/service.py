@@ -189,8 +189,10 @@ class AccountSystem:
             raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
         mine = self.storage.read_state(Scope(accounts=frozenset(
             self.storage.accounts_of(k)), usernames=frozenset({k}), closure=False))
+        # the versions of the accounts shown: a plan made from this view is stale only
+        # when one of them moves (the service's callers see no other key)
         seen = State(lineage=mine.lineage, revision=mine.revision,
-                     write_count=mine.write_count)
+                     versions={k: v for k, v in mine.versions.items() if k.startswith("a:")})
         seen.users[k] = mine.users[k]
         for acct in sorted(mine.by_user.get(k, ())):
             levels = mine.access[(k, acct)]
@@ -620,23 +622,27 @@ class Session:
         """Switch the acting username (e.g. to a master username created in this session)."""
         self.actor = self.verify_login(username, password).username
 
-    def expect(self, lineage: str, revision: int | None = None,
-               write_count: int | None = None) -> None:
-        """Refuse unless the store is exactly the one a plan was computed from."""
+    def expect(self, lineage: str, basis: dict[str, int] | None = None) -> None:
+        """Refuse unless the store is the one a plan was computed from and, with `basis`
+        (a saved plan's versions of the rows it was made from), none of those rows has
+        been written since, by anyone (docs/contracts.md, "Saved plans")."""
         if self.state.lineage != lineage:
             raise StaleError(
                 f"the plan was made for another store (lineage {lineage}, "
                 f"this store is {self.state.lineage}); nothing was changed"
             )
-        if revision is not None and self.state.revision != revision:
+        if basis is None:
+            return
+        now = self._tx.versions(sorted(basis))
+        moved = sorted(k for k, v in basis.items() if now[k] != v)
+        if moved:
+            kind, _, key = moved[0].partition(":")
+            what = f"account {key}" if kind == "a" else f"username {key}"
+            more = (f", and {len(moved) - 1} more account{'s' if len(moved) > 2 else ''} or "
+                    f"username{'s' if len(moved) > 2 else ''}" if len(moved) > 1 else "")
             raise StaleError(
-                f"the store changed since the plan was made (plan at revision {revision}, "
-                f"store at {self.state.revision}); run plan again. Nothing was changed"
-            )
-        if write_count is not None and self.state.write_count != write_count:
-            raise StaleError(
-                "the store was changed outside groupsync since the plan was made; "
-                "run plan again. Nothing was changed"
+                f"the store changed since the plan was made ({what} changed{more}); run "
+                "plan again. Nothing was changed"
             )
 
     # -- rule helpers ----------------------------------------------------------------------

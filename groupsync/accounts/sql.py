@@ -25,8 +25,8 @@ from groupsync.vocabulary import AREAS, LEVELS
 
 T = TypeVar("T")
 
-# Every row written to the state tables moves meta.write_count, whoever writes it (groupsync or
-# a hand-made UPDATE), so a saved plan can tell in O(1) that the store is not what it saw.
+# Schema 1-5: every row written to the state tables moved meta.write_count, one store-wide
+# count (schema 6 replaces it with a version per account and per username, below).
 _WRITE_COUNT_TRIGGERS = "\n".join(
     f"CREATE TRIGGER {table}_{event.lower()}_counts AFTER {event} ON {table} BEGIN "
     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'write_count'; END;"
@@ -176,9 +176,81 @@ CREATE TABLE people (
 # a service refuses a sealed master however a plan sent to it describes itself. Outside the
 # write-count triggers: it describes usernames, it changes no account.
 
+# Schema 6: a version per account ('a:' + id) and per username ('u:' + casefolded name), moved
+# by every write to a row about it, whoever writes it (groupsync or a hand-made UPDATE): an
+# account's own row, its access rows and code records; a username's row and its access rows.
+# A saved plan keeps the versions of the rows it was made from and is stale only when one of
+# those moved (docs/contracts.md, "Saved plans"), so an apply to another practice in the same
+# store never makes it stale, where the store-wide count of schema 1-5 did. A version row is
+# never deleted: an account or a name deleted and made again goes on counting from where it
+# was, so it can't come back at a version a plan saw.
+_SCHEMA_6 = """
+CREATE TABLE versions (
+    key TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+@VERSIONS@
+"""
+
+_ROW_KEYS = {"accounts": ("account_id",), "usernames": ("ukey",), "codes": ("account_id",),
+             "access": ("account_id", "ukey")}
+_PREFIX = {"account_id": "a:", "ukey": "u:"}
+BUMP_VERSION = ("INSERT INTO versions (key, version) VALUES (?, 1) ON CONFLICT (key) "
+         "DO UPDATE SET version = versions.version + 1")
+
+
+def _sqlite_versions() -> str:
+    """SQLite's step 6: the write-count triggers go, version triggers (one upsert per key a
+    row is about, for the old and the new row) come."""
+    out = [f"DROP TRIGGER {table}_{event.lower()}_counts;"
+           for table in _ROW_KEYS for event in ("INSERT", "UPDATE", "DELETE")]
+    out.append("DELETE FROM meta WHERE key = 'write_count';")
+    for table, columns in _ROW_KEYS.items():
+        for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")),
+                            ("DELETE", ("OLD",))):
+            bumps = " ".join(BUMP_VERSION.replace("?", f"'{_PREFIX[col]}' || {row}.{col}") + ";"
+                             for row in rows for col in columns)
+            out.append(f"CREATE TRIGGER {table}_{event.lower()}_versions AFTER {event} ON "
+                       f"{table} BEGIN {bumps} END;")
+    return "\n".join(out)
+
+
+# PostgreSQL's step 6: the same versions from one row trigger, except while groupsync's own
+# flush writes (it sets groupsync.versioned for its statements and moves each key it touched
+# once): a 340,000-row apply then leaves one new version per key, not 340,000 dead row
+# versions of a thousand hot rows.
+_PG_VERSIONS = """
+DROP TRIGGER accounts_counts ON accounts;
+DROP TRIGGER usernames_counts ON usernames;
+DROP TRIGGER access_counts ON access;
+DROP TRIGGER codes_counts ON codes;
+DROP FUNCTION groupsync_count_write();
+DROP SEQUENCE write_count_seq;
+CREATE FUNCTION groupsync_bump(r jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF r ? 'account_id' THEN
+        INSERT INTO versions (key, version) VALUES ('a:' || (r->>'account_id'), 1)
+        ON CONFLICT (key) DO UPDATE SET version = versions.version + 1;
+    END IF;
+    IF r ? 'ukey' THEN
+        INSERT INTO versions (key, version) VALUES ('u:' || (r->>'ukey'), 1)
+        ON CONFLICT (key) DO UPDATE SET version = versions.version + 1;
+    END IF;
+END $$;
+CREATE FUNCTION groupsync_version_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('groupsync.versioned', true) = 'on' THEN RETURN NULL; END IF;
+    IF TG_OP <> 'INSERT' THEN PERFORM groupsync_bump(to_jsonb(OLD)); END IF;
+    IF TG_OP <> 'DELETE' THEN PERFORM groupsync_bump(to_jsonb(NEW)); END IF;
+    RETURN NULL;
+END $$;
+""" + "\n".join(
+    f"CREATE TRIGGER {t}_versions AFTER INSERT OR UPDATE OR DELETE ON {t} "
+    "FOR EACH ROW EXECUTE FUNCTION groupsync_version_write();" for t in _ROW_KEYS)
+
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
-MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5}
+MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6}
 
 _LAST_LOGIN = ("INSERT INTO last_logins (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) "
                "DO UPDATE SET at = excluded.at")
@@ -188,12 +260,14 @@ _DIALECT_WORDS = {
                "@WITHOUT_ROWID@": " WITHOUT ROWID", "@FLOAT@": "REAL",
                "@RANDOM_ID@": "lower(hex(randomblob(16)))",
                "@NOTICE_ACCOUNTS@": "SELECT DISTINCT n.id, json_extract(p.value, '$.account_id') "
-                                    "FROM notices n, json_each(n.providers) p"},
+                                    "FROM notices n, json_each(n.providers) p",
+               "@VERSIONS@": _sqlite_versions()},
     "postgresql": {"@AUTO_ID@": "BIGSERIAL PRIMARY KEY", "@WITHOUT_ROWID@": "",
                    "@FLOAT@": "DOUBLE PRECISION",
                    "@RANDOM_ID@": "replace(gen_random_uuid()::text, '-', '')",
                    "@NOTICE_ACCOUNTS@": "SELECT DISTINCT n.id, p.value->>'account_id' FROM "
-                                        "notices n, jsonb_array_elements(n.providers::jsonb) p"},
+                                        "notices n, jsonb_array_elements(n.providers::jsonb) p",
+                   "@VERSIONS@": _PG_VERSIONS},
 }
 
 
@@ -603,6 +677,15 @@ class SqlWrite:
     def load_state(self, scope: Scope | None = None) -> State:
         return _load(self.conn, scope)
 
+    def versions(self, keys: list[str]) -> dict[str, int]:
+        return read_versions(self.conn, keys)
+
+    @contextlib.contextmanager
+    def _versioned(self, dirty: Dirty) -> Iterator[None]:
+        """Around a flush's writes: SQLite's triggers move the versions row by row."""
+        del dirty
+        yield
+
     def find_account(self, account_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM accounts WHERE account_id = ?",
                                  (account_id,)).fetchone() is not None
@@ -640,6 +723,12 @@ class SqlWrite:
             [(u, p, int(s)) for u, p, s in rows])
 
     def flush(self, state: State, dirty: Dirty, audit: list[AuditEntry], revision: int) -> None:
+        with self._versioned(dirty):
+            self._flush(state, dirty)
+        _insert_audit(self.conn, audit, revision)
+        self.conn.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
+
+    def _flush(self, state: State, dirty: Dirty) -> None:
         c = self.conn
         acct_rows = [
             (a.account_id, a.provider_name, a.signup_username, a.practice_name, a.tin,
@@ -701,8 +790,6 @@ class SqlWrite:
         # a new password (or a name made again) starts with no lock and no failures counted
         c.executemany("DELETE FROM login_throttle WHERE subject=?",
                       [("id:" + i,) for (i,) in gone_ids])
-        _insert_audit(c, audit, revision)
-        c.execute("UPDATE meta SET value=? WHERE key='revision'", (str(revision),))
 
 
 _AUDIT_COLUMNS = ("id, revision, at, actor, action, type, account, username, detail, "
@@ -728,6 +815,22 @@ def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
     )
 
 
+def read_versions(conn: Conn, keys: list[str]) -> dict[str, int]:
+    """The versions of `keys` (0 for a key never written), by index."""
+    found = dict(conn.execute(f"SELECT key, version FROM versions WHERE key IN ({_set_of(conn)})",
+                              (json.dumps(sorted(set(keys))),)))
+    return {k: int(found.get(k, 0)) for k in keys}
+
+
+def version_keys(dirty: Dirty) -> list[str]:
+    """Every version key the rows a transaction touched are about."""
+    keys = {f"a:{a}" for a in dirty.accounts} | {f"u:{u}" for u in dirty.users}
+    for u, a in dirty.access:
+        keys |= {f"a:{a}", f"u:{u}"}
+    keys |= {f"a:{a}" for a, _f, _k in dirty.codes}
+    return sorted(keys)
+
+
 def _set_of(conn: Conn) -> str:
     """A subquery yielding the values of one JSON-array parameter, in each dialect: one
     parameter however many accounts a practice has, and an index lookup per value."""
@@ -736,16 +839,14 @@ def _set_of(conn: Conn) -> str:
     return "SELECT value FROM json_array_elements_text(?::json)"
 
 
-def _load(conn: Conn, scope: Scope | None = None, counted_in_meta: bool = True) -> State:
-    """One consistent read: the whole store, or the rows of a scope (indexed lookups).
-    `counted_in_meta`: the write count is meta's row (SQLite's triggers move it); PostgreSQL
-    counts in a sequence instead, and its caller reads that."""
+def _load(conn: Conn, scope: Scope | None = None) -> State:
+    """One consistent read: the whole store, or the rows of a scope (indexed lookups), with
+    the versions of the scope's own accounts and usernames (every version, unscoped)."""
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    missing = {"lineage", "revision", *(["write_count"] if counted_in_meta else [])} - meta.keys()
+    missing = {"lineage", "revision"} - meta.keys()
     if missing:
         raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
-    state = State(lineage=meta["lineage"], revision=int(meta["revision"]),
-                  write_count=int(meta["write_count"]) if counted_in_meta else 0)
+    state = State(lineage=meta["lineage"], revision=int(meta["revision"]))
     where_account = where_user = where_code = ""
     params_account: tuple[object, ...] = ()
     params_user: tuple[object, ...] = ()
@@ -797,6 +898,12 @@ def _load(conn: Conn, scope: Scope | None = None, counted_in_meta: bool = True) 
         Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
         for r in notices
     ]
+    if scope is None:
+        state.versions = {str(k): int(v) for k, v in
+                          conn.execute("SELECT key, version FROM versions")}
+    else:  # every account read (the closure's too) and the usernames the scope names
+        state.versions = read_versions(conn, [*(f"a:{a}" for a in state.accounts),
+                                              *(f"u:{u}" for u in scope.usernames)])
     for k, name, home, pw_hash, created, user_id, last in conn.execute(
         "SELECT ukey, username, home, password_hash, created_at, u.user_id, l.at FROM "
         "usernames u LEFT JOIN last_logins l ON l.user_id = u.user_id"

@@ -113,7 +113,7 @@ class SqliteStorage(SqlStorage):
                     + f"PRAGMA application_id = {APPLICATION_ID};"
                     + f"PRAGMA user_version = {SCHEMA_VERSION};"
                     + "INSERT INTO meta(key, value) VALUES "
-                    + f"('lineage', '{lineage}'), ('revision', '0'), ('write_count', '0'), "
+                    + f"('lineage', '{lineage}'), ('revision', '0'), "
                     + f"('created_at', '{now}');"
                     + "COMMIT;"
                 )

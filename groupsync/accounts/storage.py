@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def check_schema_version(location: str, found: int, migrating: bool = False) -> bool:
@@ -151,6 +151,8 @@ class Storage(Protocol):
 
 class WriteTransaction(Protocol):
     def load_state(self, scope: Scope | None = None) -> State: ...
+
+    def versions(self, keys: list[str]) -> dict[str, int]: ...
 
     def find_user(self, ukey: str) -> bool: ...
 

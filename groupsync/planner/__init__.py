@@ -36,7 +36,7 @@ class Planner(Checks, ActingSteps, PracticeSetupSteps, AccessSteps, PasswordStep
         self._check_rights()
         actor, acting = self._actors()
         return Plan(
-            lineage=self.s.lineage, revision=self.s.revision, write_count=self.s.write_count,
+            lineage=self.s.lineage, revision=self.s.revision, basis=self._basis(),
             changes=self.changes, warnings=self.warnings, actor=actor,
             master=self.d.master.username, acting=acting, sealed=self.d.sealed,
             acting_until=self._acting_until(),

@@ -67,6 +67,18 @@ class PlannerBase:
                     homes[c.username] = home
         return homes
 
+    def _basis(self) -> dict[str, int]:
+        """The versions of the rows this plan was made from, as the read gave them: its
+        declared accounts (and any other a change names), and every username it names."""
+        accounts = {*self.d.by_account, *(c.account for c in self.changes)}
+        if self.d.codes and self.d.codes.master:
+            accounts.add(self.d.codes.master)
+        names = {ukey(self.d.master.username), *self.d.staff,
+                 *(ukey(p.login) for p in self.d.providers.values()),
+                 *(ukey(c.username) for c in self.changes if c.username)}
+        wanted = [f"a:{a}" for a in accounts] + [f"u:{u}" for u in names]
+        return {k: self.s.versions[k] for k in sorted(wanted) if k in self.s.versions}
+
     def _sort_key(self, c: Change) -> tuple[Any, ...]:
         file = getattr(c, "file", None)
         file_rank = list(CODE_FILES).index(file) if file else -1
