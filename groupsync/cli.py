@@ -90,6 +90,16 @@ class Context:
         self.color = (not no_color and "NO_COLOR" not in os.environ
                       and sys.stdout.isatty())
         self.opened: list[RemoteSystem] = []
+        # in a workspace run, what this practice's command says, kept to be printed under
+        # its name (stdout False/True = stderr, text); None prints at once
+        self.buffer: list[tuple[bool, str]] | None = None
+        self.made: Plan | None = None  # the plan `plan` or `apply` made, for a fleet's summary
+
+    def echo(self, text: str = "", err: bool = False, nl: bool = True) -> None:
+        if self.buffer is not None:
+            self.buffer.append((err, text + ("\n" if nl else "")))
+        else:
+            click.echo(text, err=err, nl=nl)
 
     @functools.cached_property
     def _desired(self) -> Desired:
@@ -155,29 +165,39 @@ class Context:
 
 def _emit(ctx: Context, text: str) -> None:
     """Command output on stdout, with no control character it didn't put there itself."""
-    click.echo(printable(text, color=ctx.color), nl=False)
+    ctx.echo(printable(text, color=ctx.color), nl=False)
 
 
 def _command(func: Callable[..., int | None]) -> Callable[..., None]:
-    """Run a command body, turning library errors into one line each and an exit code."""
+    """Run a command body, turning library errors into one line each and an exit code. A
+    command with `--practice` (the fleet option) given a workspace file runs once per
+    practice (`_fleet`)."""
 
     @functools.wraps(func)
     def wrapper(no_color: bool, store: str = "groupsync.db", file: str = "practice.yaml",
                 env_file: str | None = None, **kwargs: Any) -> None:
         ctx = Context(file, store, env_file, no_color)
+        practices: tuple[str, ...] | None = kwargs.pop("practices", None)
         try:
             if not store.strip():
                 raise UsageError("--store is empty: give a SQLite file, a postgresql:// URL or "
                                  "a service's https:// URL (or leave it out for groupsync.db)")
-            with remembering_logins():  # each login verified once per command, then forgotten
-                code = func(ctx, **kwargs) or 0
+            workspace = _workspace(file) if practices is not None else None
+            if workspace is not None:
+                code = _fleet(func, ctx, workspace, practices or (), kwargs)
+            else:
+                if practices:
+                    raise UsageError(f"--practice picks practices of a workspace file; {file} "
+                                     "is a practice file")
+                with remembering_logins():  # each login verified once per command
+                    code = func(ctx, **kwargs) or 0
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(printable(f"Error: {problem}"), err=True)
             code = 1
         except GroupsyncError as exc:
             # whatever an error quotes, never the store URL's secrets; one line per problem
-            for line in redact_text(str(exc), store).splitlines() or [""]:
+            for line in _error_lines(exc, store):
                 click.echo(printable(f"Error: {line}"), err=True)
             code = 1
         finally:
@@ -185,6 +205,135 @@ def _command(func: Callable[..., int | None]) -> Callable[..., None]:
         sys.exit(code)
 
     return wrapper
+
+
+def _error_lines(exc: GroupsyncError, store: str) -> list[str]:
+    if isinstance(exc, ConfigError):
+        return [str(problem) for problem in exc.problems]
+    return redact_text(str(exc), store).splitlines() or [""]
+
+
+def _practice_option(func: F) -> F:
+    """`--practice NAME`: with a workspace file, the practices to run on."""
+    return click.option(
+        "--practice", "practices", metavar="NAME", multiple=True,
+        help="With a workspace file (groupsync.yaml): run on this practice only "
+             "(repeatable); every practice without it.")(func)
+
+
+def _workspace(file: str) -> Any:
+    """The workspace `file` is, or None when it is a practice file (or can't be read: the
+    practice loader then says why)."""
+    from groupsync import workspace
+
+    raw = workspace.read(file)
+    if raw is None or not workspace.is_workspace(raw):
+        return None
+    return workspace.load_workspace(file, raw)
+
+
+# The commands whose practices are read and planned side by side: each is reads and argon2
+# verifications (which release the GIL), no writes. Applies run one practice after another:
+# writers take the store's lock in turn anyway, and the output stays in the file's order.
+_PARALLEL = {"validate", "plan", "access", "notice"}
+
+
+def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
+           names: tuple[str, ...], kwargs: dict[str, Any]) -> int:
+    """One command over the practices of a workspace (docs/contracts.md, "Running many
+    practices"): each on its own Context, its own plan and transaction; a practice's failure
+    is reported under its name and the others go on. Exit 1 if any failed, else the highest
+    code a practice gave (2: changes under --detailed-exitcode)."""
+    import concurrent.futures
+
+    chosen = workspace.select(names)
+    command = click.get_current_context().info_name or ""
+    if kwargs.get("out") and len(chosen) > 1:
+        raise UsageError("--out writes one practice's file: add --practice NAME")
+    if command == "apply":
+        if kwargs.get("planfile"):
+            raise UsageError("apply PLANFILE applies one saved plan: give it without a "
+                             "workspace file")
+        if not kwargs.get("auto_approve"):
+            raise UsageError("apply on a workspace needs --auto-approve (review the fleet's "
+                             "plan first); nothing was changed")
+
+    command_context = click.get_current_context()
+
+    def one(path: str) -> tuple[Context, int, str | None]:
+        sub = Context(path, ctx.store, ctx.env_file, not ctx.color)
+        sub.color = ctx.color
+        sub.buffer = []
+        failed: str | None = None
+        # click's context is per thread: each worker sees the command's options as given
+        with command_context.scope(cleanup=False), remembering_logins():
+            try:
+                code = func(sub, **kwargs) or 0
+            except GroupsyncError as exc:
+                failed = "\n".join(_error_lines(exc, ctx.store))
+                code = 1
+            finally:
+                sub.close()
+        return sub, code, failed
+
+    workers = min(len(chosen), os.cpu_count() or 1) if command in _PARALLEL else 1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        done = dict(zip(chosen, pool.map(one, chosen.values()), strict=True))
+    fmt = "json" if kwargs.get("as_json") and command == "plan" else kwargs.get("fmt", "text")
+    if command == "plan" and fmt in ("json", "markdown"):
+        _fleet_document(ctx, done, fmt, kwargs.get("max_removals", DEFAULT_MAX_REMOVALS))
+    else:
+        _fleet_text(ctx, done, command)
+    codes = [code for _sub, code, _failed in done.values()]
+    return 1 if any(f for _s, _c, f in done.values()) else max(codes, default=0)
+
+
+def _fleet_text(ctx: Context, done: dict[str, tuple[Context, int, str | None]],
+                command: str) -> None:
+    for name, (sub, _code, failed) in done.items():
+        click.echo(f"== {name} ==")
+        for err, text in sub.buffer or []:
+            click.echo(text, err=err, nl=False)
+        if failed:
+            for line in failed.splitlines():
+                click.echo(printable(f"Error: {line}"))
+                click.echo(printable(f"Error: {name}: {line}"), err=True)
+        click.echo()
+    failures = sum(1 for _s, _c, f in done.values() if f)
+    tail = f", {failures} failed" if failures else ""
+    if command in ("plan", "apply"):
+        made = [sub.made for sub, _c, f in done.values() if sub.made is not None and not f]
+        changed = sum(1 for p in made if p.changes)
+        total = {"add": 0, "change": 0, "remove": 0}
+        for p in made:
+            for key, n in p.summary().items():
+                total[key] += n
+        verb = ("to add", "to change", "to remove") if command == "plan" else \
+            ("added", "changed", "removed")
+        click.echo(f"Fleet: {_n(len(done), 'practice')}, {changed} with changes: "
+                   f"{total['add']} {verb[0]}, {total['change']} {verb[1]}, "
+                   f"{total['remove']} {verb[2]}{tail}.")
+    else:
+        click.echo(f"Fleet: {_n(len(done), 'practice')}{tail}.")
+
+
+def _fleet_document(ctx: Context, done: dict[str, tuple[Context, int, str | None]],
+                    fmt: str, max_removals: int) -> None:
+    from groupsync import render
+
+    for name, (sub, _code, problem) in done.items():
+        for err, text in sub.buffer or []:
+            if err:  # what a practice said on stderr (a saved plan's path) stays there
+                click.echo(text, err=True, nl=False)
+        for line in (problem or "").splitlines():
+            click.echo(printable(f"Error: {name}: {line}"), err=True)
+    plans = {name: sub.made for name, (sub, _c, problem) in done.items()
+             if sub.made is not None and not problem}
+    failed = {name: problem for name, (_s, _c, problem) in done.items() if problem}
+    if fmt == "json":
+        _emit(ctx, render.fleet_json(plans, failed, max_removals))
+    else:
+        _emit(ctx, render.fleet_markdown(plans, failed, max_removals))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +348,7 @@ def cli() -> None:
 
 @cli.command()
 @_common
+@_practice_option
 @_command
 def validate(ctx: Context) -> None:
     """Check the practice file offline (no store, no passwords).
@@ -207,10 +357,10 @@ def validate(ctx: Context) -> None:
     """
     d = ctx.desired()
     records = sum(len(r) for r in d.codes.inline.values()) if d.codes else 0
-    click.echo(f"{ctx.file} is valid: {_n(len(d.providers), 'provider')}, "
+    ctx.echo(f"{ctx.file} is valid: {_n(len(d.providers), 'provider')}, "
                f"{_n(len(d.staff), 'staff username')}, {_n(records, 'inline code record')}.")
     for warning in [*d.warnings, *d.file_warnings]:
-        click.echo(printable(f"Warning: {warning}"), err=True)
+        ctx.echo(printable(f"Warning: {warning}"), err=True)
 
 
 def _n(count: int, noun: str) -> str:
@@ -327,6 +477,7 @@ def _note(given: str | None) -> str | None:
                    "past --max-removals): the plan is still shown, and not saved.")
 @_rotate_option
 @_acting_options
+@_practice_option
 @_command
 def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
          max_removals: int, fail_on_warnings: bool, rotate: tuple[str, ...],
@@ -345,6 +496,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 
     _nonempty("--out", out)
     _system, p, passwords, _desired = _plan(ctx, rotate, _acting(acting), break_glass)
+    ctx.made = p
     fmt = "json" if as_json else fmt
     if fmt == "json":
         _emit(ctx, render.plan_json(p, max_removals=max_removals))
@@ -359,7 +511,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     if out:
         write_private(out, planfile_format.dumps(p, passwords))
         # on stderr, so the text plan on stdout still ends with its summary line (contract)
-        click.echo(f"Saved the plan to {out}; apply it with: {_apply_hint(ctx, out)}", err=True)
+        ctx.echo(f"Saved the plan to {out}; apply it with: {_apply_hint(ctx, out)}", err=True)
     return 2 if detailed_exitcode and p.changes else 0
 
 
@@ -373,6 +525,7 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
               help="Kept on every audit entry of this apply (in CI: the commit and author).")
 @_acting_options
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@_practice_option
 @_command
 def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None,
           rotate: tuple[str, ...], note: str | None, acting: str | None,
@@ -410,6 +563,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
     else:
         system, p, passwords, desired = _plan(ctx, rotate, _acting(acting), break_glass)
         _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
+    ctx.made = p
     if not p.changes:
         return
     guards = Guards(max_removals=max_removals, break_glass=break_glass)
@@ -430,7 +584,7 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
     with _progress(len(p.changes), ctx) as progress:
         revision = apply_changes(system, p, passwords, desired, progress, note, guards)
     s = p.summary()
-    click.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
+    ctx.echo(f"\nApply complete: {s['add']} added, {s['change']} changed, "
                f"{s['remove']} removed. Store {redact(ctx.store)} is at revision {revision}.")
 
 
@@ -473,6 +627,7 @@ def log(ctx: Context, as_json: bool, limit: int | None, acting: str | None) -> N
 
 @cli.command()
 @_common
+@_practice_option
 @_command
 def sandbox(ctx: Context) -> None:
     """Sign up the file's providers in a sandbox store, or through a service.
@@ -499,8 +654,8 @@ def sandbox(ctx: Context) -> None:
         where = f"Sandbox store {redact(ctx.store)}"
     for key in created:
         p = desired.providers[key]
-        click.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
-    click.echo(f"{where}: {len(desired.providers)} provider accounts ({len(created)} new).")
+        ctx.echo(f"Signed up {key}: account {p.account_id}, login {p.login}")
+    ctx.echo(f"{where}: {len(desired.providers)} provider accounts ({len(created)} new).")
 
 
 @contextlib.contextmanager
@@ -549,6 +704,7 @@ def schema(ctx: Context) -> None:
               help="Show only what changed since the last review: grants added, raised, "
                    "lowered or removed, and break-glass applies.")
 @_as_option
+@_practice_option
 @_command
 def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: bool,
            note: str | None, since_review: bool, acting: str | None) -> None:
@@ -597,7 +753,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
         text = review.table(items)
     if out:
         write_private(out, text)
-        click.echo(f"Wrote the access review ({len(items)} rows) to {out}")
+        ctx.echo(f"Wrote the access review ({len(items)} rows) to {out}")
     else:
         _emit(ctx, text)
 
@@ -646,7 +802,7 @@ def _review(ctx: Context, attest: bool, note: str | None, acting: str | None, fm
     seen = reviews.digest([r for r in items if not r.outside])
     done = backend.attest(who.username, password, accounts, note or "", who.person, seen)
     person = f" ({who.person})" if who.person else ""
-    click.echo(f"Recorded the access review of {len(accounts)} accounts ({done.rows} access "
+    ctx.echo(f"Recorded the access review of {len(accounts)} accounts ({done.rows} access "
                f"rows) as {who.username}{person} at revision {done.revision}; SHA-256 "
                f"{done.digest}.")
 
@@ -701,6 +857,7 @@ def export(ctx: Context, master: str | None, logins: tuple[str, ...], out: str |
               help="Record this notice as sent (logs in as --as USERNAME, else the master).")
 @click.option("--json", "as_json", is_flag=True, help="Print the notice as JSON.")
 @_as_option
+@_practice_option
 @_command
 def notice(ctx: Context, mark_sent: bool, as_json: bool, acting: str | None) -> None:
     """Print the group-rate notice for the vendor: practice, TIN and providers.
@@ -726,7 +883,7 @@ def notice(ctx: Context, mark_sent: bool, as_json: bool, acting: str | None) -> 
         system.record_notice(who.username, password, draft.practice_name, draft.tin,
                              draft.providers())
         if not as_json:
-            click.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")
+            ctx.echo(f"Recorded this notice as sent ({len(draft.providers())} providers).")
 
 
 @cli.command()

@@ -458,7 +458,7 @@ def load_text(raw: bytes, name: str, max_nodes: int = yamlload.MAX_NODES) -> Des
     try:
         model = PracticeFile.model_validate(doc.data)
     except ValidationError as exc:
-        shape = _pydantic_problems(exc, doc, name)
+        shape = pydantic_problems(exc, doc, name)
         seen = {(p.line, p.column) for p in shape}
         # The shape is wrong somewhere, so the full cross-checks can't run; the references to
         # provider keys still can, so a typo there is reported in the same run.
@@ -525,7 +525,10 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) -> list[Problem]:
+def pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str,
+                      top: type[BaseModel] | None = None) -> list[Problem]:
+    """Pydantic's errors as FILE:LINE:COL problems; `top` is the file's model (the practice
+    file's unless given), for the keys an unknown key's hint offers."""
     problems: dict[tuple[Any, ...], Problem] = {}
     kinds_at: dict[tuple[Any, ...], set[str]] = {}
     located = [(err, _data_path(doc.data, err["loc"], err["type"])) for err in exc.errors()]
@@ -543,7 +546,7 @@ def _pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str) 
         where = ".".join(str(x) for x in loc[:-1]) or "the top level"
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(loc[:-1], top or PracticeFile)
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             msg = f"unknown key {key!r} in {where}"
             msg += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
@@ -593,8 +596,8 @@ def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
     return tuple(path)
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = PracticeFile
+def _allowed_keys(loc: tuple[Any, ...], top: type[BaseModel]) -> list[str]:
+    model: Any = top
     for part in loc:
         if isinstance(part, int) or model is None:
             continue

@@ -531,3 +531,63 @@ def _code_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
 @audits("login")
 def _login_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
     return [f"from {detail['address']}"] if detail.get("address") else []
+
+
+# -- fleets (docs/contracts.md, "Running many practices") ---------------------------------
+
+
+def fleet_json(plans: dict[str, Plan], failed: dict[str, str],
+               max_removals: int | None = None) -> str:
+    """`plan --json` on a workspace: each practice's `plan --json` under its name, and each
+    failed practice's message."""
+    return _json({"format_version": "1",
+                  "practices": {name: json.loads(plan_json(p, max_removals))
+                                for name, p in plans.items()},
+                  "failed": failed})
+
+
+def fleet_markdown(plans: dict[str, Plan], failed: dict[str, str],
+                   max_removals: int | None = None) -> str:
+    """One pull-request comment for a fleet: a table of practices first (changes or the
+    failure), then each practice's plan in a collapsible section, as many as fit under
+    GitHub's limit; the table always does."""
+    names = [*plans, *(n for n in failed if n not in plans)]
+    total = {"add": 0, "change": 0, "remove": 0}
+    for p in plans.values():
+        for key, n in p.summary().items():
+            total[key] += n
+    changed = sum(1 for p in plans.values() if p.changes)
+    out = [f"### groupsync fleet plan: {_n(len(names), 'practice')}, {changed} with changes"
+           + (f", {len(failed)} failed" if failed else ""), "",
+           "| practice | to add | to change | to remove | status |", "|---|---:|---:|---:|---|"]
+    for name in names:
+        if name in failed:
+            first = failed[name].splitlines()[0] if failed[name] else ""
+            out.append(f"| {_md(name)} | | | | :x: {_md(first[:300])} |")
+            continue
+        s = plans[name].summary()
+        status = "changes" if plans[name].changes else "no changes"
+        if plans[name].warnings:
+            status += f", :warning: {_n(len(plans[name].warnings), 'warning')}"
+        out.append(f"| {_md(name)} | {s['add']} | {s['change']} | {s['remove']} | {status} |")
+    size = sum(len(line) + 1 for line in out)
+    left_out = 0
+    for name, p in plans.items():
+        if not p.changes and not p.warnings:
+            continue
+        body = plan_markdown(p, max_removals).replace("### groupsync plan", "#### plan")
+        section = ["", f"<details><summary><b>{_html(name)}</b></summary>", "", body,
+                   "</details>"]
+        length = sum(len(line) + 1 for line in section)
+        if left_out or size + length > MAX_MARKDOWN:
+            left_out += 1
+            continue
+        out += section
+        size += length
+    if left_out:
+        out += ["", f"_{_n(left_out, 'more practice')} left out to fit a pull-request "
+                    "comment; `groupsync plan --practice NAME` shows each._"]
+    out += ["", f"_Fleet: {_n(len(names), 'practice')}, {changed} with changes: "
+                f"{total['add']} to add, {total['change']} to change, {total['remove']} to "
+                f"remove" + (f", {len(failed)} failed" if failed else "") + "._"]
+    return "\n".join(out) + "\n"
