@@ -424,6 +424,13 @@ def _nonempty(option: str, value: str | None) -> None:
         raise UsageError(f"{option} is empty: give a file name")
 
 
+def _expand_option(func: F) -> F:
+    return click.option(
+        "--expand", is_flag=True,
+        help="Show a change that is the same in several accounts in each of them, not once "
+             "under `in N accounts:`.")(func)
+
+
 def _rotate_option(func: F) -> F:
     return click.option(
         "--rotate", "rotate", metavar="USERNAME", multiple=True,
@@ -477,11 +484,12 @@ def _note(given: str | None) -> str | None:
                    "past --max-removals): the plan is still shown, and not saved.")
 @_rotate_option
 @_acting_options
+@_expand_option
 @_practice_option
 @_command
 def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitcode: bool,
          max_removals: int, fail_on_warnings: bool, rotate: tuple[str, ...],
-         acting: str | None, break_glass: bool) -> int:
+         acting: str | None, break_glass: bool, expand: bool) -> int:
     """Show what apply would change; changes nothing.
 
     Example: groupsync plan --env-file secrets.env --out riverside.plan
@@ -501,9 +509,10 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
     if fmt == "json":
         _emit(ctx, render.plan_json(p, max_removals=max_removals))
     elif fmt == "markdown":
-        _emit(ctx, render.plan_markdown(p, max_removals=max_removals))
+        _emit(ctx, render.plan_markdown(p, max_removals=max_removals, expand=expand))
     else:
-        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
+        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals,
+                                    expand=expand))
     warned = len(p.warnings) + len(render.removal_warning(p, max_removals, ""))
     if fail_on_warnings and warned:
         raise PlanError(f"the plan has {warned} warning{'' if warned == 1 else 's'} and "
@@ -524,12 +533,13 @@ def plan(ctx: Context, out: str | None, as_json: bool, fmt: str, detailed_exitco
 @click.option("--note", metavar="TEXT", default=None,
               help="Kept on every audit entry of this apply (in CI: the commit and author).")
 @_acting_options
+@_expand_option
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @_practice_option
 @_command
 def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | None,
           rotate: tuple[str, ...], note: str | None, acting: str | None,
-          break_glass: bool) -> None:
+          break_glass: bool, expand: bool) -> None:
     """Apply the plan (or a saved PLANFILE) in one transaction.
 
     Example: groupsync apply --auto-approve riverside.plan
@@ -559,10 +569,11 @@ def apply(ctx: Context, auto_approve: bool, max_removals: int, planfile: str | N
         # Authenticated before anything else uses it: an edited file stops here.
         p = saved.verify(passwords)
         system = ctx.for_saved_plan()
-        _emit(ctx, render.plan_text(p, color=ctx.color))
+        _emit(ctx, render.plan_text(p, color=ctx.color, expand=expand))
     else:
         system, p, passwords, desired = _plan(ctx, rotate, _acting(acting), break_glass)
-        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals))
+        _emit(ctx, render.plan_text(p, color=ctx.color, max_removals=max_removals,
+                                    expand=expand))
     ctx.made = p
     if not p.changes:
         return

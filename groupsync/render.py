@@ -186,24 +186,69 @@ def _code_lines(c: CodeChange, sym: str) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None) -> str:
+MAX_GROUP_ACCOUNTS = 5  # accounts a grouped change names before "and N more"
+
+
+def _grouped(plan: Plan, lines: dict[int, tuple[str, ...]]
+             ) -> tuple[list[Change], list[tuple[list[str], list[Change]]]]:
+    """The changes shown in their account, and those shown once for several accounts: a
+    change whose lines are the same in two or more accounts (a fee change, a payer, a role's
+    new level), grouped by the set of accounts they concern, in the plan's order."""
+    where: dict[tuple[str, ...], list[str]] = {}
+    for c in plan.changes:
+        if id(c) in lines:
+            where.setdefault(lines[id(c)], []).append(c.account)
+    singles: list[Change] = []
+    groups: dict[tuple[str, ...], list[Change]] = {}
+    seen: set[tuple[str, ...]] = set()
+    for c in plan.changes:
+        if id(c) not in lines:
+            continue
+        accounts = where[lines[id(c)]]
+        if len(set(accounts)) < 2:
+            singles.append(c)
+        elif lines[id(c)] not in seen:
+            seen.add(lines[id(c)])
+            groups.setdefault(tuple(accounts), []).append(c)
+    return singles, [(list(accounts), changes) for accounts, changes in groups.items()]
+
+
+def _accounts_text(plan: Plan, accounts: list[str]) -> str:
+    named = [f"{a} ({plan.accounts[a]})" if a in plan.accounts else a
+             for a in accounts[:MAX_GROUP_ACCOUNTS]]
+    more = len(accounts) - MAX_GROUP_ACCOUNTS
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+
+
+def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None,
+              expand: bool = False) -> str:
+    """The plan for people: each account's changes under it; a change that is the same in
+    several accounts once, under `in N accounts: ...` (`expand`: in every account)."""
     style = _Style(color)
     out: list[str] = []
     moves = plan.moves()
     if plan.changes:
         out.append("groupsync will make these changes:")
+        lines = {id(c): tuple(_change_lines(c, style, moves)) for c in plan.changes
+                 if not (isinstance(c, UsernameChange) and c.before is not None
+                         and ukey(c.username) in moves)}  # a move: shown once, as `-/+`
+        singles, groups = ([c for c in plan.changes if id(c) in lines], []) if expand \
+            else _grouped(plan, lines)
         current = None
-        for c in plan.changes:
-            if (isinstance(c, UsernameChange) and c.before is not None
-                    and ukey(c.username) in moves):
-                continue  # shown once, as `-/+`, where the username is added
+        for c in singles:
             if c.account != current:
                 current = c.account
                 key = plan.accounts.get(c.account)
                 name = f"account {c.account}" + (f" ({key})" if key else "")
                 out.append("")
                 out.append(style(name, "bold"))
-            out.extend(_change_lines(c, style, moves))
+            out.extend(lines[id(c)])
+        for accounts, changes in groups:
+            out.append("")
+            out.append(style(f"in {len(accounts)} accounts: {_accounts_text(plan, accounts)}",
+                             "bold"))
+            for c in changes:
+                out.extend(lines[id(c)])
         out.append("")
     warnings = plan.warnings + removal_warning(
         plan, max_removals, "apply will refuse it unless --max-removals is raised")
@@ -282,7 +327,7 @@ def removal_warning(plan: Plan, max_removals: int | None, refuse: str) -> list[s
             f"{max_removals}; {refuse}"]
 
 
-def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
+def plan_markdown(plan: Plan, max_removals: int | None = None, expand: bool = False) -> str:
     """For a pull-request comment: what kinds of change, warnings, the privilege changes
     (risky grants flagged), then each account in a collapsible section. Every value is shown
     as written (escaped), so the comment shows what will be applied."""
@@ -341,17 +386,25 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
                     "", *header, *rows, "", "</details>"]
         else:
             out += ["", f"**{title}**", "", *header, *rows]
+    details: dict[int, tuple[str, ...]] = {id(c): (_md_detail(c),) for c in plan.changes}
+    singles, groups = (plan.changes, []) if expand else _grouped(plan, details)
+    sections: list[tuple[str, list[Change], int]] = []  # title, changes, accounts each
     by_account: dict[str, list[Change]] = {}
-    for c in plan.changes:
+    for c in singles:
         by_account.setdefault(c.account, []).append(c)
+    for account, changes in by_account.items():
+        key = plan.accounts.get(account)
+        sections.append((f"account {account}" + (f" ({key})" if key else ""), changes, 1))
+    for accounts, changes in groups:
+        sections.append((f"in {len(accounts)} accounts: {_accounts_text(plan, accounts)}",
+                         changes, len(accounts)))
     size = sum(len(line) + 1 for line in out)
     left_out = 0
-    for account, changes in by_account.items():
+    for heading, changes, each in sections:
         n = {"add": 0, "change": 0, "remove": 0}
         for c in changes:
-            n[c.action] += 1
-        key = plan.accounts.get(account)
-        title = _html(f"account {account}" + (f" ({key})" if key else ""))
+            n[c.action] += each
+        title = _html(heading)
         section = ["", f"<details><summary>{title}: {n['add']} to add, {n['change']} to "
                        f"change, {n['remove']} to remove</summary>", "",
                    "| | change |", "|---|---|"]
@@ -364,7 +417,7 @@ def plan_markdown(plan: Plan, max_removals: int | None = None) -> str:
         out += section
         size += length
     if left_out:
-        out += ["", f"_{_n(left_out, 'more account')} left out to fit a pull-request comment; "
+        out += ["", f"_{_n(left_out, 'more section')} left out to fit a pull-request comment; "
                     "`groupsync plan` shows the whole plan._"]
     out += ["", f"_{summary_line(plan)}_"]
     return "\n".join(out) + "\n"

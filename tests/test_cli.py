@@ -270,7 +270,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
                                   "groupsync's (6); run 'groupsync store migrate'\n")
     r = run("store", "migrate", "--store", "new.db")
-    assert r.code == 1 and "no migration from it to 5" in r.err
+    assert r.code == 1 and "no migration from it to 6" in r.err
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: the tests above

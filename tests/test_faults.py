@@ -188,7 +188,7 @@ def test_store_from_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     r = _cli(tmp_path, "apply", "--auto-approve", "--store", str(store))
     assert r.returncode == 1
     assert r.stderr == (f"Error: store {store} has schema version 99, newer than this groupsync "
-                        "understands (5); upgrade groupsync\n")
+                        "understands (6); upgrade groupsync\n")
     assert store.read_bytes() == before
 
 

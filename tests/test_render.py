@@ -174,7 +174,7 @@ def test_markdown_neither_mentions_nor_links_issues_and_fits_a_comment() -> None
                  for i in range(60 * 40)])
     text = plan_markdown(big)
     assert len(text) < 65_536
-    assert "more accounts left out to fit a pull-request comment" in text
+    assert "more sections left out to fit a pull-request comment" in text
     assert text.endswith("_Plan: 2400 to add, 0 to change, 0 to remove._\n")
 
 

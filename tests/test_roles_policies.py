@@ -121,12 +121,18 @@ def test_a_role_edit_changes_every_holder_and_the_plan_names_the_role(
         "front-desk: {clients: view, scheduling: full, reports: view}"))
     r = run("plan", *FILES)
     assert r.code == 0
+    # the same change in four accounts is shown once (`--expand`: in each)
+    assert r.out.count("~ privileges frontdesk (front-desk)") == 1
+    assert (f"in 4 accounts: {SMITH} (smith), {JONES} (jones), {GARCIA} (garcia), {CHEN} "
+            "(chen)\n  ~ privileges frontdesk (front-desk)\n      reports: none -> view\n"
+            ) in r.out
+    assert r.out.endswith("Plan: 0 to add, 4 to change, 0 to remove.\n")
+    r = run("plan", *FILES, "--expand")
     for acct in (SMITH, JONES, GARCIA, CHEN):
         section = r.out[r.out.index(f"account {acct} "):]
         assert section.index("  ~ privileges frontdesk (front-desk)\n      reports: none -> "
                              "view\n") < section.index("\n\n")
     assert r.out.count("~ privileges frontdesk (front-desk)") == 4
-    assert r.out.endswith("Plan: 0 to add, 4 to change, 0 to remove.\n")
     data = json.loads(run("plan", *FILES, "--json").out)
     assert [(c["account"], c["role"]) for c in data["changes"]] == [
         (a, "front-desk") for a in (SMITH, JONES, GARCIA, CHEN)]
