@@ -60,7 +60,8 @@ def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path, store: str) -
     prepared = prepare(system, desired, secrets())
     with system.session("rjones", "demo-only-jones-2b9c") as s:
         s.set_practice_setup("100517", "Jones Therapy", None, False)
-    with pytest.raises(StaleError, match=r"the store changed since the plan was made \(account 100517 changed\)"):
+    with pytest.raises(StaleError, match=r"the store changed since the plan was made "
+                                         r"\(account 100517 changed\)"):
         apply_plan(system, prepared.plan, prepared.passwords)
     assert system.read_state().revision == 5
 

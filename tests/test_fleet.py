@@ -109,7 +109,8 @@ def test_a_workspace_file_is_checked_like_a_practice_file(run: Run, tmp_path: Pa
     assert r.code == 1
     assert "Error: groupsync.yaml:4:1: unknown key 'practise' in the top level (did you mean " \
            "'practices'?)\n" in r.err
-    assert "Error: groupsync.yaml:3:13: practices.Bad Name: 'Bad Name' has the wrong form\n" in r.err
+    assert ("Error: groupsync.yaml:3:13: practices.Bad Name: 'Bad Name' has the wrong "
+            "form\n") in r.err
 
 
 def test_a_saved_plan_stays_fresh_across_another_practices_apply(
@@ -177,3 +178,16 @@ def test_a_fee_change_in_every_account_is_shown_once(run: Run, tmp_path: Path) -
     assert ("<details><summary>in 4 accounts: 100482 (smith), 100517 (jones), 100533 "
             "(garcia), 100561 (chen): 0 to add, 4 to change, 0 to remove</summary>") in markdown
     assert markdown.count("billing\\_codes 90837") == 1
+
+
+def test_the_readme_fleet_plan_is_real_output(run: Run, tmp_path: Path) -> None:
+    readme = (EXAMPLE.parent.parent / "README.md").read_text()
+    start = readme.index("$ groupsync plan -f examples/fleet/groupsync.yaml")
+    shown = readme[readme.index("\n", start) + 1:readme.index("```", start)]
+    shutil.copytree(EXAMPLE.parent, tmp_path / "examples")
+    opts = ("-f", "examples/fleet/groupsync.yaml", "--env-file", "examples/demo.env")
+    assert run("sandbox", *opts).code == 0
+    assert run("apply", *opts, "--auto-approve").code == 0
+    fee(tmp_path, "examples/practice.yaml", 'fee: "150.00"', 'fee: "155.00"')
+    fee(tmp_path, "examples/fleet/lakeside.yaml", 'fee: "175.00"', 'fee: "180.00"')
+    assert run("plan", *opts).out == shown
