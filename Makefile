@@ -10,7 +10,7 @@ GS     := $(CURDIR)/$(BIN)/groupsync
 # Options go after the command name: `groupsync plan -f ...`.
 OPTS   := -f $(EXAMPLE) --env-file $(DEMOENV) --store $(CURDIR)/$(DEMO)/sandbox.db
 
-.PHONY: install demo test lint typecheck unit fuzz bench bench-scale bench-hostile bench-cli load clean
+.PHONY: install demo test lint typecheck unit fuzz bench bench-scale bench-hostile bench-cli bench-fleet load clean
 
 # `make demo` installs what the tool needs at run time; `make test` adds the dev tools.
 RUNSTAMP := $(VENV)/.installed-run
@@ -67,6 +67,11 @@ bench: $(STAMP)
 
 # A 3-provider practice alone vs. in a vendor-sized store (20,000 more practices), both backends.
 PRACTICES ?= 20000
+# 200 three-provider practices in one workspace, on SQLite and PostgreSQL (PRACTICES=N to change).
+PRACTICES ?= 200
+bench-fleet: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py --practices $(PRACTICES)
+
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --backend sqlite --practices $(PRACTICES)
 	$(BIN)/python benchmarks/scale.py --backend postgresql --practices $(PRACTICES)
