@@ -8,7 +8,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from .conftest import DEMO_ENV, EXAMPLE, Result
+from .helpers import budget
 from .support import serving
 
 Run = Callable[..., Result]
@@ -191,3 +196,35 @@ def test_the_readme_fleet_plan_is_real_output(run: Run, tmp_path: Path) -> None:
     fee(tmp_path, "examples/practice.yaml", 'fee: "150.00"', 'fee: "155.00"')
     fee(tmp_path, "examples/fleet/lakeside.yaml", 'fee: "175.00"', 'fee: "180.00"')
     assert run("plan", *opts).out == shown
+
+
+@settings(max_examples=budget(6), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(river_fee=st.sampled_from(["150.00", "151.00", "999.99"]),
+       lake_fee=st.sampled_from(["175.00", "176.50"]),
+       lake_broken=st.booleans(),
+       chosen=st.sampled_from([(), ("riverside",), ("lakeside",), ("lakeside", "riverside")]))
+def test_planning_a_fleet_is_planning_each_practice_alone(
+        run: Run, tmp_path_factory: pytest.TempPathFactory, river_fee: str, lake_fee: str,
+        lake_broken: bool, chosen: tuple[str, ...]) -> None:
+    tmp_path = tmp_path_factory.mktemp("fleet")
+    ws = workspace(tmp_path)
+    assert run("sandbox", *ws, cwd=tmp_path).code == 0
+    fee(tmp_path, "riverside.yaml", 'fee: "150.00"', f'fee: "{river_fee}"')
+    fee(tmp_path, "lakeside.yaml", 'fee: "175.00"', f'fee: "{lake_fee}"')
+    if lake_broken:
+        fee(tmp_path, "lakeside.yaml", "home: kim", "home: nobody")
+    picked = [arg for name in chosen for arg in ("--practice", name)]
+    fleet = json.loads(run("plan", *ws, "--json", *picked, cwd=tmp_path).out)
+    names = list(chosen) or ["riverside", "lakeside"]
+    for name in names:
+        alone = run("plan", "-f", f"{name}.yaml", "--env-file", str(DEMO_ENV), "--json",
+                    cwd=tmp_path)
+        if alone.code == 0:
+            assert fleet["practices"][name] == json.loads(alone.out)
+            assert name not in fleet["failed"]
+        else:
+            assert name not in fleet["practices"]
+            assert fleet["failed"][name] == "\n".join(
+                line.removeprefix("Error: ") for line in alone.err.splitlines())
+    assert sorted([*fleet["practices"], *fleet["failed"]]) == sorted(names)
