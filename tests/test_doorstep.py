@@ -105,9 +105,9 @@ def test_two_payers_that_differ_only_in_case_are_one_payer(tmp_path: Path) -> No
 def test_sandbox_names_every_unset_variable_at_once_and_none_for_existing_accounts(
         run: Callable[..., Result], tmp_path: Path) -> None:
     store = str(tmp_path / "s.db")
-    env_lines = [line for line in DEMO_ENV.read_text().splitlines() if "=" in line]
-    logins = [line for line in env_lines if not line.startswith(("#", "MASTER",
-                                                                  "FRONTDESK", "BILLING"))]
+    from groupsync.config import load_file
+
+    logins = [p.password_var for p in load_file(EXAMPLE).providers.values()]
     bare = tmp_path / "none.env"
     bare.write_text("")
     r = run("sandbox", "-f", str(EXAMPLE), "--env-file", str(bare), "--store", store,

@@ -41,7 +41,7 @@ def _store_bytes(tmp_path: Path) -> bytes:
 def test_a_saved_plan_is_private_and_authenticated(planned: Path) -> None:
     assert stat.S_IMODE(planned.stat().st_mode) == 0o600
     doc = json.loads(planned.read_text())
-    assert doc["format"] == "groupsync-saved-plan" and doc["format_version"] == 2
+    assert doc["format"] == "groupsync-saved-plan" and doc["format_version"] == 3
     assert set(doc["mac"]) == {"alg", "salt", "tag"}
     for secret in DEMO.values():
         assert secret not in planned.read_text()
@@ -86,11 +86,11 @@ def test_the_untouched_saved_plan_applies(run: Run, planned: Path) -> None:
     ("[1, 2]", "is not a groupsync plan file"),
     ('{"format_version": "1", "changes": []}',
      "was saved by an older groupsync (unauthenticated plan format 1); run plan --out again"),
-    ('{"format": "groupsync-saved-plan", "format_version": 3}',
-     "has plan format version 3; this groupsync reads version 2 (the number)"),
-    ('{"format": "groupsync-saved-plan", "format_version": 2, "plan": {"revision": 1' + '0' * 5000
+    ('{"format": "groupsync-saved-plan", "format_version": 2}',
+     "has plan format version 2; this groupsync reads version 3 (the number)"),
+    ('{"format": "groupsync-saved-plan", "format_version": 3, "plan": {"revision": 1' + '0' * 5000
      + '}}', "is not a groupsync plan file (not JSON)"),
-    ('{"format": "groupsync-saved-plan", "format_version": 2, "plan": {}}',
+    ('{"format": "groupsync-saved-plan", "format_version": 3, "plan": {}}',
      "is not an authenticated groupsync plan file; refused"),
 ])
 def test_files_that_are_not_saved_plans_are_refused(

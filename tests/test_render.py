@@ -170,7 +170,8 @@ def test_markdown_neither_mentions_nor_links_issues_and_fits_a_comment() -> None
     assert "<summary>account 100482 (chen_lee): 1 to add" in html  # no stray backslash
     big = _plan([change("add", "code", f"{100000 + i // 60}", file="diagnosis_codes",
                         key=f"F{i % 60:02d}.1", after={"code": f"F{i % 60:02d}.1",
-                                                       "description": "x" * 200})
+                                                       # each account its own: no grouping
+                                                       "description": f"{i // 60}" + "x" * 200})
                  for i in range(60 * 40)])
     text = plan_markdown(big)
     assert len(text) < 65_536
