@@ -232,9 +232,10 @@ def _workspace(file: str) -> Any:
     return workspace.load_workspace(file, raw)
 
 
-# The commands whose practices are read and planned side by side: each is reads and argon2
-# verifications (which release the GIL), no writes. Applies run one practice after another:
-# writers take the store's lock in turn anyway, and the output stays in the file's order.
+# The commands whose practices are read and planned side by side: reads and argon2
+# verifications (which release the GIL), at most one small recorded entry (`--mark-sent`,
+# `--attest`), each in its own short transaction. Applies run one practice after another:
+# writers take the store's lock in turn anyway. Output keeps the workspace's order.
 _PARALLEL = {"validate", "plan", "access", "notice"}
 
 
