@@ -303,12 +303,10 @@ def _fleet_text(ctx: Context, done: dict[str, tuple[Context, int, str | None]],
     failures = sum(1 for _s, _c, f in done.values() if f)
     tail = f", {failures} failed" if failures else ""
     if command in ("plan", "apply"):
-        made = [sub.made for sub, _c, f in done.values() if sub.made is not None and not f]
-        changed = sum(1 for p in made if p.changes)
-        total = {"add": 0, "change": 0, "remove": 0}
-        for p in made:
-            for key, n in p.summary().items():
-                total[key] += n
+        from groupsync.render import fleet_totals
+
+        changed, total = fleet_totals([sub.made for sub, _c, f in done.values()
+                                       if sub.made is not None and not f])
         verb = ("to add", "to change", "to remove") if command == "plan" else \
             ("added", "changed", "removed")
         click.echo(f"Fleet: {_n(len(done), 'practice')}, {changed} with changes: "

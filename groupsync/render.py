@@ -589,6 +589,16 @@ def _login_audit(before: Any, after: Any, detail: dict[str, Any]) -> list[str]:
 # -- fleets (docs/contracts.md, "Running many practices") ---------------------------------
 
 
+def fleet_totals(plans: list[Plan]) -> tuple[int, dict[str, int]]:
+    """How many of a fleet's plans have changes, and their counts summed (one reading for the
+    text summary line and the Markdown comment)."""
+    total = {"add": 0, "change": 0, "remove": 0}
+    for p in plans:
+        for key, n in p.summary().items():
+            total[key] += n
+    return sum(1 for p in plans if p.changes), total
+
+
 def fleet_json(plans: dict[str, Plan], failed: dict[str, str],
                max_removals: int | None = None) -> str:
     """`plan --json` on a workspace: each practice's `plan --json` under its name, and each
@@ -605,11 +615,7 @@ def fleet_markdown(plans: dict[str, Plan], failed: dict[str, str],
     failure), then each practice's plan in a collapsible section, as many as fit under
     GitHub's limit; the table always does."""
     names = [*plans, *(n for n in failed if n not in plans)]
-    total = {"add": 0, "change": 0, "remove": 0}
-    for p in plans.values():
-        for key, n in p.summary().items():
-            total[key] += n
-    changed = sum(1 for p in plans.values() if p.changes)
+    changed, total = fleet_totals(list(plans.values()))
     out = [f"### groupsync fleet plan: {_n(len(names), 'practice')}, {changed} with changes"
            + (f", {len(failed)} failed" if failed else ""), "",
            "| practice | to add | to change | to remove | status |", "|---|---:|---:|---:|---|"]
