@@ -121,7 +121,10 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
 def practice_rows(state: State, desired: Desired, accounts: set[str] | None) -> list[Row]:
     """The review of a practice file: its master and staff (their access outside `accounts`
     too, flagged), each cell's role and each username's person."""
-    members = {ukey(desired.master.username), *desired.staff}
+    # a username that works elsewhere too (a workspace's) is reviewed in each practice for
+    # that practice's accounts only: the others are theirs to show
+    members = {ukey(desired.master.username),
+               *(k for k, u in desired.staff.items() if not u.elsewhere)}
     return rows(state, accounts, desired.master.username, members, roles_of(desired),
                 persons_of(desired))
 

@@ -296,6 +296,7 @@ class _Applier:
         self.moved = plan.moves()
         self.final_master: dict[str, dict[str, str]] = {}  # account -> privileges, set last
         self.finished: set[int] = set()  # removals done early (a move), not to do again
+        self.guests = set(plan.guests)
         self.by: dict[tuple[type, str, bool], list[Any]] = defaultdict(list)
         for c in plan.changes:
             is_master = c.username is not None and ukey(c.username) == self.master
@@ -377,7 +378,14 @@ class _Applier:
 
     def join(self, c: JoinChange) -> None:
         login = self.login(c.account)
-        self.s.join(c.username or "", c.account, login, self.password(login))
+        name = c.username or ""
+        if name in self.guests and ukey(name) != ukey(self.s.actor):
+            # a guest joins itself: the acting username can't reach its home to do it
+            self.s.act_as(name, self.password(name))
+            self.s.join(name, c.account, login, self.password(login))
+            self.act_as_master()
+            return
+        self.s.join(name, c.account, login, self.password(login))
         if ukey(c.username or "") == self.master:
             # Keep what the master needs to finish this apply; reduced to the plan's at the end.
             self.s.set_privileges(c.account, c.username or "",

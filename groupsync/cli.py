@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from groupsync.accounts import AccountSystem
     from groupsync.config import Declared, Desired, Secrets
     from groupsync.engine import Backend
+    from groupsync.overlay import Overlay
     from groupsync.plan import Plan
     from groupsync.remote import RemoteSystem
 
@@ -94,6 +95,7 @@ class Context:
         # its name (stdout False/True = stderr, text); None prints at once
         self.buffer: list[tuple[bool, str]] | None = None
         self.made: Plan | None = None  # the plan `plan` or `apply` made, for a fleet's summary
+        self.overlay: Overlay | None = None  # what its workspace adds to the practice file
 
     def echo(self, text: str = "", err: bool = False, nl: bool = True) -> None:
         if self.buffer is not None:
@@ -105,7 +107,7 @@ class Context:
     def _desired(self) -> Desired:
         from groupsync.config import load_file
 
-        return load_file(self.file)
+        return load_file(self.file, self.overlay)
 
     def desired(self) -> Desired:
         """The practice file, loaded once per command however many steps need it."""
@@ -261,9 +263,13 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
 
     command_context = click.get_current_context()
 
-    def one(path: str) -> tuple[Context, int, str | None]:
-        sub = Context(path, ctx.store, ctx.env_file, not ctx.color)
+    if command == "apply":
+        chosen = workspace.apply_order(chosen)
+
+    def one(name: str) -> tuple[Context, int, str | None]:
+        sub = Context(chosen[name], ctx.store, ctx.env_file, not ctx.color)
         sub.color = ctx.color
+        sub.overlay = workspace.overlay(name)
         sub.buffer = []
         failed: str | None = None
         # click's context is per thread: each worker sees the command's options as given
@@ -279,7 +285,7 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
 
     workers = min(len(chosen), os.cpu_count() or 1) if command in _PARALLEL else 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = dict(zip(chosen, pool.map(one, chosen.values()), strict=True))
+        done = dict(zip(chosen, pool.map(one, chosen), strict=True))
     fmt = "json" if kwargs.get("as_json") and command == "plan" else kwargs.get("fmt", "text")
     if command == "plan" and fmt in ("json", "markdown"):
         _fleet_document(ctx, done, fmt, kwargs.get("max_removals", DEFAULT_MAX_REMOVALS))

@@ -36,6 +36,7 @@ from groupsync.envfile import Secrets as Secrets
 from groupsync.envfile import load_env_file as load_env_file
 from groupsync.errors import ConfigError, Problem, RuleError
 from groupsync.files import ReadProblem, read_regular
+from groupsync.overlay import Overlay, dump
 from groupsync.policies import Policy
 from groupsync.vocabulary import (
     ACCOUNT_ID_RE,
@@ -211,6 +212,18 @@ class StaffUsername(_Strict):
     accounts: AccountList = Field(default_factory=list)
     person: Person | None = None
     until: Day | None = None  # deleted after this day (UTC)
+    # it also works in accounts outside this practice (a workspace's username, in its home
+    # practice): its access there is left to those practices, never pruned or warned about
+    elsewhere: YamlBool = False
+
+
+class GuestUsername(_Strict):
+    """A username whose home is outside this practice (a billing service's biller), joined to
+    the accounts named here with their providers' logins (docs/contracts.md, "Guests")."""
+
+    password: SecretRef
+    accounts: Literal["all"] | Annotated[list[ProviderRef], Field(min_length=1)]
+    person: Person | None = None
 
 
 class Codes(_Strict):
@@ -282,6 +295,7 @@ class PracticeFile(_Strict):
     providers: Annotated[dict[str, Provider], Field(min_length=1)]
     master: Master
     usernames: dict[str, StaffUsername] = Field(default_factory=dict)
+    guests: dict[str, GuestUsername] = Field(default_factory=dict)
     roles: dict[str, Any] = Field(default_factory=dict)
     privileges: dict[str, Any] = Field(default_factory=dict)
     policies: Annotated[list[PolicyEntry], Field(max_length=1000)] = Field(default_factory=list)
@@ -315,6 +329,10 @@ class DesiredUsername:
     until: date | None = None  # the username's last day
     # account id -> the last day of that join (never the home: the username's own until is)
     join_until: dict[str, date] = field(default_factory=dict, compare=False, hash=False)
+    # homed outside this practice (`guests:`): joined here, never made, moved or deleted;
+    # `home` is then ""
+    guest: bool = False
+    elsewhere: bool = False  # `elsewhere: true` (and every guest): other accounts are not ours
 
 
 @dataclass(frozen=True)
@@ -430,8 +448,9 @@ class Desired:
 # -- loading ------------------------------------------------------------------------------
 
 
-def load_file(path: str | Path) -> Desired:
-    """Read and validate a practice file; raise ConfigError listing every problem."""
+def load_file(path: str | Path, overlay: Overlay | None = None) -> Desired:
+    """Read and validate a practice file (with what its workspace adds, `overlay`); raise
+    ConfigError listing every problem."""
     name = str(path)
     try:
         raw = read_regular(path, yamlload.MAX_FILE_BYTES)
@@ -445,16 +464,21 @@ def load_file(path: str | Path) -> Desired:
         raise ConfigError([Problem(name, 0, 0, str(exc))]) from None
     except OSError as exc:
         raise ConfigError([Problem(name, 0, 0, f"can't read: {exc.strerror}")]) from None
-    return load_text(raw, name)
+    return load_text(raw, name, overlay=overlay)
 
 
-def load_text(raw: bytes, name: str, max_nodes: int = yamlload.MAX_NODES) -> Desired:
+def load_text(raw: bytes, name: str, max_nodes: int = yamlload.MAX_NODES,
+              overlay: Overlay | None = None) -> Desired:
     doc, problems = yamlload.load(raw, name, max_nodes)
     if doc is None:
         raise ConfigError(problems)
     if not isinstance(doc.data, dict):
         top = Problem(name, 1, 1, "the file must be a mapping (version:, practice:, providers:, …)")
         raise ConfigError([*problems, top])
+    if overlay is not None:
+        doc, merged = overlay.apply(doc, name)
+        if merged:
+            raise ConfigError(problems + merged)
     try:
         model = PracticeFile.model_validate(doc.data)
     except ValidationError as exc:
@@ -470,7 +494,8 @@ def load_text(raw: bytes, name: str, max_nodes: int = yamlload.MAX_NODES) -> Des
         raise ConfigError(problems + exc.problems) from None
     if problems:
         raise ConfigError(problems)
-    desired.text = raw.decode("utf-8")
+    # a service re-plans from the text: with a workspace's additions, the merged file's
+    desired.text = raw.decode("utf-8") if overlay is None else dump(doc.data)
     return desired
 
 
@@ -485,8 +510,7 @@ def _reference_problems(doc: yamlload.Document, name: str) -> list[Problem]:
 
     def check(value: Any, path: tuple[Any, ...]) -> None:
         if isinstance(value, str) and value not in keys and value != "all":
-            line, col = doc.mark(path)
-            out.append(Problem(name, line, col, unknown_provider(value, keys)))
+            out.append(doc.problem(name, path, unknown_provider(value, keys)))
 
     master = data.get("master")
     if isinstance(master, dict):
@@ -538,10 +562,9 @@ def pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str,
         kind = err["type"]
         if {"literal_error", "list_type"} <= kinds_at[loc]:
             # `accounts` / `copy_to`: one message for both branches of `all | [keys]`
-            line, col = doc.mark(loc)
-            problems.setdefault(loc, Problem(
-                name, line, col, f"{'.'.join(str(x) for x in loc)}: must be 'all' or a list of "
-                                 f"provider keys, not {_describe(err.get('input'))}"))
+            problems.setdefault(loc, doc.problem(
+                name, loc, f"{'.'.join(str(x) for x in loc)}: must be 'all' or a list of "
+                           f"provider keys, not {_describe(err.get('input'))}"))
             continue
         where = ".".join(str(x) for x in loc[:-1]) or "the top level"
         if kind == "extra_forbidden":
@@ -550,10 +573,10 @@ def pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str,
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             msg = f"unknown key {key!r} in {where}"
             msg += f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
-            line, col = doc.mark(loc, key=True)
+            at_key = True
         elif kind == "missing":
             msg = f"missing required key {loc[-1] if loc else '?'!r} in {where}"
-            line, col = doc.mark(loc, key=True)
+            at_key = True
         else:
             text = err["msg"].removeprefix("Value error, ")
             if (kind in _TYPE_WORDS and err.get("input") is None) or kind == "string_too_short":
@@ -568,9 +591,9 @@ def pydantic_problems(exc: ValidationError, doc: yamlload.Document, name: str,
                 text = f"{err.get('input')!r} has the wrong form"
             field_name = ".".join(str(x) for x in loc) or "value"
             msg = f"{field_name}: {text}"
-            line, col = doc.mark(loc)
+            at_key = False
         # Unions report one error per branch at the same place; keep the first.
-        problems.setdefault(loc[: len(loc)], Problem(name, line, col, msg))
+        problems.setdefault(loc, doc.problem(name, loc, msg, key=at_key))
     return list(problems.values())
 
 
@@ -640,11 +663,10 @@ class _Resolver(RolesAndPolicies):
 
     def where(self, path: tuple[Any, ...], key: bool = False) -> str:
         line, col = self.doc.mark(path, key=key)
-        return f"{self.name}:{line}:{col}"
+        return f"{self.doc.file(path, self.name)}:{line}:{col}"
 
     def fail(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
-        line, col = self.doc.mark(path, key=key)
-        self.problems.append(Problem(self.name, line, col, message))
+        self.problems.append(self.doc.problem(self.name, path, message, key=key))
 
     def resolve(self) -> Desired:
         m = self.m
@@ -732,6 +754,7 @@ class _Resolver(RolesAndPolicies):
                 username=username, password_var=_var(s.password), home=home or "",
                 accounts=frozenset(accts), person=s.person,
                 until=date.fromisoformat(s.until) if s.until else None, join_until=join_until,
+                elsewhere=s.elsewhere,
             )
             if s.person is None:
                 self.file_warnings.append(
@@ -740,6 +763,35 @@ class _Resolver(RolesAndPolicies):
                     "username (add person: NAME)")
             if ukey(username) not in with_privileges:
                 self.fail(path, f"staff username {username!r} needs an entry under privileges",
+                          key=True)
+
+        for username, g in m.guests.items():
+            path = ("guests", username)
+            if not USERNAME_RE.fullmatch(username):
+                self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
+                          key=True)
+            claim(username, path)
+            if g.accounts == "all":
+                accts = set(all_ids)
+            else:
+                accts = set()
+                for i, ref in enumerate(g.accounts):
+                    a = account(ref, (*path, "accounts", i))
+                    if a and a in accts:
+                        self.fail((*path, "accounts", i),
+                                  f"{username} lists {ref} twice under accounts")
+                    if a:
+                        accts.add(a)
+            staff[ukey(username)] = DesiredUsername(
+                username=username, password_var=_var(g.password), home="",
+                accounts=frozenset(accts), person=g.person, guest=True, elsewhere=True)
+            if g.person is None:
+                self.file_warnings.append(
+                    f"{self.where(path, key=True)}: guest username {username} names no "
+                    "person; HIPAA's unique user identification needs one person behind each "
+                    "username (add person: NAME)")
+            if ukey(username) not in with_privileges:
+                self.fail(path, f"guest username {username!r} needs an entry under privileges",
                           key=True)
 
         logins = {ukey(p.login): p for p in providers.values()}
@@ -755,7 +807,9 @@ class _Resolver(RolesAndPolicies):
             providers=providers, master=master, staff=staff, privileges=privileges,
             codes=codes, roles=self.roles, policies=policies,
             warnings=[*(f"{self.where(('roles', name), key=True)}: role {name!r} is held by "
-                        "nobody" for name in self.roles if name not in self.used_roles),
+                        "nobody" for name in self.roles if name not in self.used_roles
+                        # a shared role is every practice's to use, or not
+                        and self.doc.file(("roles", name), self.name) == self.name),
                       *self.warnings],
             file_warnings=self.file_warnings,
             prune_usernames=m.prune.usernames, prune_joins=m.prune.joins,
@@ -777,6 +831,7 @@ class _Resolver(RolesAndPolicies):
         ]
         refs.append((m.master.password, ("master", "password")))
         refs += [(s.password, ("usernames", u, "password")) for u, s in m.usernames.items()]
+        refs += [(g.password, ("guests", u, "password")) for u, g in m.guests.items()]
         out: dict[str, str] = {}
         for ref, path in refs:
             out.setdefault(_var(ref), self.where(path))

@@ -59,6 +59,9 @@ class Plan:
     # the versions of the rows the plan was made from ('a:' + account, 'u:' + username): a
     # saved plan is stale only when one of them has moved (docs/contracts.md, "Saved plans")
     basis: dict[str, int] = field(default_factory=dict)
+    # the guests the changes join (homed outside the practice): each joins itself, with its
+    # own password, since only a username's home can join it elsewhere
+    guests: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}

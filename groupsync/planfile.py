@@ -90,6 +90,7 @@ class SavedPlan(BaseModel):
     code_master: AccountId | None = None
     accounts: dict[AccountId, ProviderKey] = {}
     logins: dict[AccountId, UsernameText] = {}
+    guests: Annotated[list[UsernameText], Field(max_length=10_000)] = []
 
     @model_validator(mode="before")
     @classmethod

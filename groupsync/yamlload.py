@@ -52,6 +52,43 @@ class Document:
     data: Any
     marks: dict[Path, Mark] = field(default_factory=dict)
     key_marks: dict[Path, Mark] = field(default_factory=dict)
+    # path -> the file the value there (and all below it) was written in, where that is not
+    # the document's own: a workspace's shared file and usernames, merged into a practice's
+    origins: dict[Path, str] = field(default_factory=dict)
+
+    def file(self, path: Path, default: str) -> str:
+        """The file the value at `path` was written in."""
+        if self.origins:
+            p = path
+            while p:
+                if p in self.origins:
+                    return self.origins[p]
+                p = p[:-1]
+            return self.origins.get((), default)
+        return default
+
+    def problem(self, default: str, path: Path, message: str, key: bool = False) -> Problem:
+        """A problem at `path`, named FILE:LINE:COL of the file it was written in."""
+        line, col = self.mark(path, key=key)
+        return Problem(self.file(path, default), line, col, message)
+
+    def graft(self, source: Document, rules: dict[Path, Path], origin: str | None) -> None:
+        """Take `source`'s marks under each rule's source path, re-rooted at its path here,
+        and say the values there were written in `origin` (None: this document's own file).
+        One pass over `source`'s marks, whatever the number of rules."""
+        depths = sorted({len(p) for p in rules}, reverse=True)
+        for own, theirs in ((self.marks, source.marks), (self.key_marks, source.key_marks)):
+            for path, mark in theirs.items():
+                for depth in depths:
+                    dst = rules.get(path[:depth]) if len(path) >= depth else None
+                    if dst is not None:
+                        own[(*dst, *path[depth:])] = mark
+                        break
+        for dst in rules.values():
+            if origin is None:
+                self.origins.pop(dst, None)
+            else:
+                self.origins[dst] = origin
 
     def mark(self, path: Path, key: bool = False) -> Mark:
         """The nearest known mark: of the key when asked and known, else of the value, else

@@ -47,4 +47,7 @@ class Planner(Checks, ActingSteps, PracticeSetupSteps, AccessSteps, PasswordStep
             accounts={p.account_id: p.key for p in self.d.providers.values()},
             logins={p.account_id: p.login for p in self.d.providers.values()},
             homes=self._homes(),
+            guests=sorted({u.username for u in self.d.staff.values() if u.guest
+                           and any(c.username == u.username for c in self.changes
+                                   if c.type == "join" and c.action == "add")}),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from groupsync.accounts.model import ukey
 from groupsync.changes import make as change
+from groupsync.config import DesiredUsername
 from groupsync.errors import PlanError
 from groupsync.planner.base import PlannerBase
 
@@ -14,6 +15,9 @@ class AccessSteps(PlannerBase):
         for u in (self.d.master, *self.d.staff.values()):
             k = ukey(u.username)
             targets = sorted(u.accounts, key=lambda a: self.order[a])
+            if u.guest:
+                self._guest_joins(u, targets)
+                continue
             if not self.exists(u.username):
                 self.changes.append(change(
                     "add", "username", u.home, username=u.username,
@@ -59,6 +63,23 @@ class AccessSteps(PlannerBase):
                                                role=self._role(k, acct),
                                                expired=ended.isoformat() if ended else None))
         self._undeclared_joins(deleted)
+
+    def _guest_joins(self, u: DesiredUsername, targets: list[str]) -> None:
+        """A guest joins itself (only a username's own home can join it elsewhere): with its
+        password and each account's provider login (docs/contracts.md, "Guests")."""
+        k = ukey(u.username)
+        if self.s.user(u.username) is None and k not in self.taken:
+            self.warnings.append(
+                f"guest {u.username} doesn't exist yet: it is made in its home, outside this "
+                "practice (a workspace apply applies its home practice first)")
+        for acct in targets:
+            if (k, acct) in self.s.access:
+                continue
+            self.changes.append(change("add", "join", acct, username=u.username,
+                                       after=self._desired_privs(u.username, acct),
+                                       role=self._role(u.username, acct)))
+            self._need_login(acct)
+            self.credentials[u.username] = u.password_var
 
     def _undeclared_joins(self, deleted: set[str]) -> None:
         logins = set(self.logins)
@@ -121,8 +142,8 @@ class AccessSteps(PlannerBase):
         stay: dict[str, list[str]] = {}
         for u in (self.d.master, *self.d.staff.values()):
             k = ukey(u.username)
-            if k in self.gone:
-                continue
+            if k in self.gone or u.elsewhere:
+                continue  # its other accounts are its other practices' (a guest's too)
             for acct in sorted(self.s.by_user.get(k, ())):
                 if acct in self.d.by_account or acct == self.s.users[k].home:
                     continue

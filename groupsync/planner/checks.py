@@ -28,6 +28,13 @@ class Checks(PlannerBase):
                                 f"username, not a login of {p.account_id}")
         for u in (self.d.master, *self.d.staff.values()):
             existing = self.s.user(u.username)
+            if u.guest:
+                # homed elsewhere: made, moved and deleted there, never by this practice
+                if existing is not None and existing.home in self.d.by_account:
+                    problems.append(f"guest {u.username}'s home is account "
+                                    f"{self.label(existing.home)} of this practice; declare it "
+                                    "under usernames, not guests")
+                continue
             if existing is None and ukey(u.username) not in self.taken:
                 continue  # a name this plan creates
             if existing is not None and existing.home == u.home:

@@ -31,6 +31,11 @@ class PasswordSteps(PlannerBase):
                                 "(the master, a staff username or a provider login)")
                 continue
             name = declared[k]
+            guest = self.d.staff.get(k)
+            if guest is not None and guest.guest:
+                problems.append(f"--rotate {name}: a guest here; its password is set in its "
+                                "home practice (rotate it there)")
+                continue
             if user is None:
                 problems.append(f"--rotate {name}: {name} doesn't exist yet; it is created "
                                 f"with the current value of ${{{variables[k]}}}, so drop "
