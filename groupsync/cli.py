@@ -623,22 +623,82 @@ def show(ctx: Context, as_json: bool, acting: str | None) -> None:
         _emit(ctx, render.state_text(state, color=ctx.color))
 
 
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
 @cli.command()
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON "
+              "(--format json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default=None,
+              help="text, json, or jsonl: one entry a line, every field of --json (for a "
+                   "SIEM).  [default: text]")
 @click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=None,
               help="At most N entries (up to 1,000,000).")
+@click.option("--since", type=_DAY, default=None, metavar="YYYY-MM-DD",
+              help="Entries from the start of this day (UTC).")
+@click.option("--until", type=_DAY, default=None, metavar="YYYY-MM-DD",
+              help="Entries to the end of this day (UTC).")
+@click.option("--username", default=None, metavar="NAME",
+              help="Entries by or about this username (as written, ignoring case).")
+@click.option("--account", default=None, metavar="ID", help="Entries about this account.")
+@click.option("--revision", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Entries of this revision (one apply).")
+@click.option("--verify", is_flag=True,
+              help="Check the trail's hash chain instead: exit 0 when it holds, 1 naming "
+                   "the first entry that breaks it.")
 @_as_option
 @_command
-def log(ctx: Context, as_json: bool, limit: int | None, acting: str | None) -> None:
-    """Show the audit trail, newest first.
+def log(ctx: Context, as_json: bool, fmt: str | None, limit: int | None,
+        since: Any, until: Any, username: str | None, account: str | None,
+        revision: int | None, verify: bool, acting: str | None) -> int:
+    """Show the audit trail, newest first; the filters combine.
 
-    Example: groupsync log --limit 20
+    Example: groupsync log --since 2026-11-01 --username jsmith --limit 20
     """
     from groupsync import render
+    from groupsync.accounts.storage import AuditQuery
 
-    entries = ctx.system(acting=_acting(acting)).audit(limit)
-    _emit(ctx, render.audit_json(entries) if as_json else render.audit_text(entries))
+    if as_json and fmt not in (None, "json"):
+        raise UsageError("--json is --format json: give one of them")
+    fmt = "json" if as_json else (fmt or "text")
+    if since and until and since > until:
+        raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
+    system = ctx.system(acting=_acting(acting))
+    if verify:
+        return _verify_log(ctx, system)
+    query = AuditQuery(since=f"{since:%Y-%m-%d}" if since else None,
+                       until=f"{until:%Y-%m-%d}" if until else None,
+                       username=username, account=account, revision=revision)
+    entries = system.audit(limit, query)
+    if fmt == "text":
+        out = render.audit_text(entries, filtered=query != AuditQuery())
+    else:
+        out = (render.audit_json if fmt == "json" else render.audit_jsonl)(entries)
+    _emit(ctx, out)
+    return 0
+
+
+def _verify_log(ctx: Context, system: Backend) -> int:
+    holds, broken, check = system.verify_audit()
+    if holds:
+        if check is not None:
+            entries = "1 entry" if check.entries == 1 else f"{check.entries:,} entries"
+            ctx.echo(f"The audit trail's hash chain holds: {entries}, ending at link "
+                     f"{check.head}.")
+        else:
+            ctx.echo("The audit trail's hash chain holds (checked by the service).")
+        return 0
+    if check is not None:
+        ctx.echo(printable(f"Error: the audit trail's hash chain breaks at entry {broken}: "
+                           f"{check.why}"), err=True)
+    elif broken is not None:
+        ctx.echo(f"Error: the audit trail's hash chain breaks at entry {broken} (said by "
+                 "the service)", err=True)
+    else:
+        ctx.echo("Error: the audit trail's hash chain breaks, at an entry these logins can't "
+                 "read (said by the service)", err=True)
+    return 1
 
 
 @cli.command()

@@ -24,7 +24,7 @@ from groupsync.accounts import AccountSystem, create_system, open_system, store_
 from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
-from groupsync.accounts.storage import AuditEntry, ReviewStatus, Scope
+from groupsync.accounts.storage import AuditEntry, AuditQuery, ChainCheck, ReviewStatus, Scope
 from groupsync.accounts.urls import redact
 from groupsync.applier import (
     Progress,
@@ -83,7 +83,10 @@ class Backend(Protocol):
 
     def taken(self, usernames: list[str]) -> list[str]: ...
 
-    def audit(self, limit: int | None = None) -> list[AuditEntry]: ...
+    def audit(self, limit: int | None = None,
+              query: AuditQuery | None = None) -> list[AuditEntry]: ...
+
+    def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]: ...
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None,
@@ -185,8 +188,15 @@ class LocalBackend:
     def taken(self, usernames: list[str]) -> list[str]:
         return self.system.taken(usernames)
 
-    def audit(self, limit: int | None = None) -> list[AuditEntry]:
-        return self.system.audit(limit)
+    def audit(self, limit: int | None = None,
+              query: AuditQuery | None = None) -> list[AuditEntry]:
+        return self.system.audit(limit, query)
+
+    def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]:
+        """Whether the chain holds, the first broken entry, and the whole check (a local
+        store's owner sees it all)."""
+        check = self.system.verify_audit()
+        return check.broken is None, check.broken, check
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None,

@@ -8,13 +8,14 @@ network: the service's transaction either committed or it did not.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from groupsync.accounts.model import State, check_text, ukey
-from groupsync.accounts.storage import AuditEntry, ReviewStatus, Scope
+from groupsync.accounts.storage import AuditEntry, AuditQuery, ChainCheck, ReviewStatus, Scope
 from groupsync.accounts.urls import redact
 from groupsync.config import Desired, Secrets
 from groupsync.errors import (
@@ -43,11 +44,16 @@ class RemoteSystem:
         self.location = redact(self.base_url)  # what messages show: never the user-info
         self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT)
         self._tokens: dict[str, str] = {}  # ukey -> bearer token
+        # the last state read, and the logins it was read as: one command's steps (who reads,
+        # what the plan reads) share one read until a log-in or a write
+        self._read: tuple[tuple[str, ...], State] | None = None
 
     # -- transport --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if method != "GET" and path not in ("/v1/login", "/v1/names"):
+            self._read = None  # a write: the next read is a new one
         try:
             response = self._client.request(method, path, headers=headers, **kw)
         except httpx.TimeoutException as exc:
@@ -96,9 +102,14 @@ class RemoteSystem:
         del scope
         if not self._tokens:
             raise StoreError("a remote store is read as a username: no login was given")
+        readers = tuple(self._tokens)
+        if self._read is not None and self._read[0] == readers:
+            return self._read[1]
         states = [state_from_wire(self._call("GET", "/v1/state", token=t))
                   for t in self._tokens.values()]
-        return merge_states(states)
+        state = merge_states(states)
+        self._read = (readers, state)
+        return state
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
         del state  # the service checks against its own state
@@ -111,12 +122,16 @@ class RemoteSystem:
         found = self._call("POST", "/v1/names", token=token, json={"usernames": usernames})
         return [str(u) for u in found["taken"]]
 
-    def audit(self, limit: int | None = None) -> list[AuditEntry]:
+    def audit(self, limit: int | None = None,
+              query: AuditQuery | None = None) -> list[AuditEntry]:
         """Every logged-in username's view of the trail, merged: each sees its own accounts'
-        entries, and one entry seen by two is shown once."""
+        entries, and one entry seen by two is shown once. The service filters (`query`)."""
         if not self._tokens:
             raise StoreError("a remote store is read as a username: no login was given")
-        params = {"limit": limit} if limit else {}
+        params: dict[str, Any] = {"limit": limit} if limit else {}
+        if query is not None:
+            params.update({k: v for k, v in dataclasses.asdict(query).items()
+                           if v is not None and k != "entry"})
         merged: dict[int, AuditEntry] = {}
         for token in self._tokens.values():
             for entry in audit_from_wire(self._call("GET", "/v1/audit", token=token,
@@ -124,6 +139,19 @@ class RemoteSystem:
                 merged[entry.id] = entry
         entries = sorted(merged.values(), key=lambda e: e.id, reverse=True)
         return entries[:limit] if limit else entries
+
+    def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]:
+        """The service checks the chain: whether it holds, and the first broken entry where a
+        logged-in username may read it (nothing more: the trail's size is not said)."""
+        if not self._tokens:
+            raise StoreError("a remote store is read as a username: no login was given")
+        holds, broken = True, None
+        for token in self._tokens.values():
+            answer = self._call("GET", "/v1/audit/verify", token=token)
+            holds = holds and bool(answer["holds"])
+            if answer.get("broken") is not None:
+                broken = int(answer["broken"])
+        return holds, broken, None
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Callable[[int, int], None] | None = None,

@@ -485,26 +485,30 @@ def state_text(state: State, color: bool = False) -> str:
 # -- log ----------------------------------------------------------------------------------
 
 
+def _audit_fields(e: AuditEntry) -> dict[str, Any]:
+    return {"id": e.id, "revision": e.revision, "at": e.at, "actor": e.actor,
+            "action": e.action, "type": e.type, "account": e.account, "username": e.username,
+            **e.detail}
+
+
 def audit_json(entries: list[AuditEntry]) -> str:
-    data = {
-        "format_version": FORMAT_VERSION,
-        "entries": [
-            {"id": e.id, "revision": e.revision, "at": e.at, "actor": e.actor,
-             "action": e.action, "type": e.type, "account": e.account, "username": e.username,
-             **e.detail}
-            for e in entries
-        ],
-    }
-    return _json(data)
+    return _json({"format_version": FORMAT_VERSION,
+                  "entries": [_audit_fields(e) for e in entries]})
 
 
-def audit_text(entries: list[AuditEntry]) -> str:
-    """One line per entry, then what changed (before -> after, as a plan shows it) and, once
-    per revision, the apply's note (who did it and why)."""
+def audit_jsonl(entries: list[AuditEntry]) -> str:
+    """One entry a line, each with every field `log --json` gives it (for a SIEM)."""
+    return "".join(json.dumps(_audit_fields(e), sort_keys=True, ensure_ascii=True) + "\n"
+                   for e in entries)
+
+
+def audit_text(entries: list[AuditEntry], filtered: bool = False) -> str:
+    """One line per entry, then what changed (before -> after, as a plan shows it) and the
+    apply's note (who did it and why) where it is news."""
     if not entries:
-        return "The audit trail is empty.\n"
+        return "No audit entry matches.\n" if filtered else "The audit trail is empty.\n"
     lines = []
-    noted: set[int] = set()
+    shown: tuple[int, str] | None = None  # the (revision, note) the last note line gave
     for e in entries:
         what = e.type
         if e.type == "code":
@@ -521,9 +525,11 @@ def audit_text(entries: list[AuditEntry]) -> str:
                      f"{e.action} {what}{where}")
         lines += [f"      {line}" for line in _audit_detail(e)]
         note = e.detail.get("note")
-        if note and e.revision not in noted:
-            noted.add(e.revision)
+        # under every entry where it is news: the first of an apply's run of entries, and
+        # again after another apply's entries (or a filter) came between
+        if note and shown != (e.revision, note):
             lines.append(f"      note: {note}")
+        shown = (e.revision, note) if note else None
     return "\n".join(lines) + "\n"
 
 

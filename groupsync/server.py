@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import User
 from groupsync.accounts.service import LOGIN_FAILED
+from groupsync.accounts.storage import AuditQuery
 from groupsync.changes import CHANGE_CLASSES, PracticeSetup, UsernameAdded, UsernameRemoved
 from groupsync.config import load_text
 from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS
@@ -63,10 +64,12 @@ from groupsync.vocabulary import (
     PLAIN_TEXT,
     USERNAME_PATTERN,
     AccountIdText,
+    CalendarDay,
     CodeFileName,
     Level,
     NameText,
     TinText,
+    UsernameText,
 )
 from groupsync.wire import audit_to_wire, state_to_wire
 
@@ -251,6 +254,12 @@ class WireAuditEntry(BaseModel):
 
 class AuditResponse(BaseModel):
     entries: list[WireAuditEntry]
+
+
+class ChainResponse(BaseModel):
+    holds: bool = Field(description="whether every entry's link in the hash chain is right")
+    broken: int | None = Field(default=None, description=(
+        "the first entry that breaks it, when the caller may read that entry"))
 
 
 class ReviewRequest(BaseModel):
@@ -508,9 +517,20 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     @app.get("/v1/audit", responses=_ERRORS, response_model=AuditResponse,
              summary="Audit entries about the caller's accounts, newest first")
     def audit(user_id: str = Depends(caller),
-              limit: int | None = Query(default=None, ge=1, le=100_000)) -> JSONResponse:
-        entries = system.visible_audit(me(user_id).username, limit)
+              limit: int | None = Query(default=None, ge=1, le=100_000),
+              since: CalendarDay | None = None, until: CalendarDay | None = None,
+              username: UsernameText | None = None, account: AccountIdText | None = None,
+              revision: int | None = Query(default=None, ge=0, le=2**62)) -> JSONResponse:
+        query = AuditQuery(since=since, until=until, username=username, account=account,
+                           revision=revision)
+        entries = system.visible_audit(me(user_id).username, limit, query)
         return JSONResponse({"entries": audit_to_wire(entries)})
+
+    @app.get("/v1/audit/verify", responses=_ERRORS, response_model=ChainResponse,
+             summary="Whether the audit trail's hash chain holds")
+    def verify_audit(user_id: str = Depends(caller)) -> ChainResponse:
+        holds, broken = system.visible_chain_check(me(user_id).username)
+        return ChainResponse(holds=holds, broken=broken)
 
     @app.get("/v1/review-status", responses=_ERRORS, response_model=ReviewsResponse,
              summary="The last access review of these accounts, and break-glass applies since")

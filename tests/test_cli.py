@@ -259,7 +259,7 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     assert r.code == 0 and r.out.startswith("Created store new.db (lineage ")
     assert run("store", "init", "--store", "new.db").err == "Error: new.db already exists\n"
     r = run("store", "migrate", "--store", "new.db")
-    assert r.out == "store new.db is at schema version 6, the current one; nothing to do\n"
+    assert r.out == "store new.db is at schema version 7, the current one; nothing to do\n"
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "new.db")
@@ -268,9 +268,9 @@ def test_store_init_and_migrate(run: Run, tmp_path: Path) -> None:
     conn.close()
     r = run("show", "--store", "new.db")
     assert (r.code, r.err) == (1, "Error: store new.db has schema version 0, older than this "
-                                  "groupsync's (6); run 'groupsync store migrate'\n")
+                                  "groupsync's (7); run 'groupsync store migrate'\n")
     r = run("store", "migrate", "--store", "new.db")
-    assert r.code == 1 and "no migration from it to 6" in r.err
+    assert r.code == 1 and "no migration from it to 7" in r.err
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: the tests above

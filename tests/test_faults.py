@@ -19,7 +19,7 @@ from groupsync.accounts import open_system, state_digest
 from groupsync.accounts.sqlite import SqliteStorage
 from groupsync.config import Secrets, load_env_file, load_file
 from groupsync.engine import prepare, sandbox
-from groupsync.errors import StoreError
+from groupsync.errors import GroupsyncError, StoreError
 from groupsync.plan import make_plan
 
 from .helpers import converge, plan_for, sandboxed, secrets
@@ -140,8 +140,35 @@ def test_three_concurrent_applies_on_disjoint_practices_all_land(tmp_path: Path,
     assert state.revision == before + 3  # no update lost, none applied twice
     for yaml_path, _ in files:
         assert make_plan(load_file(yaml_path), state).changes == []
+    assert open_system(str(store)).verify_audit().broken is None  # one unbroken chain
     if not store.startswith("postgresql://"):
         _check_store(Path(store))
+
+
+def test_concurrent_applies_and_failed_log_ins_keep_one_chain(tmp_path: Path,
+                                                                store: str) -> None:
+    """Failed log-ins write their entries outside the writers' lock (they are counted at
+    once, even during a long apply): the chain's own lock keeps every append on the head."""
+    files = []
+    for i, prefix in enumerate("de"):
+        shape = Shape(providers=3, staff=4, accounts_per_staff=2, diagnosis=20, billing=5,
+                      payers=5, id_base=400000 + 1000 * i, prefix=prefix)
+        yaml_path, env_path = _practice(tmp_path, shape, name=prefix)
+        sandbox(str(store), load_file(yaml_path), Secrets(load_env_file(env_path), environ={}))
+        files.append((yaml_path, env_path))
+    procs = [subprocess.Popen(_apply_cmd(y, e, store), env=_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for y, e in files]
+    system = open_system(str(store))
+    for n in range(20):  # wrong passwords, each an audited failure, while the applies run
+        with contextlib.suppress(GroupsyncError):
+            system.login(f"nobody{n}", "wrong", f"10.0.0.{n}")
+    for p in procs:
+        code, _out, err = p.wait(timeout=300), *p.communicate()
+        assert code == 0, err
+    check = open_system(str(store)).verify_audit()
+    assert check.broken is None, check
+    failures = [e for e in open_system(str(store)).audit() if e.type == "login"]
+    assert len(failures) >= 20
 
 
 def test_three_concurrent_applies_of_one_file_apply_once(tmp_path: Path, store: str) -> None:
@@ -163,6 +190,7 @@ def test_three_concurrent_applies_of_one_file_apply_once(tmp_path: Path, store: 
                                "would now be different; run plan again. Nothing was changed\n")
         assert (code == 1 and refused) or (code == 0 and "No changes." in out), (code, out, err)
     assert open_system(str(store)).read_state().revision == before + 1
+    assert open_system(str(store)).verify_audit().broken is None
     if not store.startswith("postgresql://"):
         _check_store(Path(store))
 
@@ -188,7 +216,7 @@ def test_store_from_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     r = _cli(tmp_path, "apply", "--auto-approve", "--store", str(store))
     assert r.returncode == 1
     assert r.stderr == (f"Error: store {store} has schema version 99, newer than this groupsync "
-                        "understands (6); upgrade groupsync\n")
+                        "understands (7); upgrade groupsync\n")
     assert store.read_bytes() == before
 
 

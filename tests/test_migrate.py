@@ -36,12 +36,12 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     store = _schema1_store(store, tmp_path)
     r = run("plan", *FILES, "--store", store)
     assert r.code == 1
-    assert r.err.endswith("has schema version 1, older than this groupsync's (6); run "
+    assert r.err.endswith("has schema version 1, older than this groupsync's (7); run "
                           "'groupsync store migrate'\n")
     assert "store migrate" in r.err and r.out == ""
     r = run("store", "migrate", "--store", store)
     assert r.code == 0, r.err
-    assert "from schema version 1 to 6" in r.out
+    assert "from schema version 1 to 7" in r.out
     # the v1 apply's work is all there: nothing to do, and the same revision
     r = run("plan", *FILES, "--store", store)
     assert (r.code, r.out.splitlines()[-1]) == (0, "No changes. The store matches the file."), r
@@ -55,7 +55,7 @@ def test_a_schema_1_store_is_refused_until_migrated_then_works(
     assert r.code == 0, r.err
     assert r.out.rstrip().endswith("is at revision 6.")
     r = run("store", "migrate", "--store", store)
-    assert "at schema version 6, the current one; nothing to do" in r.out
+    assert "at schema version 7, the current one; nothing to do" in r.out
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)

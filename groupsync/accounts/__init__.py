@@ -118,7 +118,9 @@ def migrate_store(store: str) -> str:
             4: "each username's last log-in is kept, for idle policies",
             5: "access reviews and break-glass applies are found by an index",
             6: "each account and username has a version, so a saved plan is stale only when "
-               "a row it was made from changed"}
+               "a row it was made from changed",
+            7: "the audit trail is a hash chain (groupsync log --verify checks it), and log's "
+               "filters are indexed"}
     what = "; ".join(said[v] for v in range(found + 1, SCHEMA_VERSION + 1) if v in said)
     return (f"migrated store {location} from schema version {found} to {SCHEMA_VERSION} "
             f"({what})")

@@ -25,6 +25,7 @@ from psycopg.pq import TransactionStatus
 from groupsync.accounts.model import State
 from groupsync.accounts.sql import (
     BUMP_VERSION,
+    MIGRATION_ROWS,
     MIGRATIONS,
     Conn,
     SqlStorage,
@@ -172,6 +173,10 @@ class PostgresStorage(SqlStorage):
             found = int(row[0]) if row else 0
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 tx.conn.execute(tables_ddl("postgresql", MIGRATIONS[version]))
+                if version in MIGRATION_ROWS:
+                    tx.conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+                    MIGRATION_ROWS[version](tx.conn)
+                    tx.conn.execute("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
                 tx.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                 (str(version),))
         return found

@@ -36,6 +36,8 @@ from groupsync.accounts.model import (
 from groupsync.accounts.passwords import hash_password, password_problem, verify_password
 from groupsync.accounts.storage import (
     AuditEntry,
+    AuditQuery,
+    ChainCheck,
     Dirty,
     ReviewStatus,
     Scope,
@@ -112,8 +114,13 @@ class AccountSystem:
         """The whole store (local admin tools), or the rows of one scope."""
         return self.storage.read_state(scope)
 
-    def audit(self, limit: int | None = None) -> list[AuditEntry]:
-        return self.storage.read_audit(limit)
+    def audit(self, limit: int | None = None,
+              query: AuditQuery | None = None) -> list[AuditEntry]:
+        return self.storage.read_audit(limit, None, query)
+
+    def verify_audit(self) -> ChainCheck:
+        """The audit trail's hash chain, recomputed over every entry (`log --verify`)."""
+        return self.storage.verify_chain()
 
     def login(self, username: str, password: str, address: str = LOCAL) -> User:
         """Check one log-in from `address` (throttled, audited and cleared like every
@@ -227,17 +234,27 @@ class AccountSystem:
                         if setups & {str(p["account_id"]) for p in n.providers}]
         return seen
 
-    def visible_audit(self, username: str, limit: int | None = None) -> list[AuditEntry]:
+    def visible_audit(self, username: str, limit: int | None = None,
+                      query: AuditQuery | None = None) -> list[AuditEntry]:
         """Audit entries about the accounts where `username` has at least view on
         account_access, and those by or about it (by its id: a name deleted and made again
-        sees none of the old one's)."""
+        sees none of the old one's), narrowed by `query`."""
         k = ukey(username)
         user = self.storage.read_user(k)
         if user is None:
             return []
         accounts = sorted(a for a, levels in self.storage.access_of(k).items()
                           if _at_least(levels["account_access"], "view"))
-        return self.storage.read_audit(limit, about=(accounts, user.id))
+        return self.storage.read_audit(limit, about=(accounts, user.id), query=query)
+
+    def visible_chain_check(self, username: str) -> tuple[bool, int | None]:
+        """Whether the whole chain holds, and the first broken entry's id only where
+        `username` may read that entry (docs/contracts.md, "The audit trail")."""
+        check = self.storage.verify_chain()
+        if check.broken is None:
+            return True, None
+        seen = self.visible_audit(username, 1, AuditQuery(entry=check.broken))
+        return False, check.broken if seen else None
 
     def rights_of(self, usernames: Iterable[str]) -> dict[str, dict[str, Privileges]]:
         """account -> casefolded username -> privileges, for the accounts these usernames can

@@ -5,15 +5,18 @@ connection, the write transaction and their dialect's few words."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from groupsync.accounts.model import Account, Notice, Privileges, Record, State, User
 from groupsync.accounts.storage import (
     SCHEMA_VERSION,
     AuditEntry,
+    AuditQuery,
+    ChainCheck,
     Dirty,
     Scope,
     ThrottleLimits,
@@ -248,9 +251,28 @@ END $$;
     f"CREATE TRIGGER {t}_versions AFTER INSERT OR UPDATE OR DELETE ON {t} "
     "FOR EACH ROW EXECUTE FUNCTION groupsync_version_write();" for t in _ROW_KEYS)
 
+# Schema 7: history you can trust (docs/contracts.md, "The audit trail").
+# - `chain`: each entry's SHA-256 over the previous entry's chain and its own canonical
+#   content (`entry_digest`), one chain per store from its lineage, so an entry edited,
+#   deleted, inserted or moved, even with the append-only triggers dropped, breaks the chain
+#   at the first entry after it that `log --verify` recomputes. `store migrate` computes it
+#   over the entries already there (`chain_existing`).
+# - indexes for `log`'s filters: by day, revision and name (by or about, as written).
+_SCHEMA_7 = """
+ALTER TABLE audit ADD COLUMN chain TEXT;
+CREATE INDEX audit_by_at ON audit (at, id);
+CREATE INDEX audit_by_revision ON audit (revision, id);
+CREATE INDEX audit_by_actor_name ON audit (lower(actor), id);
+CREATE INDEX audit_by_username_name ON audit (lower(username), id);
+"""
+
 # Each schema step, applied by `groupsync store migrate` (and by store creation) in one
 # transaction with its version bump.
-MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6}
+MIGRATIONS = {2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6,
+              7: _SCHEMA_7}
+# A step's work on the rows already there, after its DDL, with the append-only triggers
+# standing aside (each backend knows its own triggers). Defined below.
+MIGRATION_ROWS: dict[int, Callable[[Conn], None]] = {}
 
 _LAST_LOGIN = ("INSERT INTO last_logins (user_id, at) VALUES (?, ?) ON CONFLICT (user_id) "
                "DO UPDATE SET at = excluded.at")
@@ -316,17 +338,21 @@ class SqlStorage:
         raise NotImplementedError
 
     def read_audit(self, limit: int | None,
-                   about: tuple[list[str], str] | None = None) -> list[AuditEntry]:
+                   about: tuple[list[str], str] | None = None,
+                   query: AuditQuery | None = None) -> list[AuditEntry]:
         """Newest first. `about=(accounts, user_id)` keeps entries about those accounts or by
-        or about that username, filtered in the query (indexed; the trail grows forever)."""
+        or about that username; `query` narrows them further (`log`'s filters): all in the
+        query, over indexes (the trail grows forever)."""
         sql = f"SELECT {_AUDIT_COLUMNS} FROM audit"
-        params: list[object] = []
+        where, params = query.clauses() if query is not None else ([], [])
         if about is not None:
             accounts, user_id = about
             marks = ",".join("?" * len(accounts)) or "NULL"
             # by id, never by name: a name deleted and made again inherits no history
-            sql += f" WHERE account IN ({marks}) OR actor_id = ? OR username_id = ?"
-            params += [*accounts, user_id, user_id]
+            where.insert(0, f"(account IN ({marks}) OR actor_id = ? OR username_id = ?)")
+            params[:0] = [*accounts, user_id, user_id]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -549,6 +575,11 @@ class SqlStorage:
     def people(self, user_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
         with self._reader() as conn:
             return _people(conn, user_ids)
+
+    def verify_chain(self) -> ChainCheck:
+        """The whole audit chain recomputed, in one consistent read."""
+        with self._reader() as conn:
+            return verify_chain(conn)
 
     def latest_of_type(self, type: str, accounts: list[str]) -> dict[str, AuditEntry]:
         """Each account's newest entry of `type` (audit_by_type: only entries of that type
@@ -802,17 +833,83 @@ def _audit_row(r: Any) -> AuditEntry:
                       username_id=r[10])
 
 
+# the audit chain's own advisory lock on PostgreSQL: log-in bookkeeping appends entries
+# outside the writers' lock, and two appends must never start from the same head
+CHAIN_LOCK_KEY = 0x47534348  # "GSCH"
+_CHAIN_FIELDS = ("revision, at, actor, action, type, account, username, detail, actor_id, "
+                 "username_id")
+
+
+def entry_digest(previous: str, row: Sequence[Any]) -> str:
+    """An entry's link in the chain: SHA-256 over the previous link and the entry's stored
+    fields (`_CHAIN_FIELDS`, the detail as its stored JSON text), canonical JSON."""
+    content = json.dumps([int(row[0]), *row[1:]], ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(f"{previous}\n{content}".encode()).hexdigest()
+
+
+def chain_start(conn: Conn) -> str:
+    """The link before a store's first entry: its lineage, so no two stores share a chain."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'lineage'").fetchone()
+    return f"groupsync-audit/{row[0] if row else ''}"
+
+
+def _chain_head(c: Conn) -> str:
+    if not isinstance(c, sqlite3.Connection):
+        c.execute("SELECT pg_advisory_xact_lock(?)", (CHAIN_LOCK_KEY,))
+    row = c.execute("SELECT chain FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return str(row[0]) if row and row[0] else chain_start(c)
+
+
 def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
+    if not audit:
+        return
     now = utcnow()
-    c.executemany(
-        "INSERT INTO audit(revision, at, actor, action, type, account, username, detail, "
-        "actor_id, username_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [
-            (revision, now, e.actor, e.action, e.type, e.account, e.username,
-             json.dumps(e.detail, sort_keys=True), e.actor_id, e.username_id)
-            for e in audit
-        ],
-    )
+    link = _chain_head(c)
+    rows = []
+    for e in audit:
+        row = (revision, now, e.actor, e.action, e.type, e.account, e.username,
+               json.dumps(e.detail, sort_keys=True), e.actor_id, e.username_id)
+        link = entry_digest(link, row)
+        rows.append((*row, link))
+    c.executemany(f"INSERT INTO audit({_CHAIN_FIELDS}, chain) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                  rows)
+
+
+def chain_existing(conn: Conn) -> None:
+    """Schema 7's step over the entries already there: each one's link, in id order (the
+    append-only triggers stand aside for it, inside the migration's transaction)."""
+    link = chain_start(conn)
+    links = []
+    for row in conn.execute(f"SELECT id, {_CHAIN_FIELDS} FROM audit ORDER BY id").fetchall():
+        link = entry_digest(link, row[1:])
+        links.append((link, row[0]))
+    conn.executemany("UPDATE audit SET chain = ? WHERE id = ?", links)
+
+
+MIGRATION_ROWS[7] = chain_existing
+
+
+def verify_chain(conn: Conn, batch: int = 10_000) -> ChainCheck:
+    """Recompute the chain over every entry, in id order, a batch at a time."""
+    link = chain_start(conn)
+    count, last = 0, 0
+    while True:
+        rows = conn.execute(f"SELECT id, {_CHAIN_FIELDS}, chain FROM audit WHERE id > ? "
+                            "ORDER BY id LIMIT ?", (last, batch)).fetchall()
+        for row in rows:
+            count += 1
+            if row[11] is None:
+                return ChainCheck(count, link, int(row[0]), "it has no link (written "
+                                  "without groupsync, or its link was removed)")
+            expected = entry_digest(link, row[1:11])
+            if row[11] != expected:
+                return ChainCheck(count, link, int(row[0]), "its content or its place in the "
+                                  "trail is not what was written (edited, or an entry before "
+                                  "it was removed, inserted or moved)")
+            link = expected
+        if len(rows) < batch:
+            return ChainCheck(count, link)
+        last = int(rows[-1][0])
 
 
 def read_versions(conn: Conn, keys: list[str]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from groupsync.accounts.model import State
 from groupsync.accounts.sql import (
     _WRITE_COUNT_TRIGGERS,
+    MIGRATION_ROWS,
     MIGRATIONS,
     Conn,
     SqlStorage,
@@ -41,6 +42,7 @@ _SQLITE_APPEND_ONLY = "\n".join(
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
     for table in ("audit", "notices") for event in ("UPDATE", "DELETE")
 )
+_AUDIT_NO_UPDATE = next(t for t in _SQLITE_APPEND_ONLY.splitlines() if "audit_no_update" in t)
 _SCHEMA = schema_ddl("sqlite", tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n"
                      + _SQLITE_APPEND_ONLY + "\n")
 
@@ -165,6 +167,10 @@ class SqliteStorage(SqlStorage):
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in _statements(tables_ddl("sqlite", MIGRATIONS[version])):
                     tx.conn.execute(statement)
+                if version in MIGRATION_ROWS:
+                    tx.conn.execute("DROP TRIGGER audit_no_update")
+                    MIGRATION_ROWS[version](tx.conn)
+                    tx.conn.execute(_AUDIT_NO_UPDATE)
                 tx.conn.execute(f"PRAGMA user_version = {int(version)}")
         return found
 

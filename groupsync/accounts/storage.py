@@ -11,13 +11,13 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from groupsync import clock
 from groupsync.accounts.model import Privileges, State, User
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def check_schema_version(location: str, found: int, migrating: bool = False) -> bool:
@@ -65,6 +65,56 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class AuditQuery:
+    """`log`'s filters, combined (docs/contracts.md, "The audit trail"): each narrows the
+    entries, in the query, over an index."""
+
+    since: str | None = None  # YYYY-MM-DD: entries from the start of that day (UTC)
+    until: str | None = None  # YYYY-MM-DD: entries to the end of that day (UTC)
+    username: str | None = None  # entries by or about this name, ignoring case
+    account: str | None = None
+    revision: int | None = None
+    entry: int | None = None  # one entry, by id
+
+    def clauses(self) -> tuple[list[str], list[object]]:
+        """SQL conditions (ANDed) and their parameters; both dialects."""
+        where: list[str] = []
+        params: list[object] = []
+        if self.since:
+            where.append("at >= ?")
+            params.append(self.since)  # '2026-12-07T…' sorts after '2026-12-07'
+        if self.until:
+            where.append("at < ?")
+            params.append((date.fromisoformat(self.until) + timedelta(days=1)).isoformat())
+        if self.username:
+            # the name as the entry wrote it, whatever its id: a breach inquiry asks about a
+            # name, and entries from before ids (schema 1) have only the name
+            where.append("(lower(actor) = ? OR lower(username) = ?)")
+            params += [self.username.lower(), self.username.lower()]
+        if self.account:
+            where.append("account = ?")
+            params.append(self.account)
+        if self.revision is not None:
+            where.append("revision = ?")
+            params.append(self.revision)
+        if self.entry is not None:
+            where.append("id = ?")
+            params.append(self.entry)
+        return where, params
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What `log --verify` found: the entries checked, and the first that breaks the chain
+    (None when it holds), with why."""
+
+    entries: int
+    head: str  # the last entry's link (keep it: a trail cut short at its end is found by it)
+    broken: int | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class ReviewStatus:
     """The newest access review of a practice's accounts, and the break-glass markers
     written since it (docs/contracts.md, "Reviews")."""
@@ -99,7 +149,10 @@ class Storage(Protocol):
     def write(self) -> contextlib.AbstractContextManager[WriteTransaction]: ...
 
     def read_audit(self, limit: int | None,
-                   about: tuple[list[str], str] | None = None) -> list[AuditEntry]: ...
+                   about: tuple[list[str], str] | None = None,
+                   query: AuditQuery | None = None) -> list[AuditEntry]: ...
+
+    def verify_chain(self) -> ChainCheck: ...
 
     def read_user(self, ukey: str) -> User | None: ...
 

@@ -1,0 +1,181 @@
+"""History you can trust (docs/contracts.md, "The audit trail"): `log`'s filters and its
+stream, and the hash chain `log --verify` checks, against every way a row can be changed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DEMO_ENV, EXAMPLE, Result
+from .support import serving
+from .test_migrate import _schema1_store
+
+Run = Callable[..., Result]
+FILES = ("-f", "practice.yaml", "--env-file", str(DEMO_ENV))
+
+
+def _applied_twice(run: Run, tmp_path: Path, store: str) -> None:
+    """The example applied on 2026-03-02 (the tests' clock), then a fee change on 03-05."""
+    shutil.copy(EXAMPLE, tmp_path / "practice.yaml")
+    assert run("sandbox", *FILES, "--store", store).code == 0
+    assert run("apply", *FILES, "--store", store, "--auto-approve", "--note",
+               "first apply").code == 0
+    text = (tmp_path / "practice.yaml").read_text()
+    (tmp_path / "practice.yaml").write_text(text.replace('fee: "150.00"', 'fee: "155.00"'))
+    r = run("apply", *FILES, "--store", store, "--auto-approve", "--note", "fee change",
+            env={"GROUPSYNC_NOW": "2026-03-05T09:30:00"})
+    assert r.code == 0, r.err
+
+
+def _entries(run: Run, *args: str) -> list[dict[str, Any]]:
+    r = run("log", *args, "--format", "json")
+    assert r.code == 0, r.err
+    entries: list[dict[str, Any]] = json.loads(r.out)["entries"]
+    return entries
+
+
+def test_log_filters_combine_locally_and_through_the_service(
+        run: Run, tmp_path: Path, store: str) -> None:
+    _applied_twice(run, tmp_path, store)
+    everything = _entries(run, "--store", store)
+    fee_day = _entries(run, "--store", store, "--since", "2026-03-05")
+    assert [e["at"][:10] for e in fee_day] == ["2026-03-05"] * 4
+    assert {e["account"] for e in fee_day} == {"100482", "100517", "100533", "100561"}
+    first_day = _entries(run, "--store", store, "--until", "2026-03-02")
+    assert first_day and all(e["at"].startswith("2026-03-02") for e in first_day)
+    assert len(first_day) + len(fee_day) == len(everything)
+    assert _entries(run, "--store", store, "--since", "2026-03-03", "--until", "2026-03-04") \
+        == []
+    # by or about a name, as written, ignoring its case
+    frontdesk = _entries(run, "--store", store, "--username", "FrontDesk")
+    assert frontdesk and all("frontdesk" in (e["actor"], e["username"]) for e in frontdesk)
+    assert len(frontdesk) == sum(1 for e in everything
+                                 if "frontdesk" in (e["actor"], e["username"]))
+    revision = fee_day[0]["revision"]
+    one = _entries(run, "--store", store, "--account", "100533", "--revision", str(revision))
+    assert [(e["file"], e["key"], e["after"]["fee"]) for e in one] == \
+        [("billing_codes", "90837", "155.00")]
+    # the stream: one entry a line, every field --json gives it
+    lines = run("log", "--store", store, "--since", "2026-03-05", "--format", "jsonl").out
+    assert [json.loads(line) for line in lines.splitlines()] == fee_day
+    r = run("log", "--store", store, "--username", "nobody-at-all")
+    assert (r.code, r.out) == (0, "No audit entry matches.\n")
+    r = run("log", "--store", store, "--since", "2026-03-05", "--until", "2026-03-01")
+    assert (r.code, r.err) == (1, "Error: --since 2026-03-05 is after --until 2026-03-01\n")
+    # the note is under the first entry of the apply's run, and again wherever another
+    # apply's entry came between
+    text = run("log", "--store", store, "--revision", str(revision)).out
+    assert text.count("      note: fee change\n") == 1
+    mixed = run("log", "--store", store, "--account", "100533", "--limit", "3").out
+    assert mixed.count("note: fee change") == 1 and mixed.count("note: first apply") == 1
+    with serving(store, tmp_path) as (url, _proc):
+        remote = _entries(run, *FILES, "--store", url, "--since", "2026-03-05")
+        assert remote == fee_day
+        remote = _entries(run, *FILES, "--store", url, "--account", "100533", "--revision",
+                          str(revision))
+        assert remote == one
+        assert _entries(run, *FILES, "--store", url, "--username", "frontdesk") == frontdesk
+        r = run("log", *FILES, "--store", url, "--verify")
+        assert (r.code, r.out) == (0, "The audit trail's hash chain holds (checked by the "
+                                      "service).\n")
+
+
+@contextlib.contextmanager
+def _raw(store: str) -> Iterator[Callable[[str], None]]:
+    """SQL on the store behind groupsync's back, with the append-only triggers dropped (as
+    the database's owner could)."""
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as pg:
+            pg.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+            yield lambda sql: pg.execute(sql.encode())
+            pg.execute("ALTER TABLE audit ENABLE TRIGGER USER")
+        return
+    conn = sqlite3.connect(store, isolation_level=None)
+    try:
+        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                "AND tbl_name = 'audit'").fetchall()
+        for name, _sql in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        yield conn.execute
+        for _name, sql in triggers:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def _verify(run: Run, store: str) -> Result:
+    return run("log", "--store", store, "--verify")
+
+
+_CHAIN = ("revision, at, actor, action, type, account, username, detail, actor_id, "
+          "username_id, chain")
+
+
+@pytest.mark.parametrize("tamper", ["update", "delete", "insert", "reorder"])
+def test_log_verify_names_the_first_entry_a_tampered_row_breaks(
+        run: Run, tmp_path: Path, store: str, tamper: str) -> None:
+    _applied_twice(run, tmp_path, store)
+    r = _verify(run, store)
+    assert r.code == 0 and r.out.startswith("The audit trail's hash chain holds: "), r.err
+    total = len(_entries(run, "--store", store))
+    assert f"holds: {total:,} entries, ending at link " in r.out
+    ids = sorted(e["id"] for e in _entries(run, "--store", store))
+    k = ids[len(ids) // 2]
+    with _raw(store) as sql:
+        if tamper == "update":
+            sql(f"UPDATE audit SET actor = 'mallory' WHERE id = {k}")
+            broken = k
+        elif tamper == "delete":
+            sql(f"DELETE FROM audit WHERE id = {k}")
+            broken = ids[ids.index(k) + 1]
+        elif tamper == "insert":
+            # a forged entry at the end, with a link that looks like one
+            sql(f"INSERT INTO audit (id, {_CHAIN}) SELECT {ids[-1] + 1}, revision, at, actor, "
+                f"action, type, account, username, detail, actor_id, username_id, "
+                f"'{'0' * 64}' FROM audit WHERE id = {k}")
+            broken = ids[-1] + 1
+        else:  # two entries swap places, links and all
+            nxt = ids[ids.index(k) + 1]
+            sql(f"UPDATE audit SET id = -1 WHERE id = {k}")
+            sql(f"UPDATE audit SET id = {k} WHERE id = {nxt}")
+            sql(f"UPDATE audit SET id = {nxt} WHERE id = -1")
+            broken = k
+    r = _verify(run, store)
+    assert r.code == 1 and r.out == ""
+    assert r.err.startswith(f"Error: the audit trail's hash chain breaks at entry {broken}: "), \
+        r.err
+    with serving(store, tmp_path) as (url, _proc):
+        r = run("log", *FILES, "--store", url, "--verify")
+        assert r.code == 1
+        assert r.err.startswith(f"Error: the audit trail's hash chain breaks at entry "
+                                f"{broken} (said by the service)"), r.err
+
+
+def test_a_migrated_v1_trail_is_chained_and_its_tampering_found(
+        run: Run, tmp_path: Path, store: str) -> None:
+    store = _schema1_store(store, tmp_path)
+    assert run("store", "migrate", "--store", store).code == 0
+    before = _entries(run, "--store", store)
+    r = _verify(run, store)
+    assert (r.code, r.err) == (0, ""), r.err
+    assert f"holds: {len(before):,} entries" in r.out
+    # new entries join the same chain
+    shutil.copy(EXAMPLE, tmp_path / "practice.yaml")
+    text = EXAMPLE.read_text().replace('fee: "150.00"', 'fee: "151.00"')
+    (tmp_path / "practice.yaml").write_text(text)
+    assert run("apply", *FILES, "--store", store, "--auto-approve").code == 0
+    assert _verify(run, store).code == 0
+    oldest = min(e["id"] for e in before)
+    with _raw(store) as sql:
+        sql(f"UPDATE audit SET detail = '{{}}' WHERE id = {oldest}")
+    r = _verify(run, store)
+    assert r.code == 1 and f"breaks at entry {oldest}:" in r.err
