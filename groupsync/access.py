@@ -110,7 +110,9 @@ def rows(state: State, accounts: set[str] | None = None, master: str | None = No
         flags = tuple(a for a in AREAS if is_risky(a, privs[a], acct, user.home,
                                                    k == master_k, not outside))
         role, want = (roles or {}).get((k, acct), ("", None))
-        out.append(Row(user.username, user.home, acct, state.accounts[acct].provider_name,
+        # a home outside the accounts reviewed is another practice's account: not named
+        home = user.home if accounts is None or user.home in accounts or outside else ""
+        out.append(Row(user.username, home, acct, state.accounts[acct].provider_name,
                        tuple(privs[a] for a in AREAS), flags, outside, role,
                        want is not None and dict(privs) != want, user.last_login,
                        (persons or {}).get(k, "")))

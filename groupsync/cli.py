@@ -269,12 +269,12 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
     def one(name: str) -> tuple[Context, int, str | None]:
         sub = Context(chosen[name], ctx.store, ctx.env_file, not ctx.color)
         sub.color = ctx.color
-        sub.overlay = workspace.overlay(name)
         sub.buffer = []
         failed: str | None = None
         # click's context is per thread: each worker sees the command's options as given
         with command_context.scope(cleanup=False), remembering_logins():
             try:
+                sub.overlay = workspace.overlay(name)  # a broken shared file fails each
                 code = func(sub, **kwargs) or 0
             except GroupsyncError as exc:
                 failed = "\n".join(_error_lines(exc, ctx.store))
@@ -286,19 +286,43 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
     workers = min(len(chosen), os.cpu_count() or 1) if command in _PARALLEL else 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         done = dict(zip(chosen, pool.map(one, chosen), strict=True))
+    again = _waiting_for_home(workspace, done) if command == "apply" else []
     fmt = "json" if kwargs.get("as_json") and command == "plan" else kwargs.get("fmt", "text")
     if command == "plan" and fmt in ("json", "markdown"):
         _fleet_document(ctx, done, fmt, kwargs.get("max_removals", DEFAULT_MAX_REMOVALS))
     else:
-        _fleet_text(ctx, done, command)
+        runs = [(name, name, result) for name, result in done.items()]
+        # a practice whose guests its home has just made: applied again, to join them
+        runs += [(name, f"{name} (again: its guests now exist)", one(name)) for name in again]
+        _fleet_text(ctx, runs, command)
+        done.update({name: result for name, _heading, result in runs})  # the last run's
     codes = [code for _sub, code, _failed in done.values()]
     return 1 if any(f for _s, _c, f in done.values()) else max(codes, default=0)
 
 
-def _fleet_text(ctx: Context, done: dict[str, tuple[Context, int, str | None]],
+def _waiting_for_home(workspace: Any, done: dict[str, tuple[Context, int, str | None]]
+                      ) -> list[str]:
+    """The practices whose apply left guests unjoined (not made yet) whose home practice
+    this run has just applied."""
+    applied = {name for name, (sub, _c, failed) in done.items()
+               if not failed and sub.made is not None and sub.made.changes}
+    out = []
+    for name, (sub, _c, failed) in done.items():
+        if failed or sub.made is None or not sub.made.waiting:
+            continue
+        homes = {workspace.usernames[g].home.partition("/")[0]
+                 for g in sub.made.waiting if g in workspace.usernames}
+        if homes & applied:
+            out.append(name)
+    return out
+
+
+def _fleet_text(ctx: Context, runs: list[tuple[str, str, tuple[Context, int, str | None]]],
                 command: str) -> None:
-    for name, (sub, _code, failed) in done.items():
-        click.echo(f"== {name} ==")
+    """Each run (practice, heading, result) under its heading, then the fleet's line: its
+    practices as their last run left them, the changes of every run."""
+    for name, heading, (sub, _code, failed) in runs:
+        click.echo(f"== {heading} ==")
         for err, text in sub.buffer or []:
             click.echo(text, err=err, nl=False)
         if failed:
@@ -306,20 +330,23 @@ def _fleet_text(ctx: Context, done: dict[str, tuple[Context, int, str | None]],
                 click.echo(printable(f"Error: {line}"))
                 click.echo(printable(f"Error: {name}: {line}"), err=True)
         click.echo()
-    failures = sum(1 for _s, _c, f in done.values() if f)
+    last = {name: result for name, _heading, result in runs}
+    failures = sum(1 for _s, _c, f in last.values() if f)
     tail = f", {failures} failed" if failures else ""
     if command in ("plan", "apply"):
         from groupsync.render import fleet_totals
 
-        changed, total = fleet_totals([sub.made for sub, _c, f in done.values()
-                                       if sub.made is not None and not f])
+        made = [(name, sub.made) for name, _h, (sub, _c, f) in runs
+                if sub.made is not None and not f]
+        _count, total = fleet_totals([plan for _name, plan in made])
+        changed = len({name for name, plan in made if plan.changes})
         verb = ("to add", "to change", "to remove") if command == "plan" else \
             ("added", "changed", "removed")
-        click.echo(f"Fleet: {_n(len(done), 'practice')}, {changed} with changes: "
+        click.echo(f"Fleet: {_n(len(last), 'practice')}, {changed} with changes: "
                    f"{total['add']} {verb[0]}, {total['change']} {verb[1]}, "
                    f"{total['remove']} {verb[2]}{tail}.")
     else:
-        click.echo(f"Fleet: {_n(len(done), 'practice')}{tail}.")
+        click.echo(f"Fleet: {_n(len(last), 'practice')}{tail}.")
 
 
 def _fleet_document(ctx: Context, done: dict[str, tuple[Context, int, str | None]],

@@ -45,6 +45,7 @@ class Overlay:
     workspace_name: str = ""
     practice: str = ""  # the practice's name in the workspace
     people: tuple[Person, ...] = field(default=())
+    others: tuple[str, ...] = field(default=())  # workspace usernames not naming it
 
     def apply(self, doc: Document, name: str) -> tuple[Document, list[Problem]]:
         """`doc` (a practice's file, named `name`) with the overlay merged in, and the
@@ -60,17 +61,21 @@ class Overlay:
             _merge_codes(out, doc, self.shared, self.shared_name)
         problems: list[Problem] = []
         if self.workspace is not None:
+            rules: dict[Path, Path] = {}
             for person in self.people:
-                problems += self._person(out, name, person)
+                problems += self._person(out, name, person, rules)
+            problems += self._not_here(out, name)
+            out.graft(self.workspace, rules, self.workspace_name)  # one pass for them all
         return out, problems
 
-    def _person(self, out: Document, name: str, person: Person) -> list[Problem]:
+    def _person(self, out: Document, name: str, person: Person,
+                rules: dict[Path, Path]) -> list[Problem]:
         ws = self.workspace
         assert ws is not None
         src: Path = ("usernames", person.name)
         entry = ws.data["usernames"][person.name]
         k = ukey(person.name)
-        for section in ("usernames", "guests", "privileges"):
+        for section in ("usernames", "guests"):
             mine = out.data.get(section)
             for other in (mine if isinstance(mine, dict) else ()):
                 if ukey(str(other)) == k:
@@ -78,26 +83,49 @@ class Overlay:
                     return [out.problem(name, (section, other), (
                         f"{other} is declared by the workspace ({self.workspace_name}, line "
                         f"{line}); remove it here, or from the workspace"), key=True)]
-        practice = self.practice
-        rules: dict[Path, Path] = {}
         if person.home is not None:
             section = "usernames"
             given: dict[str, Any] = {"password": entry.get("password"), "home": person.home,
                                      "accounts": person.accounts, "elsewhere": "true"}
-            rules[(*src, "practices", practice)] = (section, person.name, "accounts")
         else:
             section = "guests"
             given = {"password": entry.get("password"), "accounts": person.accounts}
-            rules[(*src, "practices", practice)] = (section, person.name, "accounts")
         if entry.get("person") is not None:
             given["person"] = entry["person"]
+        held = out.data.get(section)
+        if held is not None and not isinstance(held, dict):
+            return []  # the practice's own section is wrong: the schema says so, untouched
+        out.data[section] = {**(held or {}), person.name: given}
         rules[src] = (section, person.name)
-        rules[(*src, "privileges")] = ("privileges", person.name)
-        for where, value in ((section, given), ("privileges", entry.get("privileges"))):
-            held = out.data.get(where)
-            out.data[where] = {**(held if isinstance(held, dict) else {}), person.name: value}
-        out.graft(ws, rules, self.workspace_name)
+        rules[(*src, "practices", self.practice)] = (section, person.name, "accounts")
+        # the practice's own privileges entry for it, if any, replaces the workspace's (its
+        # provider keys are this practice's)
+        privileges = out.data.get("privileges")
+        if privileges is not None and not isinstance(privileges, dict):
+            return []
+        if not any(ukey(str(other)) == k for other in privileges or {}):
+            out.data["privileges"] = {**(privileges or {}),
+                                      person.name: entry.get("privileges")}
+            rules[(*src, "privileges")] = ("privileges", person.name)
         return []
+
+    def _not_here(self, out: Document, name: str) -> list[Problem]:
+        """A workspace username is "taken" in the practices it doesn't name: one of them may
+        not make it its guest either."""
+        ws = self.workspace
+        assert ws is not None
+        guests = out.data.get("guests")
+        theirs = {ukey(n): n for n in self.others}
+        problems = []
+        for other in (guests if isinstance(guests, dict) else ()):
+            found = theirs.get(ukey(str(other)))
+            if found is not None:
+                line, _col = ws.mark(("usernames", found), key=True)
+                problems.append(out.problem(name, ("guests", other), (
+                    f"{other} is the workspace's username ({self.workspace_name}, line "
+                    f"{line}), which doesn't name this practice: add it under its practices "
+                    "there instead"), key=True))
+        return problems
 
 
 def _text(value: Any) -> str | None:

@@ -62,6 +62,9 @@ class Plan:
     # the guests the changes join (homed outside the practice): each joins itself, with its
     # own password, since only a username's home can join it elsewhere
     guests: list[str] = field(default_factory=list)
+    # guests this plan could not join yet (not made by their home): a workspace apply
+    # plans the practice again once their home practice has applied; not part of a saved plan
+    waiting: list[str] = field(default_factory=list, compare=False)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}

@@ -43,7 +43,7 @@ PracticePath = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 # a workspace username's home: PRACTICE/PROVIDER
 HomeRef = Annotated[str, StringConstraints(
     pattern=f"^{PRACTICE_NAME_PATTERN[1:-1]}/{PROVIDER_KEY_PATTERN[1:-1]}$")]
-ProviderList = Literal["all"] | list[ProviderRef]
+ProviderList = Literal["all"] | Annotated[list[ProviderRef], Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -92,6 +92,9 @@ class Workspace:
     shared: tuple[str, yamlload.Document] | None = None  # its path and document
     document: yamlload.Document | None = None  # the workspace's, when it has usernames
     usernames: dict[str, WorkspaceUsername] = field(default_factory=dict)
+    # what is wrong with the shared file: every practice starts from it, so each one fails
+    # with these, under its name (a fleet's JSON and Markdown still say so)
+    broken: tuple[Problem, ...] = ()
 
     def select(self, names: tuple[str, ...]) -> dict[str, str]:
         """The practices `--practice NAME` (repeatable) targets; all of them without it."""
@@ -111,20 +114,25 @@ class Workspace:
         return {**first, **{n: p for n, p in chosen.items() if n not in homes}}
 
     def overlay(self, practice: str) -> Overlay | None:
-        """What the workspace adds to `practice`'s file (None: nothing)."""
-        people = []
+        """What the workspace adds to `practice`'s file (None: nothing); ConfigError when
+        its shared file is broken."""
+        if self.broken:
+            raise ConfigError(list(self.broken))
+        people, others = [], []
         for name, u in self.usernames.items():
             home, _, key = u.home.partition("/")
             if home == practice:
                 people.append(Person(name, key, u.practices.get(practice, [])))
             elif practice in u.practices:
                 people.append(Person(name, None, u.practices[practice]))
-        if self.shared is None and not people:
+            else:
+                others.append(name)
+        if self.shared is None and not self.usernames:
             return None
         return Overlay(shared=self.shared[1] if self.shared else None,
                        shared_name=self.shared[0] if self.shared else "",
                        workspace=self.document, workspace_name=self.path, practice=practice,
-                       people=tuple(people))
+                       people=tuple(people), others=tuple(others))
 
 
 def is_workspace(raw: bytes) -> bool:
@@ -153,13 +161,17 @@ def load_workspace(path: str, raw: bytes) -> Workspace:
     if problems:
         raise ConfigError(problems)
     shared = None
+    broken: tuple[Problem, ...] = ()
     if model.shared is not None:
         shared_path = os.path.normpath(base / model.shared)
-        shared = (shared_path, _shared(shared_path, doc, path))
+        try:
+            shared = (shared_path, _shared(shared_path, doc, path))
+        except ConfigError as exc:
+            broken = tuple(exc.problems)
     return Workspace(path, {name: os.path.normpath(base / file)
                             for name, file in model.practices.items()},
                      shared=shared, document=doc if model.usernames else None,
-                     usernames=dict(model.usernames))
+                     usernames=dict(model.usernames), broken=broken)
 
 
 def _document(path: str, raw: bytes, not_a_mapping: str) -> yamlload.Document:

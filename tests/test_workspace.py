@@ -94,8 +94,12 @@ def test_a_practice_starts_from_the_shared_file_and_its_own_entries_win(
 def test_a_shared_file_s_errors_name_it(run: Run, tmp_path: Path) -> None:
     ws = workspace(tmp_path, shared="rolez: {}\n")
     r = run("validate", *ws)
-    assert (r.code, r.err) == (1, "Error: shared.yaml:1:1: unknown key 'rolez' in the top "
-                                  "level (did you mean 'roles'?)\n")
+    problem = "shared.yaml:1:1: unknown key 'rolez' in the top level (did you mean 'roles'?)"
+    # every practice starts from it, so each fails with it, under its name
+    assert (r.code, r.err) == (1, f"Error: riverside: {problem}\nError: lakeside: {problem}\n")
+    data = json.loads(run("plan", *ws, "--json").out)
+    assert data["practices"] == {} and data["failed"] == {"riverside": problem,
+                                                          "lakeside": problem}
     # a problem only a practice can see (its provider keys) names the shared file's line,
     # in every practice it concerns
     ws = workspace(tmp_path, shared="policies:\n  - name: no notes\n    deny:\n"
@@ -126,10 +130,11 @@ def test_a_billing_service_username_across_two_practices_with_prune_in_one(
     # a role is the practice's: riverside's own biller, lakeside's the shared one
     assert ("\naccount 100517 (jones)\n  + username acme-biller (home; biller: full on "
             "billing, claims; view on clients, codes, reports; none elsewhere)\n") in r.out
-    assert ("  + join acme-biller (biller: full on billing, claims; view on codes; none "
-            "elsewhere)\n") in r.out.split("== lakeside ==")[1]
-    assert ("Warning: guest acme-biller doesn't exist yet: it is made in its home, outside "
-            "this practice (a workspace apply applies its home practice first)") in r.out
+    # lakeside can't join it before riverside has made it: said, not planned
+    assert "join acme-biller" not in r.out.split("== lakeside ==")[1]
+    assert ("Warning: guest acme-biller doesn't exist yet: it is joined here once its home, "
+            "outside this practice, has made it (a workspace apply applies its home practice "
+            "first, then this one again)") in r.out
     # an apply applies its home practice first, whatever the workspace's order
     (tmp_path / "groupsync.yaml").write_text(
         (tmp_path / "groupsync.yaml").read_text().replace(
@@ -138,6 +143,9 @@ def test_a_billing_service_username_across_two_practices_with_prune_in_one(
     r = run("apply", *ws, "--store", store, "--auto-approve")
     assert r.code == 0, r.out + r.err
     assert r.out.index("== riverside ==") < r.out.index("== lakeside ==")
+    # by then riverside has made it: lakeside's apply joins it, with lakeside's biller
+    assert ("  + join acme-biller (biller: full on billing, claims; view on codes; none "
+            "elsewhere)\n") in r.out.split("== lakeside ==")[1]
     r = run("plan", *ws, "--store", store, "--detailed-exitcode")
     assert r.code == 0, r.out
     assert "acme-biller" not in r.out
@@ -170,11 +178,60 @@ def test_a_billing_service_username_across_two_practices_with_prune_in_one(
            "so choose another" in r.out
 
 
+def test_two_billing_usernames_each_a_guest_in_the_other_s_home_apply_in_one_run(
+        run: Run, tmp_path: Path) -> None:
+    """Each practice's apply makes its own and joins the other's, which doesn't exist yet:
+    the join waits (no failed log-in, no failed apply), and the practice is applied again
+    once the other's home has made it."""
+    ws = workspace(tmp_path, shared=None, people=BILLER.format(
+        practices="{riverside: [chen], lakeside: [kim]}", privileges="view") + (
+        "  lake-biller:\n    password: \"${ACME_BILLER_PASSWORD}\"\n    person: Lee Park\n"
+        "    home: lakeside/patel\n    practices: {riverside: [garcia], lakeside: [kim]}\n"
+        "    privileges: view\n"))
+    assert run("sandbox", *ws).code == 0
+    r = run("apply", *ws, "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert [line for line in r.out.splitlines() if line.startswith("==")] == [
+        "== riverside ==", "== lakeside ==", "== riverside (again: its guests now exist) =="]
+    assert "login failed" not in r.out + r.err
+    r = run("plan", *ws, "--detailed-exitcode")
+    assert r.code == 0, r.out
+
+
+def test_a_practice_s_own_sections_and_privileges_stay_its_own(run: Run,
+                                                              tmp_path: Path) -> None:
+    ws = workspace(tmp_path, shared=None, people=BILLER.format(
+        practices="{riverside: [chen], lakeside: [kim]}", privileges="{all: view, chen: full}"))
+    # chen is riverside's provider: lakeside gives the biller its own levels instead
+    edit(tmp_path, "lakeside.yaml", "master:\n", "privileges:\n  acme-biller: {kim: "
+                                                 "{billing: full}}\n\nmaster:\n")
+    r = run("validate", *ws)
+    assert r.code == 0, r.out + r.err
+    # a section of the practice's own that is wrong is reported as it is, not replaced
+    edit(tmp_path, "lakeside.yaml", "privileges:\n  acme-biller: {kim: {billing: full}}\n",
+         "guests: [whoever]\n")
+    r = run("validate", *ws, "--practice", "lakeside")
+    assert r.code == 1
+    assert "lakeside.yaml:19:9: guests: must be a mapping, not a list" in r.out, r.out
+    # and a practice the workspace doesn't name may not make it its guest
+    edit(tmp_path, "groupsync.yaml", "{riverside: [chen], lakeside: [kim]}",
+         "{riverside: [chen]}")
+    edit(tmp_path, "lakeside.yaml", "guests: [whoever]\n", "guests:\n  acme-biller: "
+         "{password: \"${ACME_BILLER_PASSWORD}\", accounts: all}\nprivileges:\n"
+         "  acme-biller: full\n")
+    r = run("validate", *ws, "--practice", "lakeside")
+    assert r.code == 1
+    assert ("Error: lakeside.yaml:20:3: acme-biller is the workspace's username "
+            "(groupsync.yaml, line 6), which doesn't name this practice: add it under its "
+            "practices there instead\n") in r.out, r.out
+
+
 def test_a_practice_may_not_declare_a_workspace_username_again(run: Run,
                                                                 tmp_path: Path) -> None:
     ws = workspace(tmp_path, shared=None, people=BILLER.format(
         practices="{lakeside: [kim]}", privileges="view"))
-    edit(tmp_path, "lakeside.yaml", "master:\n", "privileges:\n  Acme-Biller: view\n\n"
+    edit(tmp_path, "lakeside.yaml", "master:\n", "guests:\n  Acme-Biller: {password: "
+                                                 "\"${KIM_PASSWORD}\", accounts: all}\n\n"
                                                  "master:\n")
     r = run("validate", *ws, "--practice", "lakeside")
     assert r.code == 1

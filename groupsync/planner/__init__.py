@@ -46,7 +46,7 @@ class Planner(Checks, ActingSteps, PracticeSetupSteps, AccessSteps, PasswordStep
             code_master=self.d.codes.master if self.d.codes else None,
             accounts={p.account_id: p.key for p in self.d.providers.values()},
             logins={p.account_id: p.login for p in self.d.providers.values()},
-            homes=self._homes(),
+            homes=self._homes(), waiting=self.waiting,
             guests=sorted({u.username for u in self.d.staff.values() if u.guest
                            and any(c.username == u.username for c in self.changes
                                    if c.type == "join" and c.action == "add")}),

@@ -69,9 +69,14 @@ class AccessSteps(PlannerBase):
         password and each account's provider login (docs/contracts.md, "Guests")."""
         k = ukey(u.username)
         if self.s.user(u.username) is None and k not in self.taken:
+            # nothing to join yet: planned once its home has made it, so this practice's
+            # apply never waits on (or fails for) another practice's
+            self.waiting.append(u.username)
             self.warnings.append(
-                f"guest {u.username} doesn't exist yet: it is made in its home, outside this "
-                "practice (a workspace apply applies its home practice first)")
+                f"guest {u.username} doesn't exist yet: it is joined here once its home, "
+                "outside this practice, has made it (a workspace apply applies its home "
+                "practice first, then this one again)")
+            return
         for acct in targets:
             if (k, acct) in self.s.access:
                 continue
@@ -125,7 +130,13 @@ class AccessSteps(PlannerBase):
             self.gone.add(k)
             declared = self._declared(user.username)
             lost = sorted(a for a in access if a not in self.d.by_account)
-            if lost and not self.d.prune_joins:
+            if lost and declared is not None and declared.elsewhere:
+                # its other practices' accounts are theirs to name: not said here
+                self.warnings.append(
+                    f"{user.username} moves home, so it loses its access outside this "
+                    "practice until the other practices' applies join it again (a workspace "
+                    "apply does)")
+            elif lost and not self.d.prune_joins:
                 self.warnings.append(
                     f"{user.username} moves home, so it loses its access to account"
                     f"{'s' if len(lost) > 1 else ''} {', '.join(lost)}, which {self.d.source} "

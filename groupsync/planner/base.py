@@ -47,6 +47,7 @@ class PlannerBase:
         self.gone: set[str] = set()  # usernames this plan deletes (pruned or moved)
         self.kept_codes: dict[tuple[str, str, str], list[str]] = {}  # (file, key, why) -> ids
         self.case_clashes: list[str] = []
+        self.waiting: list[str] = []  # guests not made yet by their home
 
     def exists(self, username: str) -> bool:
         """The username is in the store and stays there (not deleted or moved by this plan)."""
