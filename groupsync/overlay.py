@@ -62,50 +62,50 @@ class Overlay:
         problems: list[Problem] = []
         if self.workspace is not None:
             rules: dict[Path, Path] = {}
+            # the practice's own names, once: each workspace username is checked against
+            # them, and what is added is added once, so 10,000 usernames cost 10,000 steps
+            own = {section: {ukey(str(k)): str(k) for k in value}
+                   for section in ("usernames", "guests", "privileges")
+                   if isinstance(value := doc.data.get(section, {}) or {}, dict)}
+            added: dict[str, dict[str, Any]] = {s: {} for s in own}
             for person in self.people:
-                problems += self._person(out, name, person, rules)
+                problems += self._person(out, name, person, own, added, rules)
+            for section, entries in added.items():
+                if entries:
+                    out.data[section] = {**(doc.data.get(section) or {}), **entries}
             problems += self._not_here(out, name)
             out.graft(self.workspace, rules, self.workspace_name)  # one pass for them all
         return out, problems
 
-    def _person(self, out: Document, name: str, person: Person,
-                rules: dict[Path, Path]) -> list[Problem]:
+    def _person(self, out: Document, name: str, person: Person, own: dict[str, dict[str, str]],
+                added: dict[str, dict[str, Any]], rules: dict[Path, Path]) -> list[Problem]:
         ws = self.workspace
         assert ws is not None
         src: Path = ("usernames", person.name)
         entry = ws.data["usernames"][person.name]
         k = ukey(person.name)
-        for section in ("usernames", "guests"):
-            mine = out.data.get(section)
-            for other in (mine if isinstance(mine, dict) else ()):
-                if ukey(str(other)) == k:
-                    line, _col = ws.mark(src, key=True)
-                    return [out.problem(name, (section, other), (
-                        f"{other} is declared by the workspace ({self.workspace_name}, line "
-                        f"{line}); remove it here, or from the workspace"), key=True)]
+        section = "usernames" if person.home is not None else "guests"
+        for mine in ("usernames", "guests"):
+            other = own.get(mine, {}).get(k)
+            if other is not None:
+                line, _col = ws.mark(src, key=True)
+                return [out.problem(name, (mine, other), (
+                    f"{other} is declared by the workspace ({self.workspace_name}, line "
+                    f"{line}); remove it here, or from the workspace"), key=True)]
+        if section not in own:
+            return []  # the practice's own section is wrong: the schema says so, untouched
+        given: dict[str, Any] = {"password": entry.get("password"), "accounts": person.accounts}
         if person.home is not None:
-            section = "usernames"
-            given: dict[str, Any] = {"password": entry.get("password"), "home": person.home,
-                                     "accounts": person.accounts, "elsewhere": "true"}
-        else:
-            section = "guests"
-            given = {"password": entry.get("password"), "accounts": person.accounts}
+            given.update(home=person.home, elsewhere="true")
         if entry.get("person") is not None:
             given["person"] = entry["person"]
-        held = out.data.get(section)
-        if held is not None and not isinstance(held, dict):
-            return []  # the practice's own section is wrong: the schema says so, untouched
-        out.data[section] = {**(held or {}), person.name: given}
+        added[section][person.name] = given
         rules[src] = (section, person.name)
         rules[(*src, "practices", self.practice)] = (section, person.name, "accounts")
         # the practice's own privileges entry for it, if any, replaces the workspace's (its
         # provider keys are this practice's)
-        privileges = out.data.get("privileges")
-        if privileges is not None and not isinstance(privileges, dict):
-            return []
-        if not any(ukey(str(other)) == k for other in privileges or {}):
-            out.data["privileges"] = {**(privileges or {}),
-                                      person.name: entry.get("privileges")}
+        if "privileges" in own and k not in own["privileges"]:
+            added["privileges"][person.name] = entry.get("privileges")
             rules[(*src, "privileges")] = ("privileges", person.name)
         return []
 
