@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import ssl
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +40,18 @@ from groupsync.wire import audit_from_wire, merge_states, state_from_wire
 TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minute or more
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process: building one reads the system's CA
+    bundle (~20 ms of CPU), which a fleet's many practices would otherwise pay each time."""
+    return ssl.create_default_context()
+
+
 class RemoteSystem:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.location = redact(self.base_url)  # what messages show: never the user-info
-        self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT)
+        self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT, verify=_tls())
         self._tokens: dict[str, str] = {}  # ukey -> bearer token
         # the last state read, and the logins it was read as: one command's steps (who reads,
         # what the plan reads) share one read until a log-in or a write
@@ -219,6 +228,7 @@ class RemoteSystem:
     def forget_logins(self) -> None:
         """Read as nobody until the next log-in (tokens end on their own at the service)."""
         self._tokens.clear()
+        self._read = None
 
     def signup(self, provider_name: str, username: str, password: str,
                account_id: str | None) -> str:
@@ -322,8 +332,7 @@ def connect(url: str, desired: Desired, secrets: Secrets,
         # the home login may be the one being rotated.
         if (master_password is not None
                 and system.read_state().user(master.username) is not None):
-            system.close()
-            system = RemoteSystem(url)
+            system.forget_logins()  # the master's view alone (one connection still)
             system.authenticate({master.username: master_password})
             # A provider hired since the last apply: the master can't open that account
             # yet, so its own login reads it until the apply joins the master there.
