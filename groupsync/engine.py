@@ -88,6 +88,8 @@ class Backend(Protocol):
 
     def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]: ...
 
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]: ...
+
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None,
               guards: Guards | None = None) -> int: ...
@@ -213,6 +215,9 @@ class LocalBackend:
     def review_status(self, accounts: list[str]) -> ReviewStatus:
         return review_status_as(self.system, None, accounts)
 
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        return self.system.latest_entries(cells)
+
     def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]:
         return reviews_as(self.system, None, accounts)
 
@@ -247,6 +252,8 @@ class Reader(Protocol):
 
     def review_status(self, accounts: list[str]) -> ReviewStatus: ...
 
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]: ...
+
 
 def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
              acting: str | None = None) -> tuple[Plan, State]:
@@ -261,7 +268,10 @@ def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
     taken = system.taken(unseen) if unseen else []
     day = today()
     plan = make_plan(desired, state, today=day, rotate=rotate, taken=taken, acting=acting)
+    from groupsync.drift import name_drift
     from groupsync.reviews import plan_warnings
+
+    name_drift(plan, system.latest_entries)  # one query, and none for a plan of no changes
 
     status = system.review_status(sorted(desired.by_account))
     plan.warnings += plan_warnings(desired.review_every_days, status.last,
@@ -288,6 +298,9 @@ class _Visible:
 
     def review_status(self, accounts: list[str]) -> ReviewStatus:
         return review_status_as(self.system, self.user, accounts)
+
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        return self.system.visible_latest(self.user.username, cells)
 
 
 def plan_as(system: AccountSystem, caller: User, desired: Desired,

@@ -65,6 +65,9 @@ class Plan:
     # guests this plan could not join yet (not made by their home): a workspace apply
     # plans the practice again once their home practice has applied; not part of a saved plan
     waiting: list[str] = field(default_factory=list, compare=False)
+    # change index -> {revision, actor, at}: the audit entry a change undoes (drift.py),
+    # looked up once the plan is made; shown by the renderers, never trusted by an apply
+    drift: dict[int, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0}
@@ -130,7 +133,9 @@ class Plan:
             "lineage": self.lineage,
             "revision": self.revision,
             "summary": self.summary(),
-            "changes": [change_json(c) for c in self.changes],
+            "changes": [{**change_json(c), **({"drift": self.drift[i]} if i in self.drift
+                                                else {})}
+                        for i, c in enumerate(self.changes)],
             "warnings": list(self.warnings),
         }
 

@@ -124,7 +124,7 @@ class SavedPlan(BaseModel):
     @classmethod
     def of(cls, plan: Plan) -> SavedPlan:
         # every field of a Plan that travels, by name: a field added to Plan is saved too
-        # (a test checks the two lists agree, homes and waiting aside: they are recomputed)
+        # (a test checks the two lists agree, homes, waiting and drift aside: recomputed)
         return cls.model_construct(**{name: _copy(getattr(plan, name))
                                       for name in cls.model_fields})
 

@@ -61,7 +61,7 @@ class RemoteSystem:
 
     def _call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if method != "GET" and path not in ("/v1/login", "/v1/names"):
+        if method != "GET" and path not in ("/v1/login", "/v1/names", "/v1/audit/latest"):
             self._read = None  # a write: the next read is a new one
         try:
             response = self._client.request(method, path, headers=headers, **kw)
@@ -148,6 +148,19 @@ class RemoteSystem:
                 merged[entry.id] = entry
         entries = sorted(merged.values(), key=lambda e: e.id, reverse=True)
         return entries[:limit] if limit else entries
+
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        """The newest entry behind each (account, subject) that a logged-in username may
+        read, merged (one request per login: the master's, for a group applied once)."""
+        if not self._tokens or not cells:
+            return []
+        merged: dict[int, AuditEntry] = {}
+        for token in self._tokens.values():
+            for e in audit_from_wire(self._call("POST", "/v1/audit/latest", token=token,
+                                                json={"cells": [list(c) for c in cells]}
+                                                )["entries"]):
+                merged[e.id] = e
+        return sorted(merged.values(), key=lambda e: e.id)
 
     def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]:
         """The service checks the chain: whether it holds, and the first broken entry where a

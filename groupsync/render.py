@@ -229,7 +229,8 @@ def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None,
     moves = plan.moves()
     if plan.changes:
         out.append("groupsync will make these changes:")
-        lines = {id(c): tuple(_change_lines(c, style, moves)) for c in plan.changes
+        lines = {id(c): tuple(_change_lines(c, style, moves)) + _drift_lines(plan, i)
+                 for i, c in enumerate(plan.changes)
                  if not (isinstance(c, UsernameChange) and c.before is not None
                          and ukey(c.username) in moves)}  # a move: shown once, as `-/+`
         singles, groups = ([c for c in plan.changes if id(c) in lines], []) if expand \
@@ -258,6 +259,21 @@ def plan_text(plan: Plan, color: bool = False, max_removals: int | None = None,
         out.append("")
     out.append(style(summary_line(plan), "bold"))
     return "\n".join(out) + "\n"
+
+
+def drift_text(d: dict[str, Any]) -> str:
+    """`(changed by jsmith at r14, 2026-11-30T14:02Z)`: who made the difference a change
+    undoes, in which revision, when (to the minute, UTC)."""
+    at = str(d.get("at", ""))
+    short = at[:16] + "Z" if len(at) >= 16 else at
+    return f"(changed by {d.get('actor')} at r{d.get('revision')}, {short})"
+
+
+def _drift_lines(plan: Plan, i: int) -> tuple[str, ...]:
+    """Under a change that undoes a difference made outside the file: who made it, and when
+    (drift.py)."""
+    d = plan.drift.get(i)
+    return (f"      {drift_text(d)}",) if d else ()
 
 
 def plan_json(plan: Plan, max_removals: int | None = None) -> str:
@@ -386,7 +402,10 @@ def plan_markdown(plan: Plan, max_removals: int | None = None, expand: bool = Fa
                     "", *header, *rows, "", "</details>"]
         else:
             out += ["", f"**{title}**", "", *header, *rows]
-    details: dict[int, tuple[str, ...]] = {id(c): (_md_detail(c),) for c in plan.changes}
+    drifted = {id(c): f" {_md(drift_text(plan.drift[i]))}" for i, c in enumerate(plan.changes)
+               if i in plan.drift}
+    details: dict[int, tuple[str, ...]] = {id(c): (_md_detail(c) + drifted.get(id(c), ""),)
+                                          for c in plan.changes}
     singles, groups = (plan.changes, []) if expand else _grouped(plan, details)
     sections: list[tuple[str, list[Change], int]] = []  # title, changes, accounts each
     by_account: dict[str, list[Change]] = {}
@@ -408,7 +427,7 @@ def plan_markdown(plan: Plan, max_removals: int | None = None, expand: bool = Fa
         section = ["", f"<details><summary>{title}: {n['add']} to add, {n['change']} to "
                        f"change, {n['remove']} to remove</summary>", "",
                    "| | change |", "|---|---|"]
-        section += [f"| `{_SYMBOL[c.action]}` | {_md_detail(c)} |" for c in changes]
+        section += [f"| `{_SYMBOL[c.action]}` | {details[id(c)][0]} |" for c in changes]
         section += ["", "</details>"]
         length = sum(len(line) + 1 for line in section)
         if left_out or size + length > MAX_MARKDOWN:

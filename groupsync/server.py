@@ -25,7 +25,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
@@ -254,6 +254,17 @@ class WireAuditEntry(BaseModel):
 
 class AuditResponse(BaseModel):
     entries: list[WireAuditEntry]
+
+
+# what an audit entry set in its account: a username's access, a code record, the set-up
+SubjectText = Annotated[str, StringConstraints(pattern=r"^(u:[a-z0-9._@-]{3,64}|s:|"
+                                                       r"c:[a-z_]{1,32}:[^\x00-\x1f]{1,200})$")]
+
+
+class LatestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cells: list[tuple[AccountIdText, SubjectText]] = Field(max_length=100_000)
 
 
 class ChainResponse(BaseModel):
@@ -524,6 +535,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
         query = AuditQuery(since=since, until=until, username=username, account=account,
                            revision=revision)
         entries = system.visible_audit(me(user_id).username, limit, query)
+        return JSONResponse({"entries": audit_to_wire(entries)})
+
+    @app.post("/v1/audit/latest", responses=_ERRORS, response_model=AuditResponse,
+              summary="The newest entry behind each (account, subject): a plan's drift")
+    def latest(body: LatestRequest, user_id: str = Depends(caller)) -> JSONResponse:
+        cells = [(account, subject) for account, subject in body.cells]
+        entries = system.visible_latest(me(user_id).username, cells)
         return JSONResponse({"entries": audit_to_wire(entries)})
 
     @app.get("/v1/audit/verify", responses=_ERRORS, response_model=ChainResponse,

@@ -352,5 +352,5 @@ def test_a_saved_plan_carries_every_field_of_a_plan_but_what_is_recomputed() -> 
 
     saved = set(SavedPlan.model_fields)
     plan_fields = {f.name for f in dataclasses.fields(Plan)}
-    assert plan_fields - saved == {"homes", "waiting"}
+    assert plan_fields - saved == {"homes", "waiting", "drift"}
     assert saved <= plan_fields

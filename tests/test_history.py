@@ -188,3 +188,61 @@ def test_a_migrated_v1_trail_is_chained_and_its_tampering_found(
         sql(f"UPDATE audit SET detail = '{{}}' WHERE id = {oldest}")
     r = _verify(run, store)
     assert r.code == 1 and f"breaks at entry {oldest}:" in r.err
+
+
+def _by_hand(store: str, login: str, password: str, act: Callable[[Any], None]) -> None:
+    """A change made behind the file's back, as a provider logged in to the product."""
+    from groupsync.accounts import open_system
+
+    with open_system(store).session(login, password) as session:
+        act(session)
+
+
+def test_a_plan_names_the_entry_that_made_each_difference_it_undoes(
+        run: Run, tmp_path: Path, store: str) -> None:
+    _applied_twice(run, tmp_path, store)
+
+    def widen(session: Any) -> None:
+        levels = dict(session.state.access[("frontdesk", "100482")])
+        session.set_privileges("100482", "frontdesk", {**levels, "notes": "full"})
+
+    # an apply of another file: the same master, another fee
+    other = (tmp_path / "practice.yaml").read_text().replace('fee: "155.00"', 'fee: "160.00"')
+    (tmp_path / "other.yaml").write_text(other)
+    r = run("apply", "-f", "other.yaml", "--env-file", str(DEMO_ENV), "--store", store,
+            "--auto-approve", env={"GROUPSYNC_NOW": "2026-03-06T10:15:00"})
+    assert r.code == 0, r.err
+    # and two providers in the product's screens
+    _by_hand(store, "jsmith", "demo-only-smith-7f3a", widen)
+    _by_hand(store, "rjones", "demo-only-jones-2b9c",
+             lambda session: session.leave("billing", "100517"))
+    # and a change the file itself asks for names nothing
+    text = (tmp_path / "practice.yaml").read_text()
+    (tmp_path / "practice.yaml").write_text(text.replace('fee: "85.00"', 'fee: "90.00"'))
+    entries = _entries(run, "--store", store)
+    widened = next(e for e in entries if e["type"] == "privileges" and e["actor"] == "jsmith")
+    left = next(e for e in entries if e["type"] == "join" and e["action"] == "remove")
+    fee = next(e for e in entries if e["type"] == "code" and e["at"].startswith("2026-03-06"))
+    r = run("plan", *FILES, "--store", store, "--json")
+    assert r.code == 0, r.err
+    drift = {(c["type"], c["account"], c.get("key")): c.get("drift")
+             for c in json.loads(r.out)["changes"]}
+    assert drift[("privileges", "100482", None)] == {
+        "revision": widened["revision"], "actor": "jsmith", "at": widened["at"]}
+    assert drift[("join", "100517", None)] == {
+        "revision": left["revision"], "actor": "rjones", "at": left["at"]}
+    assert drift[("code", "100533", "90837")] == {
+        "revision": fee["revision"], "actor": "riverside-admin", "at": "2026-03-06T10:15:00Z"}
+    assert drift[("code", "100533", "90832")] is None  # the file's own new fee
+    text = run("plan", *FILES, "--store", store).out
+    assert ("      notes: full -> none\n"
+            f"      (changed by jsmith at r{widened['revision']}, {widened['at'][:16]}Z)\n"
+            ) in text
+    assert f"(changed by riverside-admin at r{fee['revision']}, 2026-03-06T10:15Z)" in text
+    markdown = run("plan", *FILES, "--store", store, "--format", "markdown").out
+    assert f"(changed by jsmith at r{widened['revision']}, " in markdown
+    with serving(store, tmp_path) as (url, _proc):
+        r = run("plan", *FILES, "--store", url, "--json")
+        assert r.code == 0, r.err
+        assert {(c["type"], c["account"], c.get("key")): c.get("drift")
+                for c in json.loads(r.out)["changes"]} == drift

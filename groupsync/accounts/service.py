@@ -247,6 +247,18 @@ class AccountSystem:
                           if _at_least(levels["account_access"], "view"))
         return self.storage.read_audit(limit, about=(accounts, user.id), query=query)
 
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        """The newest entry that set each (account, subject): what a plan's drift names."""
+        return self.storage.latest_entries(cells)
+
+    def visible_latest(self, username: str, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        """`latest_entries` for the accounts where `username` has view on account_access
+        (whose trail it may read); the other cells are not looked at."""
+        rights = self.storage.access_of(ukey(username))
+        mine = [cell for cell in cells if cell[0] in rights
+                and _at_least(rights[cell[0]]["account_access"], "view")]
+        return self.storage.latest_entries(mine)
+
     def visible_chain_check(self, username: str) -> tuple[bool, int | None]:
         """Whether the whole chain holds, and the first broken entry's id only where
         `username` may read that entry (docs/contracts.md, "The audit trail")."""

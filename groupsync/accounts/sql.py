@@ -20,6 +20,7 @@ from groupsync.accounts.storage import (
     Dirty,
     Scope,
     ThrottleLimits,
+    audit_subject,
     credential_of,
     utcnow,
 )
@@ -258,8 +259,13 @@ END $$;
 #   at the first entry after it that `log --verify` recomputes. `store migrate` computes it
 #   over the entries already there (`chain_existing`).
 # - indexes for `log`'s filters: by day, revision and name (by or about, as written).
+# - `subject`: what in its account an entry set (`audit_subject`: a username's access, a code
+#   record, the Practice Set-up), derived from the entry and indexed with its account, so a
+#   plan finds the latest entry behind each of its changes in one query (drift named).
 _SCHEMA_7 = """
 ALTER TABLE audit ADD COLUMN chain TEXT;
+ALTER TABLE audit ADD COLUMN subject TEXT;
+CREATE INDEX audit_by_subject ON audit (account, subject, id);
 CREATE INDEX audit_by_at ON audit (at, id);
 CREATE INDEX audit_by_revision ON audit (revision, id);
 CREATE INDEX audit_by_actor_name ON audit (lower(actor), id);
@@ -576,6 +582,10 @@ class SqlStorage:
         with self._reader() as conn:
             return _people(conn, user_ids)
 
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+        with self._reader() as conn:
+            return read_latest(conn, cells)
+
     def verify_chain(self) -> ChainCheck:
         """The whole audit chain recomputed, in one consistent read."""
         with self._reader() as conn:
@@ -870,20 +880,41 @@ def _insert_audit(c: Conn, audit: list[AuditEntry], revision: int) -> None:
         row = (revision, now, e.actor, e.action, e.type, e.account, e.username,
                json.dumps(e.detail, sort_keys=True), e.actor_id, e.username_id)
         link = entry_digest(link, row)
-        rows.append((*row, link))
-    c.executemany(f"INSERT INTO audit({_CHAIN_FIELDS}, chain) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                  rows)
+        rows.append((*row, link, audit_subject(e.type, e.username, e.detail)))
+    c.executemany(f"INSERT INTO audit({_CHAIN_FIELDS}, chain, subject) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
 def chain_existing(conn: Conn) -> None:
-    """Schema 7's step over the entries already there: each one's link, in id order (the
-    append-only triggers stand aside for it, inside the migration's transaction)."""
+    """Schema 7's step over the entries already there: each one's link, in id order, and its
+    subject (the append-only triggers stand aside for it, inside the migration's
+    transaction)."""
     link = chain_start(conn)
     links = []
     for row in conn.execute(f"SELECT id, {_CHAIN_FIELDS} FROM audit ORDER BY id").fetchall():
         link = entry_digest(link, row[1:])
-        links.append((link, row[0]))
-    conn.executemany("UPDATE audit SET chain = ? WHERE id = ?", links)
+        links.append((link, audit_subject(row[5], row[7], json.loads(row[8])), row[0]))
+    conn.executemany("UPDATE audit SET chain = ?, subject = ? WHERE id = ?", links)
+
+
+def _cells(conn: Conn) -> str:
+    """(account, subject) pairs from one JSON parameter, in each dialect."""
+    if isinstance(conn, sqlite3.Connection):
+        return ("SELECT json_extract(value, '$[0]') AS account, json_extract(value, '$[1]') "
+                "AS subject FROM json_each(?)")
+    return ("SELECT value->>0 AS account, value->>1 AS subject FROM "
+            "json_array_elements(?::json)")
+
+
+def read_latest(conn: Conn, cells: list[tuple[str, str]]) -> list[AuditEntry]:
+    """The newest entry that set each (account, subject): one query, an index seek a cell."""
+    if not cells:
+        return []
+    sql = (f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE id IN (SELECT (SELECT MAX(a.id) FROM "
+           f"audit a WHERE a.account = c.account AND a.subject = c.subject) FROM "
+           f"({_cells(conn)}) c)")
+    rows = conn.execute(sql, (json.dumps([list(cell) for cell in cells]),)).fetchall()
+    return [_audit_row(r) for r in rows]
 
 
 MIGRATION_ROWS[7] = chain_existing

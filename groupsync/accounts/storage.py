@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from groupsync import clock
-from groupsync.accounts.model import Privileges, State, User
+from groupsync.accounts.model import Privileges, State, User, ukey
 
 SCHEMA_VERSION = 7
 
@@ -103,6 +103,19 @@ class AuditQuery:
         return where, params
 
 
+def audit_subject(type: str, username: str | None, detail: dict[str, Any]) -> str | None:
+    """What in its account an entry set: 'u:' + a username (its access there), 'c:FILE:KEY'
+    (a code record), 's:' (the Practice Set-up); None for the rest."""
+    if type in ("username", "join", "privileges") and username:
+        return "u:" + ukey(username)
+    if type == "code":
+        return f"c:{detail.get('file')}:{detail.get('key')}"
+    if type == "practice_setup":
+        return "s:"
+    return None
+
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     """What `log --verify` found: the entries checked, and the first that breaks the chain
@@ -153,6 +166,8 @@ class Storage(Protocol):
                    query: AuditQuery | None = None) -> list[AuditEntry]: ...
 
     def verify_chain(self) -> ChainCheck: ...
+
+    def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]: ...
 
     def read_user(self, ukey: str) -> User | None: ...
 
