@@ -45,7 +45,7 @@ class Row:
     person: str = ""  # the person the practice file names for the username
 
     def last_login_day(self) -> str:
-        return self.last_login[:10] if self.last_login else "never"
+        return self.last_login[:10] if self.last_login else "never"  # "unknown" in the past
 
     def flag_text(self) -> str:
         parts = []

@@ -808,15 +808,23 @@ def schema(ctx: Context) -> None:
 @click.option("--since-review", is_flag=True,
               help="Show only what changed since the last review: grants added, raised, "
                    "lowered or removed, and break-glass applies.")
+@click.option("--at", "at", metavar="REVISION|YYYY-MM-DD", default=None,
+              help="As it stood at the end of this revision, or of this day (UTC), rebuilt "
+                   "from the audit trail.")
 @_as_option
 @_practice_option
 @_command
 def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: bool,
-           note: str | None, since_review: bool, acting: str | None) -> None:
+           note: str | None, since_review: bool, at: str | None, acting: str | None) -> None:
     """Review who can do what: usernames x accounts x areas, risky grants flagged.
 
     Example: groupsync access --format html --out access-review.html
     """
+    if at is not None:
+        at = _at(at)
+        if attest or since_review:
+            raise UsageError("--at looks back; --attest and --since-review review the "
+                             "present: give one of them")
     if (attest or since_review) and all_accounts:
         raise UsageError("--attest and --since-review review the practice file's accounts; "
                          "drop --all-accounts")
@@ -839,8 +847,16 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
 
     # --all-accounts reviews the whole store: the practice file is then optional
     desired = ctx.desired() if not all_accounts or os.path.exists(ctx.file) else None
-    state = ctx.system(acting=_acting(acting)).read_state(
+    system = ctx.system(acting=_acting(acting))
+    state = system.read_state(
         scope_for(desired) if desired is not None and not all_accounts else None)
+    if at is not None:
+        accounts = set(desired.by_account) if desired is not None and not all_accounts \
+            else set(state.accounts)
+        past = system.access_at(at, state, accounts)
+        state = past.state
+        for line in past.notes:  # what history can't say is said, never guessed
+            ctx.echo(f"Note: {line}", err=True)
     if desired is None:
         items = review.rows(state)
         practice = "every account in the store"
@@ -861,6 +877,21 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
         ctx.echo(f"Wrote the access review ({len(items)} rows) to {out}")
     else:
         _emit(ctx, text)
+
+
+def _at(value: str) -> str:
+    """`--at`: a revision (digits) or a day that exists (YYYY-MM-DD)."""
+    value = value.strip().removeprefix("r")  # `log` writes r12
+    if value.isdigit() and len(value) <= 18:
+        return str(int(value))
+    try:
+        if len(value) == 10:
+            datetime.strptime(value, "%Y-%m-%d")
+            return value
+    except ValueError:
+        pass
+    raise UsageError(f"--at {value!r}: give a revision (as `groupsync log` shows, r12 is 12) "
+                     "or a day, YYYY-MM-DD")
 
 
 def _login_as(ctx: Context, desired: Desired, acting: str | None,

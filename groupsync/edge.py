@@ -83,7 +83,7 @@ MAX_TOKEN_CHARS = 256
 AUTHENTICATED_PATHS = frozenset({"/v1/state", "/v1/audit", "/v1/apply", "/v1/names",
                                  "/v1/notices", "/v1/plan", "/v1/reviews",
                                  "/v1/review-status", "/v1/audit/verify",
-                                 "/v1/audit/latest"})
+                                 "/v1/audit/latest", "/v1/access-at"})
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from groupsync.accounts import AccountSystem, create_system, open_system, store_exists
+from groupsync.accounts.history import Past
 from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.model import State, User, ukey
 from groupsync.accounts.passwords import password_problem
@@ -89,6 +90,8 @@ class Backend(Protocol):
     def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]: ...
 
     def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]: ...
+
+    def access_at(self, at: str, state: State, accounts: set[str]) -> Past: ...
 
     def apply(self, plan: Plan, passwords: dict[str, str], desired: Desired | None = None,
               progress: Progress | None = None, note: str | None = None,
@@ -217,6 +220,9 @@ class LocalBackend:
 
     def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
         return self.system.latest_entries(cells)
+
+    def access_at(self, at: str, state: State, accounts: set[str]) -> Past:
+        return self.system.access_at(at, state, accounts)
 
     def reviews(self, accounts: list[str]) -> dict[str, AuditEntry]:
         return reviews_as(self.system, None, accounts)

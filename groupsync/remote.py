@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from groupsync.accounts.history import Past
 from groupsync.accounts.model import State, check_text, ukey
 from groupsync.accounts.storage import AuditEntry, AuditQuery, ChainCheck, ReviewStatus, Scope
 from groupsync.accounts.urls import redact
@@ -161,6 +162,20 @@ class RemoteSystem:
                                                 )["entries"]):
                 merged[e.id] = e
         return sorted(merged.values(), key=lambda e: e.id)
+
+    def access_at(self, at: str, state: State, accounts: set[str]) -> Past:
+        """The service rebuilds it, for what each login may review now (view on
+        account_access): `state` and `accounts` are its to decide, not the client's."""
+        del state, accounts
+        if not self._tokens:
+            raise StoreError("a remote store is read as a username: no login was given")
+        answers = [self._call("GET", "/v1/access-at", token=t, params={"at": at})
+                   for t in self._tokens.values()]
+        merged = merge_states([state_from_wire(a["state"]) for a in answers])
+        notes = sorted({str(n) for a in answers for n in a["notes"]})
+        revision = int(answers[0]["revision"])
+        merged.revision = revision
+        return Past(merged, revision, set(), notes)
 
     def verify_audit(self) -> tuple[bool, int | None, ChainCheck | None]:
         """The service checks the chain: whether it holds, and the first broken entry where a

@@ -19,13 +19,21 @@ from __future__ import annotations
 import logging
 import re
 import resource
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groupsync.accounts import AccountSystem
@@ -265,6 +273,23 @@ class LatestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cells: list[tuple[AccountIdText, SubjectText]] = Field(max_length=100_000)
+
+
+def _real_at(value: str) -> str:
+    if not value.isdigit():
+        date.fromisoformat(value)  # ValueError: not a day that exists
+    return value
+
+
+# `access --at`: a revision, or a day (UTC)
+AtText = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,18}|[0-9]{4}-[0-9]{2}-[0-9]{2})$"),
+                   AfterValidator(_real_at)]
+
+
+class AccessAtResponse(BaseModel):
+    revision: int
+    state: StateResponse
+    notes: list[str] = Field(description="what history could not say (incomplete accounts)")
 
 
 class ChainResponse(BaseModel):
@@ -536,6 +561,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
                            revision=revision)
         entries = system.visible_audit(me(user_id).username, limit, query)
         return JSONResponse({"entries": audit_to_wire(entries)})
+
+    @app.get("/v1/access-at", responses=_ERRORS, response_model=AccessAtResponse,
+             summary="The caller's reviewable accounts' access at a past revision or day")
+    def access_at(at: AtText, user_id: str = Depends(caller)) -> JSONResponse:
+        past = system.visible_access_at(me(user_id).username, at)
+        return JSONResponse({"revision": past.revision, "state": state_to_wire(past.state),
+                             "notes": past.notes})
 
     @app.post("/v1/audit/latest", responses=_ERRORS, response_model=AuditResponse,
               summary="The newest entry behind each (account, subject): a plan's drift")

@@ -11,7 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from .conftest import DEMO_ENV, EXAMPLE, Result
+from .helpers import budget
 from .support import serving
 from .test_migrate import _schema1_store
 
@@ -246,3 +251,101 @@ def test_a_plan_names_the_entry_that_made_each_difference_it_undoes(
         assert r.code == 0, r.err
         assert {(c["type"], c["account"], c.get("key")): c.get("drift")
                 for c in json.loads(r.out)["changes"]} == drift
+
+
+def _without_last_login(csv_text: str) -> list[list[str]]:
+    """The access CSV's rows without the last log-in (a log-in is no write, so the past
+    doesn't keep it: `--at` says unknown)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    drop = rows[0].index("last_login")
+    return [row[:drop] + row[drop + 1:] for row in rows]
+
+
+_FRONTDESK = ["front-desk", "view", "{all: front-desk, jones: {scheduling: view}}"]
+_BILLING = ["all", "[smith, jones]", "[smith]"]
+
+
+def _variant(frontdesk: int, billing: int, intake: bool) -> str:
+    """The example, with frontdesk's levels, billing's accounts and an intake username
+    chosen; prune on, so what leaves the file leaves the store."""
+    text = EXAMPLE.read_text()
+    text = text.replace("  frontdesk: front-desk\n", f"  frontdesk: {_FRONTDESK[frontdesk]}\n")
+    head, tail = text.split("  billing:\n", 1)
+    tail = tail.replace("    accounts: all\n", f"    accounts: {_BILLING[billing]}\n", 1)
+    text = head + "  billing:\n" + tail
+    text = text.replace("    garcia: {role: biller, claims: view}", "") if billing else text
+    if intake:
+        text = text.replace("# Roles:", "  intake:\n    person: Ida Intake\n    password: "
+                            "\"${FRONTDESK_PASSWORD}\"\n    home: jones\n    accounts: [jones, "
+                            "chen]\n\n# Roles:", 1)
+        text = text.replace("  frontdesk: ", "  intake: view\n  frontdesk: ", 1)
+    return text.replace("  usernames: false\n  joins: false\n",
+                        "  usernames: true\n  joins: true\n")
+
+
+@settings(max_examples=budget(4), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.booleans(),
+                                st.booleans()), min_size=2, max_size=4))
+def test_access_at_a_revision_is_the_access_shown_right_after_it(
+        run: Run, tmp_path_factory: pytest.TempPathFactory,
+        steps: list[tuple[int, int, bool, bool]]) -> None:
+    tmp_path = tmp_path_factory.mktemp("history")
+    store = str(tmp_path / "store.db")
+    (tmp_path / "practice.yaml").write_text(_variant(0, 0, False))
+    assert run("sandbox", *FILES, "--store", store, cwd=tmp_path).code == 0
+    saved: list[tuple[int, str, str]] = []  # revision, the file then, its access CSV
+    for i, (frontdesk, billing, intake, by_hand) in enumerate(steps):
+        text = _variant(frontdesk, billing, intake)
+        (tmp_path / f"p{i}.yaml").write_text(text)
+        opts = ("-f", f"p{i}.yaml", "--env-file", str(DEMO_ENV), "--store", store)
+        r = run("apply", *opts, "--auto-approve", cwd=tmp_path)
+        assert r.code == 0, r.out + r.err
+        if by_hand:  # and a provider changes something in the product's screens
+            def widen(session: Any) -> None:
+                levels = dict(session.state.access[("frontdesk", "100482")])
+                session.set_privileges("100482", "frontdesk", {**levels, "notes": "view"})
+
+            _by_hand(store, "jsmith", "demo-only-smith-7f3a", widen)
+        revision = json.loads(run("show", "--json", "--store", store, cwd=tmp_path).out
+                              )["revision"]
+        now = run("access", *opts, "--format", "csv", cwd=tmp_path)
+        assert now.code == 0, now.err
+        saved.append((revision, f"p{i}.yaml", now.out))
+    for revision, file, shown in saved:
+        opts = ("-f", file, "--env-file", str(DEMO_ENV), "--store", store)
+        past = run("access", *opts, "--format", "csv", "--at", str(revision), cwd=tmp_path)
+        assert past.code == 0, past.err
+        assert _without_last_login(past.out) == _without_last_login(shown), revision
+
+
+def test_access_at_a_day_locally_and_through_the_service(run: Run, tmp_path: Path,
+                                                          store: str) -> None:
+    _applied_twice(run, tmp_path, store)
+    _by_hand(store, "rjones", "demo-only-jones-2b9c",
+             lambda session: session.leave("billing", "100517"))
+    # the end of 2026-03-02: billing could still open jones's account
+    r = run("access", *FILES, "--store", store, "--format", "csv", "--at", "2026-03-02")
+    assert r.code == 0, r.err
+    assert any(row[:3] == ["billing", "100482", "100517"]
+               for row in _without_last_login(r.out)), r.out
+    now = run("access", *FILES, "--store", store, "--format", "csv")
+    assert not any(row[:3] == ["billing", "100482", "100517"]
+                   for row in _without_last_login(now.out))
+    # before the first sign-up: nothing, and said so
+    r = run("access", *FILES, "--store", store, "--at", "2026-03-01")
+    assert r.code == 0
+    assert "Note: account 100482 did not exist yet at r0 (signed up later)\n" in r.err
+    assert "0 access rows" in r.out
+    r = run("access", *FILES, "--store", store, "--at", "2026-02-30")
+    assert (r.code, r.err) == (1, "Error: --at '2026-02-30': give a revision (as `groupsync "
+                                  "log` shows, r12 is 12) or a day, YYYY-MM-DD\n")
+    with serving(store, tmp_path) as (url, _proc):
+        for at in ("2026-03-02", "r3"):
+            local = run("access", *FILES, "--store", store, "--format", "csv", "--at", at)
+            remote = run("access", *FILES, "--store", url, "--format", "csv", "--at", at)
+            assert remote.code == 0, remote.err
+            assert _without_last_login(remote.out) == _without_last_login(local.out), at

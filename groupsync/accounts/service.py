@@ -15,9 +15,10 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from groupsync.accounts.history import Past, rewind
 from groupsync.accounts.memo import login_memo
 from groupsync.accounts.model import (
     Account,
@@ -246,6 +247,32 @@ class AccountSystem:
         accounts = sorted(a for a, levels in self.storage.access_of(k).items()
                           if _at_least(levels["account_access"], "view"))
         return self.storage.read_audit(limit, about=(accounts, user.id), query=query)
+
+    def revision_of(self, at: str) -> int:
+        """`--at`: a revision as given, or the last one of a day (UTC), from the trail."""
+        if at.isdigit():
+            return int(at)
+        day = date.fromisoformat(at)
+        return self.storage.revision_at((day + timedelta(days=1)).isoformat())
+
+    def access_at(self, at: str, state: State, accounts: set[str]) -> Past:
+        """These accounts' access at the end of `at` (a revision or a day), rebuilt from
+        `state` (now, as read for them) and the trail since (docs/contracts.md, "Looking
+        back")."""
+        revision = self.revision_of(at)
+        if revision >= state.revision:
+            return rewind(state, [], accounts, state.revision, {})
+        entries, first = self.storage.read_history(sorted(accounts), revision)
+        return rewind(state, entries, accounts, revision, first)
+
+    def visible_access_at(self, username: str, at: str) -> Past:
+        """`access_at` for the accounts `username` can open now with view on
+        account_access: what it may review today is what it may look back on."""
+        state = self.visible_state(username)
+        rights = self.storage.access_of(ukey(username))
+        mine = {a for a, levels in rights.items() if _at_least(levels["account_access"], "view")
+                and a in state.accounts}
+        return self.access_at(at, state, mine)
 
     def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
         """The newest entry that set each (account, subject): what a plan's drift names."""

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
+from groupsync.accounts.history import ACCESS_TYPES
 from groupsync.accounts.model import Account, Notice, Privileges, Record, State, User
 from groupsync.accounts.storage import (
     SCHEMA_VERSION,
@@ -581,6 +582,31 @@ class SqlStorage:
     def people(self, user_ids: list[str]) -> dict[str, tuple[str | None, bool]]:
         with self._reader() as conn:
             return _people(conn, user_ids)
+
+    def read_history(self, accounts: list[str], after: int
+                     ) -> tuple[list[AuditEntry], dict[str, int]]:
+        """What rebuilding these accounts' access at revision `after` needs, in one read: the
+        entries after it that changed access there (and every username deleted since, its
+        home anywhere), newest first; and each account's oldest entry's revision."""
+        types = ",".join(f"'{t}'" for t in ACCESS_TYPES)
+        with self._reader() as conn:
+            rows = conn.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE revision > ? AND type IN ({types}) "
+                f"AND (account IN ({_set_of(conn)}) OR (type = 'username' AND action = "
+                "'remove')) ORDER BY id DESC", (after, json.dumps(sorted(accounts)))).fetchall()
+            first = conn.execute(
+                f"SELECT value, (SELECT revision FROM audit WHERE account = value ORDER BY id "
+                f"LIMIT 1) FROM ({_set_of(conn)}) x", (json.dumps(sorted(accounts)),)
+            ).fetchall()
+        return ([_audit_row(r) for r in rows],
+                {str(a): int(r) for a, r in first if r is not None})
+
+    def revision_at(self, day_end: str) -> int:
+        """The last revision with an entry written before `day_end` (0: none)."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT MAX(revision) FROM audit WHERE at < ?",
+                               (day_end,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]:
         with self._reader() as conn:
