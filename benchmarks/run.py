@@ -35,7 +35,7 @@ CACHE = OUT / "cache"
 OPERATIONS = [
     "validate", "plan_empty", "first_apply", "noop_plan", "noop_plan_policies",
     "drift_plan_apply", "fee_apply",
-    "codes10_apply", "floor_a", "floor_a_state", "floor_b",
+    "codes10_apply", "access", "access_at", "floor_a", "floor_a_state", "floor_b",
 ]
 LABELS = {
     "validate": "validate",
@@ -46,6 +46,8 @@ LABELS = {
     "drift_plan_apply": "1% drift: plan + apply",
     "fee_apply": "one fee, all accounts: plan + apply",
     "codes10_apply": "10 diagnosis codes, all accounts: plan + apply",
+    "access": "access review (100 revisions of history)",
+    "access_at": "access --at, 50 revisions back",
     "floor_a": "floor (a): sqlite3 read all + libyaml load",
     "floor_a_state": "floor (a state): same, without the audit trail",
     "floor_b": "floor (b): DeepDiff actual vs desired",
@@ -64,7 +66,7 @@ def inputs(size: str, seed: int) -> dict[str, Path]:
         "yaml": folder / "practice.yaml", "env": folder / "practice.env",
         "fee_yaml": folder / "fee.yaml", "codes10_yaml": folder / "codes10.yaml",
         "sandbox": folder / "sandbox.db", "applied": folder / "applied.db",
-        "policies_yaml": folder / "policies.yaml",
+        "policies_yaml": folder / "policies.yaml", "history": folder / "history.db",
     }
     files["policies_yaml"].write_text(_with_policies(text))
     files["yaml"].write_text(text)
@@ -190,6 +192,22 @@ def _child(op: str, size: str, seed: int, work: Path) -> dict[str, Any]:
         if op not in ("noop_plan", "noop_plan_policies"):
             apply_plan(system, prepared.plan, prepared.passwords, desired)
         extra["changes"] = len(prepared.plan.changes)
+    elif op in ("access", "access_at"):
+        from groupsync import access as review
+        from groupsync.applier import scope_for
+
+        fresh(files["history"])
+        t0 = time.perf_counter()
+        system = open_system(str(store))
+        desired = load_file(files["yaml"])
+        state = system.read_state(scope_for(desired))
+        if op == "access_at":
+            past = system.access_at(str(state.revision - HISTORY // 2), state,
+                                    set(desired.by_account))
+            state = past.state
+        items = review.practice_rows(state, desired, set(desired.by_account))
+        review.table(items)
+        extra["rows"] = len(items)
     elif op in ("floor_a", "floor_a_state"):
         import yaml
 
@@ -308,6 +326,42 @@ def setup(files: dict[str, Path]) -> float:
     return time.perf_counter() - t0
 
 
+HISTORY = 100  # revisions of history in the access benchmarks' store
+
+
+def history(files: dict[str, Path]) -> None:
+    """The applied store with HISTORY revisions after it: in each, the master widens or
+    narrows one staff username's notes in one account and changes one fee, as a practice
+    busy for months would."""
+    from groupsync.accounts import open_system
+    from groupsync.accounts.storage import Scope
+    from groupsync.config import Secrets, load_env_file, load_file
+
+    if files["history"].exists():
+        return
+    print("setting up the store with history (cached for later runs)...", file=sys.stderr)
+    desired = load_file(files["yaml"])
+    secrets = Secrets(load_env_file(files["env"]), environ={})
+    password = secrets.get(desired.master.password_var, "the master's password")
+    tmp = files["history"].with_suffix(".tmp")
+    shutil.copyfile(files["applied"], tmp)
+    system = open_system(str(tmp))
+    cells = sorted((k, a) for k, a in system.read_state().access if "staff" in k)
+    accounts = sorted(desired.by_account)
+    for i in range(HISTORY):
+        k, account = cells[(i * 7919) % len(cells)]
+        fee = accounts[i % len(accounts)]
+        scope = Scope(accounts=frozenset({account, fee}), usernames=frozenset({k}))
+        with system.session(desired.master.username, password, scope=scope) as s:
+            levels = dict(s.state.access[(k, account)])
+            levels["notes"] = "none" if levels["notes"] != "none" else "view"
+            s.set_privileges(account, k, levels)
+            record = dict(next(iter(s.state.file(fee, "billing_codes").values())))
+            record["fee"] = f"{100 + i}.00"
+            s.put_codes(fee, "billing_codes", [record])
+    tmp.rename(files["history"])
+
+
 def run_op(op: str, size: str, seed: int, timeout: float) -> dict[str, Any] | None:
     work = OUT / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -342,6 +396,7 @@ def main() -> None:
     files = inputs(args.size, args.seed)
     shape = SIZES[args.size]
     setup_s = setup(files)
+    history(files)
     results: dict[str, Any] = {}
     ops = args.only or OPERATIONS
     # Round robin, not one operation's runs in a row: ratios between operations (policies
@@ -384,6 +439,10 @@ def main() -> None:
     out_file = OUT / f"results-{args.size}.json"
     out_file.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
+    now, then = (results.get(op, {}).get("seconds") for op in ("access", "access_at"))
+    if now and then:
+        print(f"\nhistory: access --at 50 revisions back is {then / now:.2f}x today's access "
+              f"of the same store (target <= 3)")
     plain = results.get("noop_plan", {}).get("seconds")
     with_policies = results.get("noop_plan_policies", {}).get("seconds")
     if plain and with_policies:
