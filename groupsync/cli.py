@@ -693,6 +693,11 @@ def log(ctx: Context, as_json: bool, fmt: str | None, limit: int | None,
     fmt = "json" if as_json else (fmt or "text")
     if since and until and since > until:
         raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
+    filters = {"--since": since, "--until": until, "--username": username,
+               "--account": account, "--revision": revision, "--limit": limit}
+    if verify and any(v is not None for v in filters.values()):
+        given = next(k for k, v in filters.items() if v is not None)
+        raise UsageError(f"--verify checks the whole trail: drop {given}")
     system = ctx.system(acting=_acting(acting))
     if verify:
         return _verify_log(ctx, system)

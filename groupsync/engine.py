@@ -261,6 +261,21 @@ class Reader(Protocol):
     def latest_entries(self, cells: list[tuple[str, str]]) -> list[AuditEntry]: ...
 
 
+def login_either(system: AccountSystem, username: str, password: str,
+                 fallback: tuple[str, str] | None, address: str) -> User:
+    """`POST /v1/login`: as `username`, or, with `fallback` and no username of that name in
+    the store, as the fallback instead. A client reading as a practice's master, which may
+    not exist yet, then spends one log-in, not two (the provider login that could tell, then
+    the master). Whether the name exists is learnt only by a caller whose fallback log-in
+    succeeded, and is counted as one `POST /v1/names` look-up; a name that exists is checked
+    (and its failures counted) as any log-in."""
+    if fallback is None or system.find_user(username) is not None:
+        return system.login(username, password, address)
+    other = system.login(fallback[0], fallback[1], address)
+    system.claim_name_lookups(other, 1, NAMES_PER_HOUR)
+    return other
+
+
 def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),
              acting: str | None = None) -> tuple[Plan, State]:
     """The plan for `desired` against what `system` shows, logging in with nothing (the

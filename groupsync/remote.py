@@ -99,6 +99,20 @@ class RemoteSystem:
         self._tokens[ukey(username)] = token
         return token
 
+    def login_either(self, username: str, password: str, fallback: str,
+                     fallback_password: str) -> str:
+        """Log in as `username`, or as `fallback` when no such username exists (one log-in
+        either way); returns the name logged in as."""
+        body = {"username": username, "password": password,
+                "or": {"username": fallback, "password": fallback_password}}
+        try:
+            data = self._call("POST", "/v1/login", json=body)
+        except LoginFailed as exc:
+            raise type(exc)(f"{exc} ({username} or {fallback})", username) from None
+        name = str(data.get("username") or username)
+        self._tokens[ukey(name)] = str(data["token"])
+        return name
+
     # -- what the engine and the CLI call ----------------------------------------------------
 
     def authenticate(self, credentials: dict[str, str]) -> None:
@@ -349,31 +363,47 @@ def connect(url: str, desired: Desired, secrets: Secrets,
                 if p.login in logins and mine.get((k, p.account_id), {}).get(
                     "account_access", "none") == "none"})
             return system
-        system.authenticate({first: logins[first]})
         master = desired.master
         master_password = None
         if ukey(master.username) not in fresh:
             with contextlib.suppress(SecretError):
                 master_password = secrets.get(master.password_var, "")
+        if master_password is not None:
+            # One log-in: as the master, or as the provider login when there is no master
+            # yet (a first run). A master name that exists and doesn't take the password
+            # (taken in another practice, or a wrong ${VAR}) goes the long way below, which
+            # says why.
+            with contextlib.suppress(LoginFailed):
+                if ukey(system.login_either(master.username, master_password, first,
+                                            logins[first])) == ukey(master.username):
+                    _read_unseen_as_logins(system, desired, logins)
+                    return system
+                system.authenticate(logins)
+                return system
+        system.authenticate({first: logins[first]})
         # Log in as the master only when a provider login sees it (it is joined to their
-        # accounts), so a first run never spends a failed log-in on it. Any login will do:
-        # the home login may be the one being rotated.
+        # accounts): a name taken in another practice gets no second failed log-in. Any
+        # login will do: the home login may be the one being rotated.
         if (master_password is not None
                 and system.read_state().user(master.username) is not None):
             system.forget_logins()  # the master's view alone (one connection still)
             system.authenticate({master.username: master_password})
-            # A provider hired since the last apply: the master can't open that account
-            # yet, so its own login reads it until the apply joins the master there.
-            seen = system.read_state().accounts
-            unseen = {p.login: logins[p.login] for p in desired.providers.values()
-                      if p.account_id not in seen and p.login in logins}
-            system.authenticate(unseen)
+            _read_unseen_as_logins(system, desired, logins)
             return system
         system.authenticate(logins)
     except BaseException:
         system.close()
         raise
     return system
+
+
+def _read_unseen_as_logins(system: RemoteSystem, desired: Desired,
+                           logins: dict[str, str]) -> None:
+    """A provider hired since the last apply: the master can't open that account yet, so
+    its own login reads it until the apply joins the master there."""
+    seen = system.read_state().accounts
+    system.authenticate({p.login: logins[p.login] for p in desired.providers.values()
+                         if p.account_id not in seen and p.login in logins})
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

@@ -49,6 +49,7 @@ from groupsync.engine import (
     Guards,
     apply_as,
     attest_as,
+    login_either,
     plan_as,
     review_status_as,
     reviews_as,
@@ -90,12 +91,22 @@ TOKEN_TTL_S = 900
 MAX_PASSWORDS = 10_000  # one per login of a practice: a size-L practice has ~3,000
 
 
+class LoginFallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
 class LoginRequest(BaseModel):
     # the username pattern, enforced at the door: a NUL, a long s (which casefolds to "s")
     # or any other character no username can hold is a 422, never a store error or a log-in
     # as someone else
     username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    or_: LoginFallback | None = Field(default=None, alias="or", description=(
+        "log in as this one instead when `username` doesn't exist (one look-up, counted as "
+        "POST /v1/names counts them); the answer's `username` says which"))
 
 
 class TokenResponse(BaseModel):
@@ -534,7 +545,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     @app.post("/v1/login", response_model=TokenResponse, responses=_ERRORS,
               summary="Log in; returns a short-lived bearer token")
     def login(body: LoginRequest, request: Request) -> TokenResponse:
-        user = system.login(body.username, body.password, address(request))
+        fallback = (body.or_.username, body.or_.password) if body.or_ else None
+        user = login_either(system, body.username, body.password, fallback, address(request))
         token = system.issue_token(user, token_ttl)
         return TokenResponse(token=token, expires_in=int(token_ttl), username=user.username)
 

@@ -310,3 +310,27 @@ def test_requests_http_cannot_parse_get_the_one_shape_and_no_proxy_is_trusted_by
                    headers={"X-Forwarded-For": "10.66.0.1"})
     failed = [e for e in open_system(applied).audit() if e.action == "login_failed"]
     assert [e.detail["address"] for e in failed] == ["127.0.0.1"]
+
+
+def test_a_log_in_with_a_fallback_costs_one_log_in_and_falls_back_only_for_no_such_name(
+        applied: str, tmp_path: Path) -> None:
+    """`POST /v1/login` with `or`: the master when it exists, else the provider login, one
+    log-in either way; a name that exists is never skipped for the fallback (a wrong
+    password there fails and counts as any), and the fallback is a counted name look-up."""
+    smith = {"username": "jsmith", "password": DEMO["SMITH_PASSWORD"]}
+    with serving(applied, tmp_path) as (url, _proc), httpx.Client(base_url=url) as client:
+        r = client.post("/v1/login", json={"username": "riverside-admin",
+                                           "password": DEMO["MASTER_PASSWORD"], "or": smith})
+        assert (r.status_code, r.json()["username"]) == (200, "riverside-admin")
+        r = client.post("/v1/login", json={"username": "no-master-yet", "password": "x" * 12,
+                                           "or": smith})
+        assert (r.status_code, r.json()["username"]) == (200, "jsmith")
+        r = client.post("/v1/login", json={"username": "riverside-admin",
+                                           "password": "guess-guess-guess", "or": smith})
+        assert (r.status_code, r.json()["error"]) == (401, "login_failed")
+        r = client.post("/v1/login", json={"username": "no-master-yet", "password": "x" * 12,
+                                           "or": {**smith, "password": "wrong-wrong"}})
+        assert (r.status_code, r.json()["error"]) == (401, "login_failed")
+        assert "jsmith" not in r.text and "no-master-yet" not in r.text
+    failed = [e for e in open_system(applied).audit() if e.action == "login_failed"]
+    assert sorted(e.actor for e in failed) == ["jsmith", "riverside-admin"]
