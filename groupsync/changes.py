@@ -313,13 +313,16 @@ def make(action: str, type: str, account: str, *, username: str | None = None,
     return cls.model_construct(**fields)  # type: ignore[return-value]
 
 
-def to_json(change: Change) -> dict[str, Any]:
-    """The `plan --json` contract's shape of one change."""
+def to_json(change: Change, drift: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `plan --json` contract's shape of one change; `drift` (the audit entry it undoes,
+    docs/contracts.md "Drift named") after before and after, ahead of the tail."""
     out: dict[str, Any] = {"action": change.action, "type": change.type,
                            "account": change.account, "username": change.username,
                            **change.json_extra()}
     out["before"] = _plain(change.before)
     out["after"] = _plain(change.after)
+    if drift:
+        out["drift"] = dict(drift)
     out.update(change.json_tail())
     return out
 

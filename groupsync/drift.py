@@ -5,8 +5,9 @@ For each change, the newest entry that set the same thing (a username's access i
 account, a code record, an account's Practice Set-up) is looked up, all in one indexed query
 (`Reader.latest_entries`). The change undoes that entry when what the entry overwrote is
 what the change puts back: a privilege someone widened by hand goes back to what it was, a
-join someone added goes away, a record someone deleted comes back. A change the file itself
-asks for (a new fee) puts something new and names nothing.
+record someone deleted comes back, a join someone else added goes away. A change the file
+itself asks for (a new fee) puts something new and names nothing, and neither does the
+removal of what the file's own acting username added (a username that left the file).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from groupsync.accounts.model import ukey
 from groupsync.accounts.storage import AuditEntry, audit_subject
 from groupsync.changes import Change
 from groupsync.plan import Plan
@@ -67,10 +69,15 @@ def name_drift(plan: Plan, latest: Callable[[list[tuple[str, str]]], Iterable[Au
         return  # a plan without changes asks nothing (a no-op plan costs no query)
     found = {(e.account or "", audit_subject(e.type, e.username, e.detail)): e
              for e in latest(wanted)}
+    own = {ukey(plan.master), ukey(plan.executor)}
     for i, c in enumerate(plan.changes):
         subject = subject_of(c)
         e = found.get((c.account, subject)) if subject else None
         if e is None:
+            continue
+        if c.action == "remove" and ukey(e.actor) in own:
+            # what the file's own acting username added, the file now removes (a username
+            # that left, an entry that expired): its own doing, not a difference
             continue
         if _same(_overwritten(e), _put_back(c)):
             plan.drift[i] = {"revision": e.revision, "actor": e.actor, "at": e.at}

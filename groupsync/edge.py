@@ -53,7 +53,7 @@ MiB = 1024 * 1024
 # Every other authenticated route's own cap (a size-L practice.yaml is 0.54 MB); a route not
 # named here takes LOGIN_BODY.
 ROUTE_BODY = {"/v1/plan": 4 * MiB, "/v1/notices": 2 * MiB, "/v1/names": 1 * MiB,
-              "/v1/reviews": 1 * MiB}
+              "/v1/reviews": 1 * MiB, "/v1/audit/latest": 4 * MiB}
 # A body above this takes a slot: 64 KiB of YAML flow sequences can be 30,000 nodes (about
 # 15 MB once parsed), so practices and plans of any real size are counted, logins never.
 LARGE_BODY = 64 * 1024

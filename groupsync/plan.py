@@ -133,9 +133,7 @@ class Plan:
             "lineage": self.lineage,
             "revision": self.revision,
             "summary": self.summary(),
-            "changes": [{**change_json(c), **({"drift": self.drift[i]} if i in self.drift
-                                                else {})}
-                        for i, c in enumerate(self.changes)],
+            "changes": [change_json(c, self.drift.get(i)) for i, c in enumerate(self.changes)],
             "warnings": list(self.warnings),
         }
 

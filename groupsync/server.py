@@ -27,7 +27,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -73,7 +72,6 @@ from groupsync.vocabulary import (
     PLAIN_TEXT,
     USERNAME_PATTERN,
     AccountIdText,
-    CalendarDay,
     CodeFileName,
     Level,
     NameText,
@@ -284,17 +282,6 @@ class LatestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cells: list[tuple[AccountIdText, SubjectText]] = Field(max_length=100_000)
-
-
-def _real_at(value: str) -> str:
-    if not value.isdigit():
-        date.fromisoformat(value)  # ValueError: not a day that exists
-    return value
-
-
-# `access --at`: a revision, or a day (UTC)
-AtText = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,18}|[0-9]{4}-[0-9]{2}-[0-9]{2})$"),
-                   AfterValidator(_real_at)]
 
 
 class AccessAtResponse(BaseModel):
@@ -566,18 +553,21 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
              summary="Audit entries about the caller's accounts, newest first")
     def audit(user_id: str = Depends(caller),
               limit: int | None = Query(default=None, ge=1, le=100_000),
-              since: CalendarDay | None = None, until: CalendarDay | None = None,
+              since: date | None = None, until: date | None = None,
               username: UsernameText | None = None, account: AccountIdText | None = None,
               revision: int | None = Query(default=None, ge=0, le=2**62)) -> JSONResponse:
-        query = AuditQuery(since=since, until=until, username=username, account=account,
-                           revision=revision)
+        query = AuditQuery(since=since.isoformat() if since else None,
+                           until=until.isoformat() if until else None, username=username,
+                           account=account, revision=revision)
         entries = system.visible_audit(me(user_id).username, limit, query)
         return JSONResponse({"entries": audit_to_wire(entries)})
 
     @app.get("/v1/access-at", responses=_ERRORS, response_model=AccessAtResponse,
              summary="The caller's reviewable accounts' access at a past revision or day")
-    def access_at(at: AtText, user_id: str = Depends(caller)) -> JSONResponse:
-        past = system.visible_access_at(me(user_id).username, at)
+    def access_at(at: Annotated[int, Query(ge=0, le=2**62)] | date,
+                  user_id: str = Depends(caller)) -> JSONResponse:
+        when = at.isoformat() if isinstance(at, date) else str(at)
+        past = system.visible_access_at(me(user_id).username, when)
         return JSONResponse({"revision": past.revision, "state": state_to_wire(past.state),
                              "notes": past.notes})
 

@@ -139,23 +139,13 @@ CODE_FILES: Final = {name: (spec.key, spec.field_names)
 
 from typing import Annotated  # noqa: E402
 
-from pydantic import AfterValidator, StringConstraints  # noqa: E402
+from pydantic import StringConstraints  # noqa: E402
 
 UsernameText = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 TinText = Annotated[str, StringConstraints(pattern=TIN_STORED_PATTERN)]
 AccountIdText = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 DayText = Annotated[str, StringConstraints(pattern=DAY_PATTERN)]
 
-
-def _real_day(value: str) -> str:
-    import datetime
-
-    datetime.date.fromisoformat(value)  # ValueError: pydantic says it is not a valid day
-    return value
-
-
-# a day that exists (2026-02-30 does not): where the value is computed with, not only kept
-CalendarDay = Annotated[DayText, AfterValidator(_real_day)]
 NameText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME,
                                             pattern=PLAIN_TEXT)]
 

@@ -46,6 +46,7 @@ from groupsync.accounts.storage import (
     ThrottleLimits,
     WriteTransaction,
     credential_of,
+    day_end,
     utcnow,
 )
 from groupsync.clock import now, today
@@ -252,8 +253,7 @@ class AccountSystem:
         """`--at`: a revision as given, or the last one of a day (UTC), from the trail."""
         if at.isdigit():
             return int(at)
-        day = date.fromisoformat(at)
-        return self.storage.revision_at((day + timedelta(days=1)).isoformat())
+        return self.storage.revision_at(day_end(date.fromisoformat(at).isoformat()))
 
     def access_at(self, at: str, state: State, accounts: set[str]) -> Past:
         """These accounts' access at the end of `at` (a revision or a day), rebuilt from

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from groupsync import clock
@@ -64,6 +64,13 @@ class AuditEntry:
     username_id: str | None = None  # the id of the username the entry is about
 
 
+def day_end(day: str) -> str:
+    """What every time the store writes on `day` (YYYY-MM-DD) sorts before, and the next
+    day's after: '…T23:59:59Z' < '…T99' < the next day (no date arithmetic, so 9999-12-31
+    works too)."""
+    return f"{day}T99"
+
+
 @dataclass(frozen=True)
 class AuditQuery:
     """`log`'s filters, combined (docs/contracts.md, "The audit trail"): each narrows the
@@ -85,7 +92,7 @@ class AuditQuery:
             params.append(self.since)  # '2026-12-07T…' sorts after '2026-12-07'
         if self.until:
             where.append("at < ?")
-            params.append((date.fromisoformat(self.until) + timedelta(days=1)).isoformat())
+            params.append(day_end(self.until))
         if self.username:
             # the name as the entry wrote it, whatever its id: a breach inquiry asks about a
             # name, and entries from before ids (schema 1) have only the name
