@@ -27,11 +27,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -282,6 +284,24 @@ class LatestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cells: list[tuple[AccountIdText, SubjectText]] = Field(max_length=100_000)
+
+
+def _real_day(value: str) -> str:
+    if "-" in value:
+        date.fromisoformat(value)  # ValueError, a 422: not a day that exists
+    return value
+
+
+# A day (YYYY-MM-DD, one that exists) and `access --at`'s revision or day, as query
+# parameters: checked as text, so `until=0` is no day (pydantic's lax dates would read it as
+# 1970-01-01), and described as dates, so clients and fuzzers send real ones.
+QueryDay = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                     AfterValidator(_real_day), WithJsonSchema({"type": "string",
+                                                                "format": "date"})]
+QueryAt = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,18}|[0-9-]{10})$"),
+                    AfterValidator(_real_day), WithJsonSchema({"anyOf": [
+                        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        {"type": "string", "format": "date"}]})]
 
 
 class AccessAtResponse(BaseModel):
@@ -553,21 +573,18 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
              summary="Audit entries about the caller's accounts, newest first")
     def audit(user_id: str = Depends(caller),
               limit: int | None = Query(default=None, ge=1, le=100_000),
-              since: date | None = None, until: date | None = None,
+              since: QueryDay | None = None, until: QueryDay | None = None,
               username: UsernameText | None = None, account: AccountIdText | None = None,
               revision: int | None = Query(default=None, ge=0, le=2**62)) -> JSONResponse:
-        query = AuditQuery(since=since.isoformat() if since else None,
-                           until=until.isoformat() if until else None, username=username,
-                           account=account, revision=revision)
+        query = AuditQuery(since=since, until=until, username=username, account=account,
+                           revision=revision)
         entries = system.visible_audit(me(user_id).username, limit, query)
         return JSONResponse({"entries": audit_to_wire(entries)})
 
     @app.get("/v1/access-at", responses=_ERRORS, response_model=AccessAtResponse,
              summary="The caller's reviewable accounts' access at a past revision or day")
-    def access_at(at: Annotated[int, Query(ge=0, le=2**62)] | date,
-                  user_id: str = Depends(caller)) -> JSONResponse:
-        when = at.isoformat() if isinstance(at, date) else str(at)
-        past = system.visible_access_at(me(user_id).username, when)
+    def access_at(at: QueryAt, user_id: str = Depends(caller)) -> JSONResponse:
+        past = system.visible_access_at(me(user_id).username, at)
         return JSONResponse({"revision": past.revision, "state": state_to_wire(past.state),
                              "notes": past.notes})
 
