@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -96,6 +97,8 @@ class Context:
         self.buffer: list[tuple[bool, str]] | None = None
         self.made: Plan | None = None  # the plan `plan` or `apply` made, for a fleet's summary
         self.overlay: Overlay | None = None  # what its workspace adds to the practice file
+        # a fleet's: the local account systems its practices share (a lock, store -> system)
+        self.shared: tuple[threading.Lock, dict[str, AccountSystem]] | None = None
 
     def echo(self, text: str = "", err: bool = False, nl: bool = True) -> None:
         if self.buffer is not None:
@@ -141,7 +144,16 @@ class Context:
                              f"not through a groupsync service")
         from groupsync.accounts import open_system
 
-        return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+        if self.shared is None:
+            return open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+        # a fleet's practices share one account system: its connections (one a thread) and
+        # its checks of the store are made once, not once a practice
+        with self.shared[0]:
+            system = self.shared[1].get(self.store)
+            if system is None:
+                system = open_system(self.store, on_wait=lambda msg: click.echo(msg, err=True))
+                self.shared[1][self.store] = system
+        return system
 
     def for_saved_plan(self) -> Backend:
         """A saved plan needs nothing but itself: through a service, its apply logs in as the
@@ -266,9 +278,12 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
     if command == "apply":
         chosen = workspace.apply_order(chosen)
 
+    shared: tuple[threading.Lock, dict[str, AccountSystem]] = (threading.Lock(), {})
+
     def one(name: str) -> tuple[Context, int, str | None]:
         sub = Context(chosen[name], ctx.store, ctx.env_file, not ctx.color)
         sub.color = ctx.color
+        sub.shared = shared
         sub.buffer = []
         failed: str | None = None
         # click's context is per thread: each worker sees the command's options as given

@@ -9,6 +9,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from groupsync.config import load_file
 from groupsync.workspace import load_workspace
 
@@ -115,6 +117,7 @@ def test_a_shared_file_s_errors_name_it(run: Run, tmp_path: Path) -> None:
     assert r.code == 0 and "auditor" not in r.out + r.err, r.out + r.err
 
 
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # no SQL of its own
 def test_a_billing_service_username_across_two_practices_with_prune_in_one(
         run: Run, tmp_path: Path, store: str) -> None:
     ws = workspace(tmp_path, people=BILLER.format(
@@ -255,6 +258,7 @@ def test_a_workspace_username_s_errors_name_the_workspace(run: Run, tmp_path: Pa
                      "none)\n\nFleet: 1 practice, 1 failed.\n")
 
 
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # no SQL of its own
 def test_the_merged_practice_plans_as_the_fleet_does_and_through_serve(
         run: Run, tmp_path: Path, store: str) -> None:
     """What a service re-plans from (the merged file's text) is what was checked here: the

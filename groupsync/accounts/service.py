@@ -261,7 +261,11 @@ class AccountSystem:
         back")."""
         revision = self.revision_of(at)
         if revision >= state.revision:
-            return rewind(state, [], accounts, state.revision, {})
+            now = rewind(state, [], accounts, state.revision, {})
+            if revision > state.revision:
+                now.notes.append(f"r{revision} is after the store's revision "
+                                 f"{state.revision}: this is the access now")
+            return now
         entries, first = self.storage.read_history(sorted(accounts), revision)
         return rewind(state, entries, accounts, revision, first)
 
