@@ -686,7 +686,7 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--username", default=None, metavar="NAME",
               help="Entries by or about this username (as written, ignoring case).")
 @click.option("--account", default=None, metavar="ID", help="Entries about this account.")
-@click.option("--revision", type=click.IntRange(min=0), default=None, metavar="N",
+@click.option("--revision", type=click.IntRange(min=0, max=2**62), default=None, metavar="N",
               help="Entries of this revision (one apply).")
 @click.option("--verify", is_flag=True,
               help="Check the trail's hash chain instead: exit 0 when it holds, 1 naming "
@@ -708,6 +708,9 @@ def log(ctx: Context, as_json: bool, fmt: str | None, limit: int | None,
     fmt = "json" if as_json else (fmt or "text")
     if since and until and since > until:
         raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
+    for option, given in (("--username", username), ("--account", account)):
+        if given is not None and not given.strip():
+            raise UsageError(f"{option} is empty: give a value, or leave it out")
     filters = {"--since": since, "--until": until, "--username": username,
                "--account": account, "--revision": revision, "--limit": limit}
     if verify and any(v is not None for v in filters.values()):
@@ -902,7 +905,7 @@ def access(ctx: Context, fmt: str, out: str | None, all_accounts: bool, attest: 
 def _at(value: str) -> str:
     """`--at`: a revision (digits) or a day that exists (YYYY-MM-DD)."""
     value = value.strip().removeprefix("r")  # `log` writes r12
-    if value.isdigit() and len(value) <= 18:
+    if value.isascii() and value.isdigit() and len(value) <= 18:
         return str(int(value))
     try:
         if len(value) == 10:

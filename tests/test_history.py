@@ -152,6 +152,14 @@ def test_log_verify_names_the_first_entry_each_kind_of_tampering_breaks(
                       f"username_id, '{'0' * 64}' FROM audit_copy"], ids[-1] + 1,
                      [f"DELETE FROM audit WHERE id = {ids[-1] + 1}"]),
         "moved": (swap, k, swap),  # two entries swap places, links and all
+        # below every id groupsync gives, where a check from id 1 up would never look
+        "inserted first": ([f"INSERT INTO audit (id, {_CHAIN}) SELECT 0, revision, at, actor, "
+                            "action, type, account, username, detail, actor_id, username_id, "
+                            "chain FROM audit_copy"], 0, ["DELETE FROM audit WHERE id = 0"]),
+        # a value no entry holds: named as a break, not an internal error
+        "garbled": ([f"UPDATE audit SET revision = 16.5 WHERE id = {k}"], k,
+                    [f"UPDATE audit SET revision = (SELECT revision FROM audit_copy) "
+                     f"WHERE id = {k}"]),
     }
     with _raw(store) as sql:
         sql(f"CREATE TABLE audit_copy AS {copy.format('id')}")
@@ -357,3 +365,26 @@ def test_access_at_a_day_locally_and_through_the_service(run: Run, tmp_path: Pat
             remote = run("access", *FILES, "--store", url, "--format", "csv", "--at", at)
             assert remote.code == 0, remote.err
             assert _without_last_login(remote.out) == _without_last_login(local.out), at
+
+
+def test_rewind_restores_a_username_the_present_no_longer_shows_without_its_home() -> None:
+    """One that could open the account then and nothing the practice reads now (another
+    practice's username, its join since removed) comes back by name, its home not named."""
+    from groupsync.accounts.history import rewind
+    from groupsync.accounts.model import Account, State, User
+    from groupsync.accounts.storage import AuditEntry
+    from groupsync.vocabulary import AREAS
+
+    full = {a: "full" for a in AREAS}
+    now = State(lineage="l", revision=10, accounts={"200101": Account("200101", "Kim", "akim")},
+                users={"akim": User("akim", "200101", "")}, access={("akim", "200101"): full})
+    left = AuditEntry("remove", "join", "akim", account="200101", username="frontdesk",
+                      detail={"before": {**full, "notes": "none"}}, revision=10, id=5)
+    deleted = AuditEntry("remove", "username", "x", account="100482", username="billing",
+                         detail={"before": {"home": "100482", "access": {"200101": full}}},
+                         revision=10, id=4)
+    past = rewind(now, [left, deleted], {"200101"}, 9, {"200101": 1})
+    assert past.state.access[("frontdesk", "200101")]["notes"] == "none"
+    assert past.state.users["frontdesk"].home == ""
+    assert past.state.users["billing"].home == ""  # riverside's account: not named
+    assert past.notes == []

@@ -97,7 +97,9 @@ def _undo(past: State, e: AuditEntry, accounts: set[str], missing: set[str]) -> 
     if e.type == "username" and e.action == "remove":
         if not isinstance(before, dict) or not isinstance(before.get("access"), dict):
             return False
-        past.users[ukey(name)] = User(username=name, home=str(before.get("home", account)),
+        home = str(before.get("home", account))
+        # a home outside the accounts shown is another practice's: not named
+        past.users[ukey(name)] = User(username=name, home=home if home in accounts else "",
                                       password_hash="", id=e.username_id or "",
                                       last_login=UNKNOWN)
         for acct, levels in before["access"].items():
@@ -111,5 +113,10 @@ def _undo(past: State, e: AuditEntry, accounts: set[str], missing: set[str]) -> 
         return True
     if not isinstance(before, dict):
         return False
+    if ukey(name) not in past.users:
+        # it could open this account then, and nothing the practice reads now: known by
+        # name only (its home, elsewhere, is not named)
+        past.users[ukey(name)] = User(username=name, home="", password_hash="",
+                                      id=e.username_id or "", last_login=UNKNOWN)
     past.set_access(name, account, before)  # a join removed, or levels changed
     return True

@@ -251,7 +251,7 @@ class AccountSystem:
 
     def revision_of(self, at: str) -> int:
         """`--at`: a revision as given, or the last one of a day (UTC), from the trail."""
-        if at.isdigit():
+        if at.isascii() and at.isdigit():
             return int(at)
         return self.storage.revision_at(day_end(date.fromisoformat(at).isoformat()))
 
