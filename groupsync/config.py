@@ -720,9 +720,7 @@ class _Resolver(RolesAndPolicies):
         with_privileges = {ukey(k) for k in m.privileges}
         for username, s in m.usernames.items():
             path = ("usernames", username)
-            if not USERNAME_RE.fullmatch(username):
-                self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
-                          key=True)
+            self._name_form(username, path)
             claim(username, path)
             home = account(s.home, (*path, "home"))
             join_until: dict[str, date] = {}
@@ -756,20 +754,11 @@ class _Resolver(RolesAndPolicies):
                 until=date.fromisoformat(s.until) if s.until else None, join_until=join_until,
                 elsewhere=s.elsewhere,
             )
-            if s.person is None:
-                self.file_warnings.append(
-                    f"{self.where(path, key=True)}: staff username {username} names no person; "
-                    "HIPAA's unique user identification needs one person behind each "
-                    "username (add person: NAME)")
-            if ukey(username) not in with_privileges:
-                self.fail(path, f"staff username {username!r} needs an entry under privileges",
-                          key=True)
+            self._person_and_privileges("staff", username, s.person, path, with_privileges)
 
         for username, g in m.guests.items():
             path = ("guests", username)
-            if not USERNAME_RE.fullmatch(username):
-                self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
-                          key=True)
+            self._name_form(username, path)
             claim(username, path)
             if g.accounts == "all":
                 accts = set(all_ids)
@@ -785,14 +774,7 @@ class _Resolver(RolesAndPolicies):
             staff[ukey(username)] = DesiredUsername(
                 username=username, password_var=_var(g.password), home="",
                 accounts=frozenset(accts), person=g.person, guest=True, elsewhere=True)
-            if g.person is None:
-                self.file_warnings.append(
-                    f"{self.where(path, key=True)}: guest username {username} names no "
-                    "person; HIPAA's unique user identification needs one person behind each "
-                    "username (add person: NAME)")
-            if ukey(username) not in with_privileges:
-                self.fail(path, f"guest username {username!r} needs an entry under privileges",
-                          key=True)
+            self._person_and_privileges("guest", username, g.person, path, with_privileges)
 
         logins = {ukey(p.login): p for p in providers.values()}
         self.declared_names = {ukey(master.username), *staff, *logins}
@@ -817,6 +799,24 @@ class _Resolver(RolesAndPolicies):
             sealed=m.master.sealed,
             review_every_days=m.review.every_days if m.review else None,
         )
+
+    def _name_form(self, username: str, path: tuple[Any, ...]) -> None:
+        if not USERNAME_RE.fullmatch(username):
+            self.fail(path, f"bad username {username!r}: 3-64 letters, digits or . _ @ -",
+                      key=True)
+
+    def _person_and_privileges(self, kind: str, username: str, person: str | None,
+                               path: tuple[Any, ...], with_privileges: set[str]) -> None:
+        """A staff or guest username names its person (warned) and has privileges (an
+        error)."""
+        if person is None:
+            self.file_warnings.append(
+                f"{self.where(path, key=True)}: {kind} username {username} names no person; "
+                "HIPAA's unique user identification needs one person behind each "
+                "username (add person: NAME)")
+        if ukey(username) not in with_privileges:
+            self.fail(path, f"{kind} username {username!r} needs an entry under privileges",
+                      key=True)
 
     @staticmethod
     def _key_of(account_id: str, providers: dict[str, DesiredProvider]) -> str:

@@ -118,15 +118,22 @@ def test_sigkill_anywhere_in_an_apply_leaves_old_or_new_revision(tmp_path: Path)
     assert make_plan(desired, final).changes == []
 
 
-def test_three_concurrent_applies_on_disjoint_practices_all_land(tmp_path: Path,
-                                                                 store: str) -> None:
+def _small_practices(tmp_path: Path, store: str, prefixes: str,
+                     id_base: int) -> list[tuple[Path, Path]]:
+    """One signed-up 3-provider practice per prefix, on disjoint accounts: (yaml, env)."""
     files = []
-    for i, prefix in enumerate("abc"):
+    for i, prefix in enumerate(prefixes):
         shape = Shape(providers=3, staff=4, accounts_per_staff=2, diagnosis=20, billing=5,
-                      payers=5, id_base=300000 + 1000 * i, prefix=prefix)
+                      payers=5, id_base=id_base + 1000 * i, prefix=prefix)
         yaml_path, env_path = _practice(tmp_path, shape, name=prefix)
         sandbox(str(store), load_file(yaml_path), Secrets(load_env_file(env_path), environ={}))
         files.append((yaml_path, env_path))
+    return files
+
+
+def test_three_concurrent_applies_on_disjoint_practices_all_land(tmp_path: Path,
+                                                                 store: str) -> None:
+    files = _small_practices(tmp_path, store, "abc", 300000)
     before = open_system(str(store)).read_state().revision
     procs = [subprocess.Popen(_apply_cmd(y, e, store), env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for y, e in files]
@@ -149,13 +156,7 @@ def test_concurrent_applies_and_failed_log_ins_keep_one_chain(tmp_path: Path,
                                                                 store: str) -> None:
     """Failed log-ins write their entries outside the writers' lock (they are counted at
     once, even during a long apply): the chain's own lock keeps every append on the head."""
-    files = []
-    for i, prefix in enumerate("de"):
-        shape = Shape(providers=3, staff=4, accounts_per_staff=2, diagnosis=20, billing=5,
-                      payers=5, id_base=400000 + 1000 * i, prefix=prefix)
-        yaml_path, env_path = _practice(tmp_path, shape, name=prefix)
-        sandbox(str(store), load_file(yaml_path), Secrets(load_env_file(env_path), environ={}))
-        files.append((yaml_path, env_path))
+    files = _small_practices(tmp_path, store, "de", 400000)
     procs = [subprocess.Popen(_apply_cmd(y, e, store), env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for y, e in files]
     system = open_system(str(store))
