@@ -46,6 +46,7 @@ import h11
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from groupsync.accounts.memo import forgetting_logins
 from groupsync.defaults import DEFAULT_MAX_BODY, LOGIN_BODY
 from groupsync.errors import UsageError
 
@@ -115,6 +116,10 @@ class Edge:
         return ROUTE_BODY.get(path, LOGIN_BODY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with forgetting_logins():  # a request knows no other request's log-ins
+            await self._request(scope, receive, send)
+
+    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

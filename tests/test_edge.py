@@ -334,3 +334,26 @@ def test_a_log_in_with_a_fallback_costs_one_log_in_and_falls_back_only_for_no_su
         assert "jsmith" not in r.text and "no-master-yet" not in r.text
     failed = [e for e in open_system(applied).audit() if e.action == "login_failed"]
     assert sorted(e.actor for e in failed) == ["jsmith", "riverside-admin"]
+
+
+def test_no_request_remembers_another_requests_password(applied: str) -> None:
+    """`serve` runs inside its command's scope of verified log-ins, and every request's
+    context is copied from the event loop's: each request must start with none, so no
+    password outlives the request that brought it (and every log-in pays its own hash)."""
+    import asyncio
+
+    from groupsync.accounts.memo import login_memo, remembering_logins
+    from groupsync.server import create_app
+
+    app = create_app(open_system(applied))
+    body = {"username": "riverside-admin", "password": DEMO["MASTER_PASSWORD"]}
+
+    async def twice() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://groupsync") as c:
+            return [(await c.post("/v1/login", json=body)).status_code for _ in range(2)]
+
+    with remembering_logins():  # as the `serve` command's body runs
+        outer = login_memo()
+        assert asyncio.run(twice()) == [200, 200]
+        assert outer == {}

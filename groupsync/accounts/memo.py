@@ -29,6 +29,18 @@ def remembering_logins() -> Iterator[None]:
         _memo.reset(token)
 
 
+@contextlib.contextmanager
+def forgetting_logins() -> Iterator[None]:
+    """No memo at all: what each of a service's requests starts from. `serve` runs inside
+    its command's scope, and every request's context is copied from it: without this, one
+    dict of verified passwords would outlive every request, for the life of the process."""
+    token = _memo.set(None)
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
 def login_memo() -> dict[str, tuple[str, str]] | None:
     """This command's verified log-ins, or None outside `remembering_logins()`."""
     return _memo.get()
