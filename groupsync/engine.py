@@ -262,18 +262,20 @@ class Reader(Protocol):
 
 
 def login_either(system: AccountSystem, username: str, password: str,
-                 fallback: tuple[str, str] | None, address: str) -> User:
+                 fallback: tuple[str, str] | None, address: str,
+                 ttl: float) -> tuple[User, str]:
     """`POST /v1/login`: as `username`, or, with `fallback` and no username of that name in
     the store, as the fallback instead. A client reading as a practice's master, which may
     not exist yet, then spends one log-in, not two (the provider login that could tell, then
     the master). Whether the name exists is learnt only by a caller whose fallback log-in
     succeeded, and is counted as one `POST /v1/names` look-up; a name that exists is checked
-    (and its failures counted) as any log-in."""
+    (and its failures counted) as any log-in. Returns the username and its bearer token
+    (good for `ttl` seconds)."""
     if fallback is None or system.find_user(username) is not None:
-        return system.login(username, password, address)
-    other = system.login(fallback[0], fallback[1], address)
+        return system.login_for_token(username, password, address, ttl)
+    other, token = system.login_for_token(fallback[0], fallback[1], address, ttl)
     system.claim_name_lookups(other, 1, NAMES_PER_HOUR)
-    return other
+    return other, token
 
 
 def plan_for(system: Reader, desired: Desired, rotate: Sequence[str] = (),

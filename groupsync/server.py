@@ -553,8 +553,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
               summary="Log in; returns a short-lived bearer token")
     def login(body: LoginRequest, request: Request) -> TokenResponse:
         fallback = (body.or_.username, body.or_.password) if body.or_ else None
-        user = login_either(system, body.username, body.password, fallback, address(request))
-        token = system.issue_token(user, token_ttl)
+        user, token = login_either(system, body.username, body.password, fallback,
+                                   address(request), token_ttl)
         return TokenResponse(token=token, expires_in=int(token_ttl), username=user.username)
 
     def me(user_id: str) -> User:

@@ -286,7 +286,7 @@ def test_a_really_full_filesystem_changes_nothing(tmp_path: Path) -> None:
         pytest.skip("needs root and mount to make a tiny filesystem; the injected-failure test "
                     "above covers SQLITE_FULL")
     try:
-        sandboxed(mount)
+        sandboxed(mount)[0].close()  # nothing of this process holds the file open
         store = mount / "store.db"
         filler = mount / "filler"
         with contextlib.suppress(OSError), filler.open("wb") as fh:

@@ -221,3 +221,35 @@ def test_several_logins_views_merge_without_losing_homes(run: Run, tmp_path: Pat
             assert prepare(remote, desired, secrets).plan.changes == []
         finally:
             remote.close()
+
+
+def test_a_log_in_keeps_its_time_and_token_and_expired_tokens_are_swept(store: str) -> None:
+    """A log-in through the service records its time and stores its token (with its
+    throttle's settling, in one transaction); expired tokens go: the username's own at each
+    of its log-ins, everyone's at the log-ins whose token hash starts with one of four
+    bytes (1 in 64)."""
+    clock = [1_800_000_000.0]
+    system = create_system(store)
+    system.clock = lambda: clock[0]
+    system.signup("Alice Able", "alice", "pw-alice-2026", "100001")
+    system.signup("Bob Baker", "bob", "pw-bob-2026", "100002")
+    old_alice = system.login_for_token("alice", "pw-alice-2026", "203.0.113.9", 60)[1]
+    old_bob = system.login_for_token("bob", "pw-bob-2026", "203.0.113.9", 60)[1]
+    clock[0] += 120  # both tokens have expired
+    assert system.token_user(old_alice) is None and system.token_user(old_bob) is None
+
+    def rows() -> int:
+        with system.storage._reader() as conn:  # type: ignore[attr-defined]
+            return int(conn.execute("SELECT count(*) FROM tokens").fetchone()[0])
+
+    user, token = system.login_for_token("alice", "pw-alice-2026", "203.0.113.9", 60)
+    assert system.token_user(token) == "alice" == user.username
+    assert rows() == 2  # alice's expired token went; bob's waits for a sweep
+    bob = system.user("bob")
+    system.storage.issue_token("00" + "f" * 62, bob.id, "c", clock[0] + 60, clock[0])
+    assert rows() == 2  # bob's expired one swept, the new one kept beside alice's
+    assert system.token_user(old_bob) is None and system.token_user(token) == "alice"
+    with system.storage._reader() as conn:  # type: ignore[attr-defined]
+        seen = conn.execute("SELECT at FROM last_logins WHERE user_id = ?",
+                            (user.id,)).fetchone()[0]
+    assert seen == "2027-01-15T08:02:00Z"  # the log-in's time, kept for idle policies

@@ -235,6 +235,10 @@ class PostgresStorage(SqlStorage):
             self._local.conn = conn
         return conn
 
+    def close(self) -> None:
+        """Close this thread's kept connection (another thread's closes when it ends)."""
+        self._drop()
+
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None

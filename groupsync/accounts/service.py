@@ -40,6 +40,7 @@ from groupsync.accounts.storage import (
     AuditQuery,
     ChainCheck,
     Dirty,
+    LoggedIn,
     ReviewStatus,
     Scope,
     Storage,
@@ -112,6 +113,11 @@ class AccountSystem:
         self.storage = storage
         self.clock = clock  # injectable so tests can step past a lock without sleeping
 
+    def close(self) -> None:
+        """Close the store's connections this thread holds (a library caller done with it;
+        the command line's process ends instead)."""
+        self.storage.close()
+
     def read_state(self, scope: Scope | None = None) -> State:
         """The whole store (local admin tools), or the rows of one scope."""
         return self.storage.read_state(scope)
@@ -127,14 +133,30 @@ class AccountSystem:
     def login(self, username: str, password: str, address: str = LOCAL) -> User:
         """Check one log-in from `address` (throttled, audited and cleared like every
         other); reads that username and its throttle rows, nothing else."""
+        return self._login(username, password, address, None)[0]
+
+    def login_for_token(self, username: str, password: str, address: str,
+                        ttl: float) -> tuple[User, str]:
+        """A log-in, as `login`, and a bearer token for it (`issue_token`), written with the
+        log-in's own bookkeeping in one transaction."""
+        user, token = self._login(username, password, address, ttl)
+        assert token is not None
+        return user, token
+
+    def _login(self, username: str, password: str, address: str,
+               ttl: float | None) -> tuple[User, str | None]:
         user = self.storage.read_user(ukey(username))
-        self._verify(user, username, password, address)
+        # A log-in of the person (the service's /v1/login, a library caller): its time is
+        # kept for idle policies. A plan's check of the credentials its apply will use is
+        # not one, so `plan` stays read-only and never waits for a writer.
+        token = secrets.token_urlsafe(32) if ttl is not None else None
+        now = self.clock()
+        logged_in = None if user is None else LoggedIn(
+            user.id, utcnow(now), _token_hash(token) if token else None,
+            credential_of(user.password_hash), now + (ttl or 0.0))
+        self._verify(user, username, password, address, logged_in)
         assert user is not None  # _verify raised otherwise
-        # A log-in of the person (the service's /v1/login, a library caller): kept for idle
-        # policies. A plan's check of the credentials its apply will use is not one, so
-        # `plan` stays read-only and never waits for a writer.
-        self.storage.record_login(user.id, utcnow(self.clock()))
-        return user
+        return user, token
 
     def record_review(self, user: User, grants: dict[str, dict[str, dict[str, str]]],
                       detail: dict[str, Any]) -> int:
@@ -372,7 +394,8 @@ class AccountSystem:
         for username, password in credentials.items():
             self._verify(state.user(username), username, password, address)
 
-    def _verify(self, user: User | None, username: str, password: str, address: str) -> None:
+    def _verify(self, user: User | None, username: str, password: str, address: str,
+                logged_in: LoggedIn | None = None) -> None:
         k = throttle_subject(user, username)
         now = self.clock()
         # Through the service, an attempt is counted before its password is checked, so
@@ -390,9 +413,9 @@ class AccountSystem:
             if not isinstance(exc, LoginLocked) or not claimed:  # a claim counted refusals
                 self._login_failed(exc, user, address, claimed)
             raise
-        if counted:
+        if counted or logged_in is not None:
             self.storage.login_succeeded(k, address, now, _login_entry(user, username),
-                                         claimed)
+                                         claimed, counted, logged_in)
 
     def _login_failed(self, exc: LoginFailed, user: User | None, address: str,
                       claimed: bool = False) -> None:

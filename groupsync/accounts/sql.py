@@ -19,6 +19,7 @@ from groupsync.accounts.storage import (
     AuditQuery,
     ChainCheck,
     Dirty,
+    LoggedIn,
     Scope,
     ThrottleLimits,
     audit_subject,
@@ -530,32 +531,27 @@ class SqlStorage:
         self._bookkept(refused)
 
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
-                        claimed: bool = False) -> None:
+                        claimed: bool = False, counted: bool = True,
+                        logged_in: LoggedIn | None = None) -> None:
         """A good log-in ends the name's failure count from this address (only that one); a
-        claimed attempt is taken back from the address's count too."""
+        claimed attempt is taken back from the address's count too. A person's log-in
+        (`logged_in`) also records its time and the token it was given: all in one
+        transaction, so a log-in through the service costs two (the claim and this)."""
         def succeeded(c: Conn) -> None:
-            if claimed:
-                c.execute("UPDATE login_throttle SET failures = failures - 1 WHERE subject = '' "
-                          "AND address = ? AND failures > 0", (address,))
-            elif c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
-                           (ukey, address)).fetchone() is None:
-                return
-            _settle(c, ukey, address, now, entry)
-            c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?",
-                      (ukey, address))
+            if counted:
+                _settle_success(c, ukey, address, now, entry, claimed)
+            if logged_in is not None:
+                c.execute(_LAST_LOGIN, (logged_in.user_id, logged_in.at))
+                if logged_in.token_hash is not None:
+                    _insert_token(c, logged_in, now)
 
-        self._bookkept(succeeded)
-
-    def record_login(self, user_id: str, at: str) -> None:
-        """A successful log-in's time, for `idle` policies: one row per username."""
-        self._bookkept(lambda c: c.execute(_LAST_LOGIN, (user_id, at)))
+        if counted or logged_in is not None:
+            self._bookkept(succeeded)
 
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None:
         with self._bookkeeping() as c:
-            c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
-            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
-                      (token_hash, user_id, credential, expires_at))
+            _insert_token(c, LoggedIn(user_id, "", token_hash, credential, expires_at), now)
 
     def token_owner(self, token_hash: str, now: float) -> User | None:
         """The username a live token was issued to; None when the token is unknown, expired,
@@ -674,6 +670,33 @@ def _throttle(conn: Conn, ukey: str, address: str, now: float) -> tuple[float, b
                         "AND subject IN (?, '')", (address, ukey)).fetchall()
     until = max((float(r[1]) for r in rows), default=0.0)
     return (until if until > now else 0.0), any(r[0] == ukey for r in rows)
+
+
+_SWEEP = {f"{n:02x}" for n in range(4)}  # 4 of the 256 first bytes of a sha256: 1 in 64
+
+
+def _settle_success(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry,
+                    claimed: bool) -> None:
+    if claimed:
+        c.execute("UPDATE login_throttle SET failures = failures - 1 WHERE subject = '' "
+                  "AND address = ? AND failures > 0", (address,))
+    elif c.execute("SELECT 1 FROM login_throttle WHERE subject = ? AND address = ?",
+                   (ukey, address)).fetchone() is None:
+        return
+    _settle(c, ukey, address, now, entry)
+    c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?", (ukey, address))
+
+
+def _insert_token(c: Conn, token: LoggedIn, now: float) -> None:
+    # Expired tokens are never accepted (token_owner checks the time); deleting them is
+    # housekeeping. This username's go at each log-in, over its index; the whole table's,
+    # which no index serves, at one log-in in 64, picked by the new token's own random hash
+    # (a scan of every live token at every log-in cost more than the rest of its SQL).
+    c.execute("DELETE FROM tokens WHERE user_id = ? AND expires_at <= ?", (token.user_id, now))
+    if token.token_hash is not None and token.token_hash[:2] in _SWEEP:
+        c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+    c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
+              (token.token_hash, token.user_id, token.credential, token.expires_at))
 
 
 def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | None) -> None:

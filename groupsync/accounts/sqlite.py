@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,6 +46,23 @@ _SQLITE_APPEND_ONLY = "\n".join(
 _AUDIT_NO_UPDATE = next(t for t in _SQLITE_APPEND_ONLY.splitlines() if "audit_no_update" in t)
 _SCHEMA = schema_ddl("sqlite", tables_ddl("sqlite") + _WRITE_COUNT_TRIGGERS + "\n"
                      + _SQLITE_APPEND_ONLY + "\n")
+
+# One writer a file in this process: its threads (`serve`'s requests, a fleet's practices)
+# queue on a lock that hands over the moment a transaction ends, instead of polling SQLite's
+# file lock with sleeps of 20 ms and more, which cost a log-in as much as its password hash.
+# Re-entrant, so a nested write on one thread fails on SQLite's lock as it always has.
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    key = os.path.realpath(path)
+    with _WRITERS_LOCK:
+        lock = _WRITERS.get(key)
+        if lock is None:
+            lock = _WRITERS[key] = threading.RLock()
+    return lock
+
 
 def _store_error(location: str, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
@@ -88,6 +106,8 @@ class SqliteStorage(SqlStorage):
         # Told once when a write has to wait for another process's lock, so a user sees why
         # groupsync is idle instead of a silent hang.
         self.on_wait = on_wait
+        self._local = threading.local()
+        self._writers = _writer_lock(path)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -180,32 +200,80 @@ class SqliteStorage(SqlStorage):
     # -- reading ---------------------------------------------------------------------------
 
     def read_state(self, scope: Scope | None = None) -> State:
-        try:
-            with contextlib.closing(self._connect()) as conn:
-                conn.execute("BEGIN")  # one read transaction: a consistent snapshot
-                try:
-                    return _load(conn, scope)
-                finally:
-                    conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise _store_error(self.location, exc) from exc
+        with self._reader() as conn:
+            conn.execute("BEGIN")  # one read transaction: a consistent snapshot
+            try:
+                return _load(conn, scope)
+            finally:
+                conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[Conn]:
+        conn = self._held("read")
         try:
-            with contextlib.closing(self._connect()) as conn:
-                yield conn
+            yield conn
+        except sqlite3.Error as exc:
+            self._drop("read")
+            raise _store_error(self.location, exc) from exc
+        finally:
+            if conn.in_transaction:  # a read cut short by an error: never left open
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+
+    def _held(self, use: str) -> sqlite3.Connection:
+        """This thread's connection for reads, or for writes, made once and kept while the
+        store is the same file: a fleet's plan and `serve` make a few short reads and writes
+        a practice (a log-in's bookkeeping is three), and a new connection costs more than
+        they do (it parses the schema again). Reads and writes never share one, so a read
+        made inside a write transaction can't end it. A file replaced or removed under a
+        long-running `serve` is opened afresh, as it would be without this."""
+        try:
+            seen = os.stat(self.path)
+            identity: tuple[int, int] | None = (seen.st_dev, seen.st_ino)
+        except OSError:
+            identity = None
+        held: tuple[sqlite3.Connection, tuple[int, int] | None] | None = \
+            getattr(self._local, use, None)
+        if held is not None:
+            if identity is not None and held[1] == identity:
+                return held[0]
+            self._drop(use)
+        try:
+            conn = self._connect()
         except sqlite3.Error as exc:
             raise _store_error(self.location, exc) from exc
+        setattr(self._local, use, (conn, identity))
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's kept connections (another thread's close when it ends, or
+        when they are collected: an sqlite3 connection lives in a reference cycle with its
+        own statement cache, so only close() frees its file at once)."""
+        self._drop("read")
+        self._drop("write")
+
+    def _drop(self, use: str) -> None:
+        held = getattr(self._local, use, None)
+        setattr(self._local, use, None)
+        if held is not None:
+            with contextlib.suppress(sqlite3.Error):
+                held[0].close()
 
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def write(self) -> Iterator[SqlWrite]:
         """One exclusive write transaction: committed on success, rolled back on any error."""
+        if not self._writers.acquire(timeout=BUSY_TIMEOUT_S):
+            raise _store_error(self.location, sqlite3.OperationalError("database is locked"))
         conn = None
+        own = False  # a connection of this write's own, closed after it
         try:
-            conn = self._connect()
+            conn = self._held("write")
+            if conn.in_transaction:
+                # a write inside a write on this thread: its own connection, which waits for
+                # the outer one's lock and gives up, as it always has, never touching it
+                conn, own = self._connect(), True
             self._begin_immediate(conn)
             tx = SqlWrite(conn)
             try:
@@ -222,11 +290,16 @@ class SqliteStorage(SqlStorage):
             if conn is not None and conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            if not own:
+                self._drop("write")  # an I/O error, a full disk: the next write starts clean
+                conn = None
             raise _store_error(self.location, exc) from exc
         finally:
-            if conn is not None:
+            if own and conn is not None:
                 conn.close()
-
+            elif conn is not None and conn.in_transaction:
+                self._drop("write")  # a ROLLBACK that failed: closing it rolls back
+            self._writers.release()
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """Take the write lock now (so the state we load can't change under us), waiting a

@@ -135,6 +135,19 @@ class ChainCheck:
 
 
 @dataclass(frozen=True)
+class LoggedIn:
+    """What a person's successful log-in leaves in the store, with its throttle's settling,
+    in one short transaction: when it was (for `idle` policies) and, through the service,
+    the token it was given (its hash only)."""
+
+    user_id: str
+    at: str  # ISO time, UTC
+    token_hash: str | None = None
+    credential: str = ""  # the password's fingerprint the token is bound to
+    expires_at: float = 0.0
+
+
+@dataclass(frozen=True)
 class ReviewStatus:
     """The newest access review of a practice's accounts, and the break-glass markers
     written since it (docs/contracts.md, "Reviews")."""
@@ -163,6 +176,10 @@ class Storage(Protocol):
     """What the account system needs from a store."""
 
     location: str
+
+    def close(self) -> None:
+        """Close what this thread holds open (kept connections)."""
+        ...
 
     def read_state(self, scope: Scope | None = None) -> State: ...
 
@@ -206,10 +223,9 @@ class Storage(Protocol):
     def claim_quota(self, kind: str, holder: str, now: float, limit: int, window: float,
                     amount: int = 1) -> float: ...
 
-    def record_login(self, user_id: str, at: str) -> None: ...
-
     def login_succeeded(self, ukey: str, address: str, now: float, entry: AuditEntry,
-                        claimed: bool = False) -> None: ...
+                        claimed: bool = False, counted: bool = True,
+                        logged_in: LoggedIn | None = None) -> None: ...
 
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None: ...
