@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,11 +50,28 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+_CLIENTS: dict[str, httpx.Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _client(base_url: str) -> httpx.Client:
+    """One HTTP client (one pool of kept-alive connections) a service, for the process: a
+    fleet's practices each made their own, and paid a client and a connection each. Nothing
+    of a caller's is kept in it: tokens travel in each request's own header, and the service
+    sets no cookies."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(base_url)
+        if client is None or client.is_closed:
+            client = httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=_tls())
+            _CLIENTS[base_url] = client
+    return client
+
+
 class RemoteSystem:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.location = redact(self.base_url)  # what messages show: never the user-info
-        self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT, verify=_tls())
+        self._client = _client(self.base_url)
         self._tokens: dict[str, str] = {}  # ukey -> bearer token
         # the last state read, and the logins it was read as: one command's steps (who reads,
         # what the plan reads) share one read until a log-in or a write
@@ -292,7 +310,10 @@ class RemoteSystem:
                    json={"practice_name": practice_name, "tin": tin, "providers": providers})
 
     def close(self) -> None:
-        self._client.close()
+        """Forget this client's tokens; the process's connections to the service stay
+        pooled for its next client (they close when idle, or with the process)."""
+        self._tokens.clear()
+        self._read = None
 
 
 def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> list[str]:

@@ -83,6 +83,14 @@ class _PgConn:
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self.raw.execute(sql.replace("?", "%s"), params or None)
 
+    def batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> list[Any]:
+        """Statements independent of one another in one round trip (pipeline mode); their
+        cursors hold every row once it ends."""
+        with self.raw.pipeline():
+            cursors = [self.raw.execute(sql.replace("?", "%s"), params or None)
+                       for sql, params in statements]
+        return cursors
+
     def executemany(self, sql: str, rows: Any) -> Any:
         rows = list(rows)
         if not rows:
@@ -248,13 +256,11 @@ class PostgresStorage(SqlStorage):
 
     def read_state(self, scope: Scope | None = None) -> State:
         with self._reader() as conn:
-            # one snapshot for every table, as SQLite's read transaction gives
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                state = _load(conn, scope)
-            finally:
-                conn.execute("COMMIT")
-        return state
+            # one snapshot for every table, as SQLite's read transaction gives; begun and
+            # ended in the read's first and last round trips (a failure between them is
+            # rolled back by _reader)
+            return _load(conn, scope, ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ()),
+                         ("COMMIT", ()))
 
     @contextlib.contextmanager
     def write(self) -> Iterator[SqlWrite]:

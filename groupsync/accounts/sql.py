@@ -1020,76 +1020,107 @@ def _set_of(conn: Conn) -> str:
     return "SELECT value FROM json_array_elements_text(?::json)"
 
 
-def _load(conn: Conn, scope: Scope | None = None) -> State:
-    """One consistent read: the whole store, or the rows of a scope (indexed lookups), with
-    the versions of the scope's own accounts and usernames (every version, unscoped)."""
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+Statement = tuple[str, tuple[object, ...]]
+
+
+def _meta_state(rows: Any) -> State:
+    meta = dict(list(rows))
     missing = {"lineage", "revision"} - meta.keys()
     if missing:
         raise StoreError(f"the store is damaged: its meta table lacks {', '.join(sorted(missing))}")
-    state = State(lineage=meta["lineage"], revision=int(meta["revision"]))
-    where_account = where_user = where_code = ""
-    params_account: tuple[object, ...] = ()
-    params_user: tuple[object, ...] = ()
-    access_rows: list[Any]
+    return State(lineage=meta["lineage"], revision=int(meta["revision"]))
+
+
+def _batch(conn: Conn, statements: list[Statement]) -> list[Any]:
+    """Statements whose results don't depend on one another, as cursors over their rows:
+    PostgreSQL sends them in one round trip (its pipeline mode), SQLite runs them in turn."""
+    batch = getattr(conn, "batch", None)
+    if batch is not None:
+        return list(batch(statements))
+    return [conn.execute(sql, params) for sql, params in statements]
+
+
+_SELECT_ACCOUNTS = ("SELECT account_id, provider_name, signup_username, practice_name, tin, "
+                    "bills_electronically, created_at, trial_ends FROM accounts")
+_SELECT_NOTICES = "SELECT id, sent_at, practice_name, tin, providers FROM notices"
+_SELECT_USERS = ("SELECT ukey, username, home, password_hash, created_at, u.user_id, l.at FROM "
+                 "usernames u LEFT JOIN last_logins l ON l.user_id = u.user_id")
+_SELECT_CODES = "SELECT account_id, file, key, description, fee, payer_id, claims FROM codes"
+
+
+def _load(conn: Conn, scope: Scope | None = None, opening: Statement | None = None,
+          closing: Statement | None = None) -> State:
+    """One consistent read: the whole store, or the rows of a scope (indexed lookups), with
+    the versions of the scope's own accounts and usernames (every version, unscoped). In at
+    most three batches of statements (one round trip each on PostgreSQL): the meta row and
+    the scope's access rows; the accounts its usernames reach beyond it (a closure); then
+    everything else, which depends on nothing but the accounts and usernames found.
+    `opening` and `closing` (a backend's BEGIN and COMMIT) go in the first and last batch."""
+    first, last = [opening] if opening else [], [closing] if closing else []
+
+    def batch(statements: list[Statement], begins: bool, ends: bool) -> list[Any]:
+        cursors = _batch(conn, [*(first if begins else []), *statements,
+                                *(last if ends else [])])
+        return cursors[len(first) if begins else 0:][:len(statements)]
+
     columns = f"ukey, account_id, {', '.join(AREAS)}"
+    meta_sql: tuple[str, tuple[object, ...]] = ("SELECT key, value FROM meta", ())
     if scope is None:
-        access_rows = list(conn.execute(f"SELECT {columns} FROM access"))
+        meta_rows, access_cur, account_cur, notice_cur, version_cur, user_cur, code_cur = \
+            batch([meta_sql, (f"SELECT {columns} FROM access", ()),
+                   (_SELECT_ACCOUNTS, ()), (f"{_SELECT_NOTICES} ORDER BY id", ()),
+                   ("SELECT key, version FROM versions", ()), (_SELECT_USERS, ()),
+                   (_SELECT_CODES, ())], True, True)
+        access_rows: list[Any] = list(access_cur)
+        state = _meta_state(meta_rows)
+        state.versions = {str(k): int(v) for k, v in version_cur}
     else:
         inside = _set_of(conn)
         accounts = set(scope.accounts)
-        access_rows = list(conn.execute(
-            f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
-            (json.dumps(sorted(accounts)),)))
+        by_account = f"SELECT {columns} FROM access WHERE account_id IN ({inside})"
+        meta_rows, access_cur = batch([meta_sql, (by_account, (json.dumps(sorted(accounts)),))],
+                                      True, False)
+        state = _meta_state(meta_rows)
+        access_rows = list(access_cur)
         ukeys = {r[0] for r in access_rows} | set(scope.usernames)
         if scope.closure and ukeys:
             further = {r[0] for r in conn.execute(
                 f"SELECT DISTINCT account_id FROM access WHERE ukey IN ({inside})",
                 (json.dumps(sorted(ukeys)),))} - accounts
             if further:
-                access_rows += list(conn.execute(
-                    f"SELECT {columns} FROM access WHERE account_id IN ({inside})",
-                    (json.dumps(sorted(further)),)))
+                access_rows += list(conn.execute(by_account, (json.dumps(sorted(further)),)))
                 accounts |= further
         ukeys |= {r[0] for r in access_rows}
-        where_account = f" WHERE account_id IN ({inside})"
-        params_account = (json.dumps(sorted(accounts)),)
-        where_user = f" WHERE ukey IN ({inside})"
-        params_user = (json.dumps(sorted(ukeys)),)
-        where_code = where_account
-    for row in conn.execute(
-        "SELECT account_id, provider_name, signup_username, practice_name, tin, "
-        "bills_electronically, created_at, trial_ends FROM accounts" + where_account,
-        params_account,
-    ):
+        in_accounts = (json.dumps(sorted(accounts)),)
+        wanted = [*(f"a:{a}" for a in accounts), *(f"u:{u}" for u in scope.usernames)]
+        account_cur, notice_cur, version_cur, user_cur, code_cur = batch([
+            (f"{_SELECT_ACCOUNTS} WHERE account_id IN ({inside})", in_accounts),
+            # only the notices that list an account of the scope that exists, by index
+            (f"{_SELECT_NOTICES} WHERE id IN (SELECT notice_id FROM notice_accounts WHERE "
+             f"account_id IN ({inside}) AND account_id IN (SELECT account_id FROM accounts)) "
+             "ORDER BY id", in_accounts),
+            (f"SELECT key, version FROM versions WHERE key IN ({inside})",
+             (json.dumps(sorted(set(wanted))),)),
+            (f"{_SELECT_USERS} WHERE ukey IN ({inside})", (json.dumps(sorted(ukeys)),)),
+            (f"{_SELECT_CODES} WHERE account_id IN ({inside})", in_accounts),
+        ], False, True)
+    for row in account_cur:
         state.accounts[row[0]] = Account(
             account_id=row[0], provider_name=row[1], signup_username=row[2],
             practice_name=row[3], tin=row[4], bills_electronically=bool(row[5]),
             created_at=row[6], trial_ends=row[7],
         )
-    if scope is None:
-        notices = conn.execute(
-            "SELECT id, sent_at, practice_name, tin, providers FROM notices ORDER BY id")
-    else:  # only the notices that list an account of the scope, found by index
-        notices = conn.execute(
-            "SELECT id, sent_at, practice_name, tin, providers FROM notices WHERE id IN "
-            f"(SELECT notice_id FROM notice_accounts WHERE account_id IN ({inside})) "
-            "ORDER BY id", (json.dumps(sorted(state.accounts)),))
+    if scope is not None:
+        # every account read (the closure's too) and the usernames the scope names: 0 for a
+        # key never written
+        found = {str(k): int(v) for k, v in version_cur}
+        keys = [*(f"a:{a}" for a in state.accounts), *(f"u:{u}" for u in scope.usernames)]
+        state.versions = {k: found.get(k, 0) for k in keys}
     state.notices = [
         Notice(id=r[0], sent_at=r[1], practice_name=r[2], tin=r[3], providers=json.loads(r[4]))
-        for r in notices
+        for r in notice_cur
     ]
-    if scope is None:
-        state.versions = {str(k): int(v) for k, v in
-                          conn.execute("SELECT key, version FROM versions")}
-    else:  # every account read (the closure's too) and the usernames the scope names
-        state.versions = read_versions(conn, [*(f"a:{a}" for a in state.accounts),
-                                              *(f"u:{u}" for u in scope.usernames)])
-    for k, name, home, pw_hash, created, user_id, last in conn.execute(
-        "SELECT ukey, username, home, password_hash, created_at, u.user_id, l.at FROM "
-        "usernames u LEFT JOIN last_logins l ON l.user_id = u.user_id"
-        + where_user, params_user,
-    ):
+    for k, name, home, pw_hash, created, user_id, last in user_cur:
         state.users[k] = User(username=name, home=home, password_hash=pw_hash, created_at=created,
                               id=user_id, last_login=last or "")
     access: dict[tuple[str, str], Privileges] = {}
@@ -1103,10 +1134,7 @@ def _load(conn: Conn, scope: Scope | None = None) -> State:
     codes = state.codes
     run_key: tuple[str, str] = ("", "")
     target: dict[str, Record] = {}
-    for acct, file, key, desc, fee, payer_id, claims in conn.execute(
-        "SELECT account_id, file, key, description, fee, payer_id, claims FROM codes"
-        + where_code, params_account,
-    ):
+    for acct, file, key, desc, fee, payer_id, claims in code_cur:
         if (acct, file) != run_key:
             run_key = (acct, file)
             target = codes.setdefault(acct, {}).setdefault(file, {})
