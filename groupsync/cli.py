@@ -26,7 +26,12 @@ import click
 from groupsync import __version__
 from groupsync.accounts.memo import remembering_logins
 from groupsync.accounts.urls import is_http_url, redact, redact_text
-from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS, LOGIN_BODY
+from groupsync.defaults import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_REMOVALS,
+    LOGIN_BODY,
+    MAX_CONNECTIONS_PER_ADDRESS,
+)
 from groupsync.errors import (
     ConfigError,
     GroupsyncError,
@@ -324,13 +329,8 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
                 sub.close()
         return sub, code, failed
 
-    # Locally, one thread a core: argon2 and SQL release the GIL, and a practice's own work
-    # keeps its core busy. Through a service, two a core: while one practice's thread reads
-    # an answer or plans, another's log-in keeps the service's hashing going (measured on 2
-    # cores and 200 practices: 2 threads 5.5 s, 4 threads 4.9 s, 6 threads no better).
-    cores = os.cpu_count() or 1
-    workers = (min(len(chosen), cores * (2 if is_http_url(ctx.store) else 1))
-               if command in _PARALLEL else 1)
+    workers = fleet_workers(len(chosen), os.cpu_count() or 1, is_http_url(ctx.store)) \
+        if command in _PARALLEL else 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         done = dict(zip(chosen, pool.map(one, chosen), strict=True))
     again = _waiting_for_home(workspace, done) if command == "apply" else []
@@ -345,6 +345,17 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
         done.update({name: result for name, _heading, result in runs})  # the last run's
     codes = [code for _sub, code, _failed in done.values()]
     return 1 if any(f for _s, _c, f in done.values()) else max(codes, default=0)
+
+
+def fleet_workers(practices: int, cores: int, through_service: bool) -> int:
+    """The threads a fleet's plan runs on. Locally, one a core: argon2 and SQL release the
+    GIL, and a practice's own work keeps its core busy. Through a service, two a core: while
+    one practice's thread reads an answer or plans, another's log-in keeps the service
+    hashing (measured on 2 cores and 200 practices: 2 threads 5.5 s, 4 threads 4.9 s, 6 no
+    better); but never more than a quarter of the connections a service takes from one
+    address (MAX_CONNECTIONS_PER_ADDRESS), for the other clients behind that address."""
+    wanted = min(cores * 2, MAX_CONNECTIONS_PER_ADDRESS // 4) if through_service else cores
+    return max(1, min(practices, wanted))
 
 
 def _waiting_for_home(workspace: Any, done: dict[str, tuple[Context, int, str | None]]

@@ -16,3 +16,6 @@ LOGIN_BODY = 8 * 1024
 # are applied locally or with a raised --max-body. Kept below what one parse can do within the
 # health budget.
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+# Connections `serve` takes from one client address at once (a reverse proxy is exempt); a
+# fleet's client keeps its threads well under it, for the other clients behind that address.
+MAX_CONNECTIONS_PER_ADDRESS = 64

@@ -47,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from groupsync.accounts.memo import forgetting_logins
-from groupsync.defaults import DEFAULT_MAX_BODY, LOGIN_BODY
+from groupsync.defaults import DEFAULT_MAX_BODY, LOGIN_BODY, MAX_CONNECTIONS_PER_ADDRESS
 from groupsync.errors import UsageError
 
 MiB = 1024 * 1024
@@ -77,7 +77,6 @@ HEADER_TIMEOUT = _seconds("GROUPSYNC_HEADER_TIMEOUT", 10.0)
 BODY_IDLE_TIMEOUT = _seconds("GROUPSYNC_BODY_IDLE_TIMEOUT", 15.0)
 BODY_TOTAL_TIMEOUT = _seconds("GROUPSYNC_BODY_TIMEOUT", 120.0)
 MAX_CONNECTIONS = 4096  # in all, per process: past it uvicorn answers 503 at once
-MAX_CONNECTIONS_PER_ADDRESS = 64  # one client address (a reverse proxy is exempt)
 MAX_PENDING_HEADS = 512  # connections waiting for a request head, in all
 LINGER_SECONDS = 2.0
 MAX_TOKEN_CHARS = 256

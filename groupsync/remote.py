@@ -62,7 +62,11 @@ def _client(base_url: str) -> httpx.Client:
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(base_url)
         if client is None or client.is_closed:
-            client = httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=_tls())
+            # no cap on the pool: each client once had a pool of its own, and a library
+            # caller's hundred concurrent applies must not wait for a free connection
+            client = httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=_tls(),
+                                  limits=httpx.Limits(max_connections=None,
+                                                      max_keepalive_connections=20))
             _CLIENTS[base_url] = client
     return client
 

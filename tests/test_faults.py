@@ -305,3 +305,23 @@ def test_a_really_full_filesystem_changes_nothing(tmp_path: Path) -> None:
     finally:
         done = subprocess.run(["umount", str(mount)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_a_damaged_store_says_what_is_wrong_whatever_the_read(tmp_path: Path) -> None:
+    """An error of the database during a read (a table gone, another file swapped in) is one
+    line naming the store, on the read that meets it, and the kept connection is opened
+    afresh for the next read (never "internal error")."""
+    system, _desired = sandboxed(tmp_path)
+    store = tmp_path / "store.db"
+    conn = sqlite3.connect(store)
+    conn.execute("DROP TABLE codes")
+    conn.commit()
+    conn.close()
+    r = _cli(tmp_path, "plan", "--store", str(store))
+    assert (r.returncode, r.stderr) == (1, f"Error: store {store}: no such table: codes\n")
+    with pytest.raises(StoreError, match=r"no such table: codes"):
+        system.read_state()  # the library's kept connection: the same error, then again
+    with pytest.raises(StoreError, match=r"no such table: codes"):
+        system.read_state()
+    assert system.user("jsmith").username == "jsmith"  # reads that need no codes go on
+    system.close()

@@ -228,3 +228,16 @@ def test_planning_a_fleet_is_planning_each_practice_alone(
             assert fleet["failed"][name] == "\n".join(
                 line.removeprefix("Error: ") for line in alone.err.splitlines())
     assert sorted([*fleet["practices"], *fleet["failed"]]) == sorted(names)
+
+
+def test_a_fleet_runs_a_thread_a_core_locally_and_two_through_a_service_within_its_cap() -> None:
+    """Through a service, a fleet's threads stay under a quarter of the connections the
+    service takes from one address (more would be closed as they arrive: a 70-practice fleet
+    on a 40-core runner failed 9 practices); never more threads than practices."""
+    from groupsync.cli import fleet_workers
+    from groupsync.defaults import MAX_CONNECTIONS_PER_ADDRESS
+
+    assert [fleet_workers(200, 2, False), fleet_workers(200, 2, True)] == [2, 4]
+    assert fleet_workers(200, 40, False) == 40
+    assert fleet_workers(200, 40, True) == MAX_CONNECTIONS_PER_ADDRESS // 4 == 16
+    assert [fleet_workers(3, 8, True), fleet_workers(0, 8, False)] == [3, 1]

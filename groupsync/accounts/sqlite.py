@@ -213,12 +213,13 @@ class SqliteStorage(SqlStorage):
         try:
             yield conn
         except sqlite3.Error as exc:
-            self._drop("read")
+            self._drop("read")  # closing it ends any read it had open
             raise _store_error(self.location, exc) from exc
-        finally:
-            if conn.in_transaction:  # a read cut short by an error: never left open
+        except BaseException:
+            if conn.in_transaction:  # a read cut short by another error: never left open
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            raise
 
     def _held(self, use: str) -> sqlite3.Connection:
         """This thread's connection for reads, or for writes, made once and kept while the
