@@ -492,6 +492,38 @@ def test_failed_logins_lock_a_name_for_a_while_known_or_not(store: str) -> None:
         ("alice", {"address": "local", "refused_while_locked": 2})]
 
 
+def test_attempts_counted_but_never_settled_stop_counting_after_a_locks_length(
+        store: str) -> None:
+    """Through the service an attempt is counted before its hash. A process killed during
+    five hashes leaves five counted attempts and no lock: the name is refused from that
+    address while they could still be under way, and answers again once the last of them is
+    a lock's length old (it once stayed refused forever). Failures each within five minutes
+    of the one before still lock."""
+    from groupsync.accounts.service import LIMITS, throttle_subject
+
+    clock = FakeClock()
+    system = create_system(store)
+    system.clock = clock
+    system.signup("Alice", "alice", "pw-alice-2026", "100001")
+    subject = throttle_subject(system.user("alice"), "alice")
+    for _ in range(5):  # claimed, then the process died before the password was checked
+        assert system.storage.claim_login_attempt(subject, "203.0.113.9", clock.now,
+                                                  LIMITS) == 0.0
+    clock.now += 60
+    with pytest.raises(LoginLocked):  # five may still be under way
+        system.login("alice", "pw-alice-2026", "203.0.113.9")
+    clock.now += 241  # refused attempts marked nothing: the last admitted one is 301 s old
+    assert system.login("alice", "pw-alice-2026", "203.0.113.9").username == "alice"
+    for _ in range(4):  # four failures, each four minutes apart, and a fifth: locked
+        with pytest.raises(LoginFailed):
+            system.login("alice", "wrong-password-xyzzy", "203.0.113.9")
+        clock.now += 240
+    with pytest.raises(LoginFailed):
+        system.login("alice", "wrong-password-xyzzy", "203.0.113.9")
+    with pytest.raises(LoginLocked):
+        system.login("alice", "pw-alice-2026", "203.0.113.9")
+
+
 def test_a_lock_holds_only_for_the_address_that_failed(store: str) -> None:
     clock = FakeClock()
     system = create_system(store)

@@ -440,7 +440,7 @@ class SqlStorage:
         attempts already under way as the limit allows), else 0. The count is kept if the
         attempt fails (`record_login_failure`) and taken back if it succeeds."""
         def claim(c: Conn) -> float:
-            _count_attempt(c, subject, address, now, limits, None)
+            _count_attempt(c, subject, address, now, limits, None, admitted=False)
             rows = {r[0]: (int(r[1]), float(r[2])) for r in c.execute(
                 "SELECT subject, failures, locked_until FROM login_throttle WHERE address = ? "
                 "AND subject IN (?, '')", (address, subject))}
@@ -448,6 +448,7 @@ class SqlStorage:
             until = max(name_lock, address_lock)
             if until <= now and name_count <= limits.max_failures \
                     and spray <= limits.address_max_failures:
+                _mark_attempt(c, subject, address, now, limits)  # a refused one marks nothing
                 return 0.0
             # refused: not an attempt after all, but counted as one refused during a lock
             for who in ("", subject):  # the one lock order: the address's row first
@@ -720,19 +721,35 @@ def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | No
 
 
 def _count_attempt(c: Conn, subject: str, address: str, now: float, limits: ThrottleLimits,
-                   entry: AuditEntry | None) -> None:
+                   entry: AuditEntry | None, admitted: bool = True) -> None:
     """One more attempt for (subject, address) and for the address's window, after settling
     locks that are over. The UPDATEs take row locks held to the commit, so concurrent
-    counts queue and each sees the one before."""
+    counts queue and each sees the one before.
+
+    The name's count starts again when its last admitted attempt is a lock's length old
+    (the row's window_ends, unused otherwise by a name's row): failures "in a row" are each
+    within five minutes of the one before, which lets a guesser no more than the lock does;
+    and an attempt counted before its hash whose process died before settling it stops
+    counting then, instead of refusing that name from that address forever. `admitted`
+    False (a claim not yet checked against the limits) leaves the mark for the caller."""
     _lock_rows(c, subject, address, now, limits)
     _settle(c, "", address, now, None)
     _settle(c, subject, address, now, entry)
-    c.execute("UPDATE login_throttle SET failures = failures + 1 WHERE subject = ? AND "
-              "address = ?", (subject, address))
+    c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends > 0 AND "
+              "window_ends <= ? THEN 1 ELSE failures + 1 END WHERE subject = ? AND "
+              "address = ?", (now, subject, address))
+    if admitted:
+        _mark_attempt(c, subject, address, now, limits)
     c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends <= ? THEN 1 ELSE "
               "failures + 1 END, window_ends = CASE WHEN window_ends <= ? THEN ? ELSE "
               "window_ends END WHERE subject = '' AND address = ?",
               (now, now, now + limits.address_window, address))
+
+
+def _mark_attempt(c: Conn, subject: str, address: str, now: float,
+                  limits: ThrottleLimits) -> None:
+    c.execute("UPDATE login_throttle SET window_ends = ? WHERE subject = ? AND address = ?",
+              (now + limits.lock_seconds, subject, address))
 
 
 def _lock_rows(c: Conn, subject: str, address: str, now: float, limits: ThrottleLimits) -> None:
