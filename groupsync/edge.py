@@ -47,6 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from groupsync.accounts.memo import forgetting_logins
+from groupsync.accounts.model import User
 from groupsync.defaults import DEFAULT_MAX_BODY, LOGIN_BODY, MAX_CONNECTIONS_PER_ADDRESS
 from groupsync.errors import UsageError
 
@@ -98,10 +99,10 @@ def error_body(message: str, kind: str) -> dict[str, str]:
 class Edge:
     """ASGI middleware in front of the routes (see the module's docstring)."""
 
-    def __init__(self, app: Any, *, token_owner: Callable[[str], str | None],
+    def __init__(self, app: Any, *, token_owner: Callable[[str], User | None],
                  max_body: int = DEFAULT_MAX_BODY, trusted_proxy: str | None = None) -> None:
         self.app = app
-        self.token_owner = token_owner  # token -> the id of its username, or None
+        self.token_owner = token_owner  # token -> its username, or None
         self.max_body = max_body
         self.trusted_proxy = _ip(trusted_proxy) if trusted_proxy else None
         self._large: asyncio.Semaphore | None = None
@@ -128,8 +129,10 @@ class Edge:
         state = scope.setdefault("state", {})
         state["client_address"] = self._client_address(scope, headers)
         authorization = headers.get(b"authorization")
-        user_id = await self._token_owner(authorization)
+        owner = await self._token_owner(authorization)
+        user_id = owner.id if owner is not None else None
         state["user_id"] = user_id
+        state["user"] = owner  # as the token's row read it: the routes need not read it again
         path = scope.get("path", "")
         if path in AUTHENTICATED_PATHS and user_id is None:
             await _refuse(send, 401, "log in first: POST /v1/login gives a bearer token "
@@ -176,7 +179,10 @@ class Edge:
         body = await _read_body(receive, send, cap, user_id, scope.get("path", ""))
         if body is None:
             return
-        if user_id is not None and await self._token_owner(authorization) != user_id:
+        again = await self._token_owner(authorization) if user_id is not None else None
+        if again is not None:
+            scope["state"]["user"] = again  # as it is now, after the body
+        if user_id is not None and (again.id if again is not None else None) != user_id:
             # ended while the body arrived: this request is refused like any later one
             await _refuse(send, 401, "the token ended while the request was sent; log in "
                                      "again", "login_required", [(b"www-authenticate", b"Bearer")])
@@ -213,7 +219,7 @@ class Edge:
             self._warned.add(kind)
             log.warning(message)
 
-    async def _token_owner(self, authorization: bytes | None) -> str | None:
+    async def _token_owner(self, authorization: bytes | None) -> User | None:
         if not authorization:
             return None
         scheme, _, token = authorization.decode("latin-1").partition(" ")

@@ -271,8 +271,9 @@ def login_either(system: AccountSystem, username: str, password: str,
     succeeded, and is counted as one `POST /v1/names` look-up; a name that exists is checked
     (and its failures counted) as any log-in. Returns the username and its bearer token
     (good for `ttl` seconds)."""
-    if fallback is None or system.find_user(username) is not None:
-        return system.login_for_token(username, password, address, ttl)
+    found = system.find_user(username) if fallback is not None else None
+    if fallback is None or found is not None:
+        return system.login_for_token(username, password, address, ttl, found)
     other, token = system.login_for_token(fallback[0], fallback[1], address, ttl)
     system.claim_name_lookups(other, 1, NAMES_PER_HOUR)
     return other, token

@@ -400,6 +400,19 @@ def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
     return user_id
 
 
+def caller_user(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> User:
+    """The logged-in username as the edge's token check read it (after the body, when there
+    is one): the routes a fleet's plan calls for every practice need not read it again."""
+    user: User | None = request.scope.get("state", {}).get("user")
+    if user is None:  # pragma: no cover - the edge refuses these first
+        raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
+                                     headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CallerUser = Annotated[User, Depends(caller_user)]
+
+
 def address(request: Request) -> str:
     return str(request.scope.get("state", {}).get("client_address", "unknown"))
 
@@ -566,8 +579,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     # document them (and type generated clients) without re-validating 340,000 code records.
     @app.get("/v1/state", responses=_ERRORS, response_model=StateResponse,
              summary="The accounts the caller can open, with their usernames and code files")
-    def state(user_id: str = Depends(caller)) -> JSONResponse:
-        return JSONResponse(state_to_wire(system.visible_state(me(user_id).username)))
+    def state(user: CallerUser) -> JSONResponse:
+        return JSONResponse(state_to_wire(system.visible_state(user.username, user)))
 
     @app.get("/v1/audit", responses=_ERRORS, response_model=AuditResponse,
              summary="Audit entries about the caller's accounts, newest first")
@@ -605,8 +618,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
              summary="The last access review of these accounts, and break-glass applies since")
     def reviews(account: Annotated[list[AccountIdText],
                                    Query(default_factory=list, max_length=10_000)],
-                user_id: str = Depends(caller), grants: bool = False) -> JSONResponse:
-        user = me(user_id)
+                user: CallerUser, grants: bool = False) -> JSONResponse:
         status = review_status_as(system, user, account)
         body: dict[str, Any] = {
             "last": audit_to_wire([status.last] if status.last else []),
@@ -684,7 +696,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
 
     _document_bodies(app, [ApplyRequest])
     assert {"/v1/state", "/v1/audit", "/v1/apply", "/v1/plan"} <= AUTHENTICATED_PATHS
-    return Edge(app, token_owner=system.token_user_id, max_body=max_body,
+    return Edge(app, token_owner=system.token_owner, max_body=max_body,
                 trusted_proxy=trusted_proxy)
 
 

@@ -135,17 +135,19 @@ class AccountSystem:
         other); reads that username and its throttle rows, nothing else."""
         return self._login(username, password, address, None)[0]
 
-    def login_for_token(self, username: str, password: str, address: str,
-                        ttl: float) -> tuple[User, str]:
+    def login_for_token(self, username: str, password: str, address: str, ttl: float,
+                        found: User | None = None) -> tuple[User, str]:
         """A log-in, as `login`, and a bearer token for it (`issue_token`), written with the
-        log-in's own bookkeeping in one transaction."""
-        user, token = self._login(username, password, address, ttl)
+        log-in's own bookkeeping in one transaction. `found`: the username as the caller has
+        just read it by this name (not read again)."""
+        user, token = self._login(username, password, address, ttl, found)
         assert token is not None
         return user, token
 
-    def _login(self, username: str, password: str, address: str,
-               ttl: float | None) -> tuple[User, str | None]:
-        user = self.storage.read_user(ukey(username))
+    def _login(self, username: str, password: str, address: str, ttl: float | None,
+               found: User | None = None) -> tuple[User, str | None]:
+        user = found if found is not None and ukey(found.username) == ukey(username) \
+            else self.storage.read_user(ukey(username))
         # A log-in of the person (the service's /v1/login, a library caller): its time is
         # kept for idle policies. A plan's check of the credentials its apply will use is
         # not one, so `plan` stays read-only and never waits for a writer.
@@ -208,14 +210,15 @@ class AccountSystem:
             raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
         return user
 
-    def visible_state(self, username: str) -> State:
+    def visible_state(self, username: str, user: User | None = None) -> State:
         """What `username` may read, as the product's screens show it (docs/contracts.md, "Identity
         and scope"): in each account it can open, the account itself (id, provider name); the
         Practice Set-up with at least view on practice_setup; the usernames and their privileges
         with at least view on account_access; the code files with at least view on codes. Its own
         row always. Read from the rows of those accounts only."""
         k = ukey(username)
-        user = self.storage.read_user(k)
+        if user is None or ukey(user.username) != k:  # `user`: as a token's check just read it
+            user = self.storage.read_user(k)
         if user is None:
             raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
         mine = self.storage.read_state(Scope(accounts=frozenset(
@@ -360,6 +363,10 @@ class AccountSystem:
         """The username a live token belongs to (as spelled now); None for anything else."""
         user = self.storage.token_owner(_token_hash(token), self.clock())
         return user.username if user else None
+
+    def token_owner(self, token: str) -> User | None:
+        """The username a live token belongs to, as its row is now; None for anything else."""
+        return self.storage.token_owner(_token_hash(token), self.clock())
 
     def token_user_id(self, token: str) -> str | None:
         """The id of the username a live token belongs to (what the service acts on: a

@@ -703,21 +703,31 @@ def _insert_token(c: Conn, token: LoggedIn, now: float) -> None:
 def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | None) -> None:
     """A lock that is over and refused attempts: one audit entry with their count (for the
     address as a whole, subject '', the entry names no username)."""
-    row = c.execute("SELECT refused, locked_until FROM login_throttle WHERE subject = ? AND "
-                    "address = ?", (ukey, address)).fetchone()
-    if row is None or not row[1] or float(row[1]) > now:
-        return
-    if row[0]:
-        summary = AuditEntry(
-            "login_refused", "login",
-            actor=entry.actor if entry and ukey else "(any name from this address)",
-            username=entry.username if entry and ukey else None,
-            actor_id=entry.actor_id if entry and ukey else None,
-            username_id=entry.username_id if entry and ukey else None,
-            detail={"address": address, "refused_while_locked": int(row[0])})
-        _insert_audit(c, [summary], _revision(c))
-    c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE subject = ? AND "
-              "address = ?", (ukey, address))
+    _settle_rows(c, [ukey], address, now, entry)
+
+
+def _settle_rows(c: Conn, subjects: list[str], address: str, now: float,
+                 entry: AuditEntry | None) -> None:
+    """`_settle` for several subjects of one address, read in one statement, settled in the
+    order given (the address's row first, the one lock order)."""
+    rows = {r[0]: r[1:] for r in c.execute(
+        f"SELECT subject, refused, locked_until FROM login_throttle WHERE address = ? AND "
+        f"subject IN ({', '.join('?' * len(subjects))})", (address, *subjects))}
+    for ukey in subjects:
+        row = rows.get(ukey)
+        if row is None or not row[1] or float(row[1]) > now:
+            continue
+        if row[0]:
+            summary = AuditEntry(
+                "login_refused", "login",
+                actor=entry.actor if entry and ukey else "(any name from this address)",
+                username=entry.username if entry and ukey else None,
+                actor_id=entry.actor_id if entry and ukey else None,
+                username_id=entry.username_id if entry and ukey else None,
+                detail={"address": address, "refused_while_locked": int(row[0])})
+            _insert_audit(c, [summary], _revision(c))
+        c.execute("UPDATE login_throttle SET refused = 0, locked_until = 0 WHERE subject = ? "
+                  "AND address = ?", (ukey, address))
 
 
 def _count_attempt(c: Conn, subject: str, address: str, now: float, limits: ThrottleLimits,
@@ -733,8 +743,7 @@ def _count_attempt(c: Conn, subject: str, address: str, now: float, limits: Thro
     counting then, instead of refusing that name from that address forever. `admitted`
     False (a claim not yet checked against the limits) leaves the mark for the caller."""
     _lock_rows(c, subject, address, now, limits)
-    _settle(c, "", address, now, None)
-    _settle(c, subject, address, now, entry)
+    _settle_rows(c, ["", subject], address, now, entry)
     c.execute("UPDATE login_throttle SET failures = CASE WHEN window_ends > 0 AND "
               "window_ends <= ? THEN 1 ELSE failures + 1 END WHERE subject = ? AND "
               "address = ?", (now, subject, address))
