@@ -80,13 +80,17 @@ class RemoteSystem:
         # the last state read, and the logins it was read as: one command's steps (who reads,
         # what the plan reads) share one read until a log-in or a write
         self._read: tuple[tuple[str, ...], State] | None = None
+        # the accounts whose review status a read brings along (a scope's, or the practice's
+        # that `connect` read for), and what came: (readers, accounts, each answer)
+        self.reviewing: tuple[str, ...] = ()
+        self._review: tuple[tuple[str, ...], tuple[str, ...], list[Any]] | None = None
 
     # -- transport --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if method != "GET" and path not in ("/v1/login", "/v1/names", "/v1/audit/latest"):
-            self._read = None  # a write: the next read is a new one
+            self._read = self._review = None  # a write: the next read is a new one
         try:
             response = self._client.request(method, path, headers=headers, **kw)
         except httpx.TimeoutException as exc:
@@ -145,17 +149,25 @@ class RemoteSystem:
                 self.login(username, password)
 
     def read_state(self, scope: Scope | None = None) -> State:
-        """What the logged-in usernames may see (the service scopes every read itself)."""
-        del scope
+        """What the logged-in usernames may see (the service scopes every read itself). With a
+        scope, the review status of its accounts comes in the same answers (`review=`), for
+        the `review_status` a plan asks next: one request a practice fewer (without a scope,
+        of the accounts `reviewing` names). A service that doesn't know `review=` ignores
+        it, and `review_status` then asks as before."""
         if not self._tokens:
             raise StoreError("a remote store is read as a username: no login was given")
         readers = tuple(self._tokens)
         if self._read is not None and self._read[0] == readers:
             return self._read[1]
-        states = [state_from_wire(self._call("GET", "/v1/state", token=t))
-                  for t in self._tokens.values()]
-        state = merge_states(states)
+        review = sorted(scope.accounts) if scope is not None else list(self.reviewing)
+        params = {"review": review} if review else None
+        answers = [self._call("GET", "/v1/state", token=t, params=params)
+                   for t in self._tokens.values()]
+        state = merge_states([state_from_wire(a) for a in answers])
         self._read = (readers, state)
+        reviewed = [a.get("review") for a in answers]
+        self._review = (readers, tuple(review), reviewed) \
+            if review and all(isinstance(r, dict) for r in reviewed) else None
         return state
 
     def verify_logins(self, state: State, credentials: dict[str, str]) -> None:
@@ -265,7 +277,12 @@ class RemoteSystem:
     def review_status(self, accounts: list[str]) -> ReviewStatus:
         """Each logged-in username's answer, merged: the newest review any of them sees,
         and every break-glass marker after it."""
-        answers = self._reviews(accounts, grants=False)
+        held = self._review
+        if held is not None and held[0] == tuple(self._tokens) \
+                and held[1] == tuple(sorted(accounts)):
+            answers = held[2]  # read with the state, moments ago
+        else:
+            answers = self._reviews(accounts, grants=False)
         lasts = [e for a in answers for e in audit_from_wire(a["last"])]
         last = max(lasts, key=lambda e: e.id, default=None)
         glass = {e.id: e for a in answers for e in audit_from_wire(a["break_glass"])
@@ -296,7 +313,7 @@ class RemoteSystem:
     def forget_logins(self) -> None:
         """Read as nobody until the next log-in (tokens end on their own at the service)."""
         self._tokens.clear()
-        self._read = None
+        self._read = self._review = None
 
     def signup(self, provider_name: str, username: str, password: str,
                account_id: str | None) -> str:
@@ -317,7 +334,7 @@ class RemoteSystem:
         """Forget this client's tokens; the process's connections to the service stay
         pooled for its next client (they close when idle, or with the process)."""
         self._tokens.clear()
-        self._read = None
+        self._read = self._review = None
 
 
 def signup_missing(url: str, desired: Desired, passwords: dict[str, str]) -> list[str]:
@@ -374,6 +391,7 @@ def connect(url: str, desired: Desired, secrets: Secrets,
     home_login = desired.by_account[desired.master.home].login
     first = home_login if home_login in logins else next(iter(logins))
     system = RemoteSystem(url)
+    system.reviewing = tuple(sorted(desired.by_account))  # what its plan asks the status of
     declared = desired.declared(acting) if acting else None
     acting_var = declared.password_var if declared and declared.kind != "master" else None
     try:

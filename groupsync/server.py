@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from groupsync.accounts import AccountSystem
 from groupsync.accounts.model import User
 from groupsync.accounts.service import LOGIN_FAILED
-from groupsync.accounts.storage import AuditQuery
+from groupsync.accounts.storage import AuditQuery, ReviewStatus
 from groupsync.changes import CHANGE_CLASSES, PracticeSetup, UsernameAdded, UsernameRemoved
 from groupsync.config import load_text
 from groupsync.defaults import DEFAULT_MAX_BODY, DEFAULT_MAX_REMOVALS
@@ -245,20 +245,6 @@ class WireNotice(BaseModel):
     providers: list[dict[str, Any]]
 
 
-class StateResponse(BaseModel):
-    """What the caller may read (docs/contracts.md, "Identity and scope"), as plain rows."""
-
-    lineage: str
-    revision: int
-    versions: dict[str, int] = Field(description="'a:' + account id -> the version of that "
-                                     "account's rows, for the plan's staleness check")
-    accounts: list[WireAccount]
-    usernames: list[WireUsername]
-    access: list[WireAccess]
-    codes: list[WireCodes]
-    notices: list[WireNotice]
-
-
 class WireAuditEntry(BaseModel):
     id: int
     revision: int
@@ -338,6 +324,23 @@ class ReviewsResponse(BaseModel):
         default=[], description="with grants=true: each account's newest review entry")
 
 
+class StateResponse(BaseModel):
+    """What the caller may read (docs/contracts.md, "Identity and scope"), as plain rows."""
+
+    lineage: str
+    revision: int
+    versions: dict[str, int] = Field(description="'a:' + account id -> the version of that "
+                                     "account's rows, for the plan's staleness check")
+    accounts: list[WireAccount]
+    usernames: list[WireUsername]
+    access: list[WireAccess]
+    codes: list[WireCodes]
+    notices: list[WireNotice]
+    review: ReviewsResponse | None = Field(
+        default=None, description="with review=ACCOUNT...: GET /v1/review-status's answer "
+                                  "for those accounts, read in the same request")
+
+
 class PlanRequest(BaseModel):
     practice: Annotated[str, StringConstraints(min_length=1, max_length=16 * 1024 * 1024)] = \
         Field(description="practice.yaml as text (passwords only as ${VARIABLE} references)")
@@ -411,6 +414,11 @@ def caller_user(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> U
 
 
 CallerUser = Annotated[User, Depends(caller_user)]
+
+
+def _review_body(status: ReviewStatus) -> dict[str, Any]:
+    return {"last": audit_to_wire([status.last] if status.last else []),
+            "break_glass": audit_to_wire(list(status.break_glass))}
 
 
 def address(request: Request) -> str:
@@ -579,8 +587,13 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     # document them (and type generated clients) without re-validating 340,000 code records.
     @app.get("/v1/state", responses=_ERRORS, response_model=StateResponse,
              summary="The accounts the caller can open, with their usernames and code files")
-    def state(user: CallerUser) -> JSONResponse:
-        return JSONResponse(state_to_wire(system.visible_state(user.username, user)))
+    def state(user: CallerUser,
+              review: Annotated[list[AccountIdText],
+                                Query(default_factory=list, max_length=10_000)]) -> JSONResponse:
+        body = state_to_wire(system.visible_state(user.username, user))
+        if review:  # GET /v1/review-status's answer for these accounts, in the same request
+            body["review"] = _review_body(review_status_as(system, user, review))
+        return JSONResponse(body)
 
     @app.get("/v1/audit", responses=_ERRORS, response_model=AuditResponse,
              summary="Audit entries about the caller's accounts, newest first")
@@ -619,10 +632,7 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     def reviews(account: Annotated[list[AccountIdText],
                                    Query(default_factory=list, max_length=10_000)],
                 user: CallerUser, grants: bool = False) -> JSONResponse:
-        status = review_status_as(system, user, account)
-        body: dict[str, Any] = {
-            "last": audit_to_wire([status.last] if status.last else []),
-            "break_glass": audit_to_wire(list(status.break_glass))}
+        body = _review_body(review_status_as(system, user, account))
         if grants:
             body["latest"] = audit_to_wire(list(reviews_as(system, user, account).values()))
         return JSONResponse(body)

@@ -357,3 +357,27 @@ def test_no_request_remembers_another_requests_password(applied: str) -> None:
         outer = login_memo()
         assert asyncio.run(twice()) == [200, 200]
         assert outer == {}
+
+
+def test_a_plan_through_the_service_is_one_log_in_and_one_read(run: Run, applied: str,
+                                                                  tmp_path: Path) -> None:
+    """A no-op plan through `serve` costs one log-in and one state read, which brings the
+    review status with it (`review=`); `GET /v1/review-status` answers alike for anyone who
+    asks it alone."""
+    with serving(applied, tmp_path) as (url, proc):
+        r = run("plan", *FILES, "--store", url, "--detailed-exitcode")
+        assert (r.code, r.out) == (0, "No changes. The store matches the file.\n")
+        token = _login(url, "riverside-admin", DEMO["MASTER_PASSWORD"]).json()["token"]
+        accounts = sorted(open_system(applied).read_state().accounts)
+        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {token}"}) as c:
+            alone = c.get("/v1/review-status", params={"account": accounts}).json()
+            together = c.get("/v1/state", params={"review": accounts}).json()
+            plain = c.get("/v1/state").json()
+    assert together["review"] == {"last": alone["last"], "break_glass": alone["break_glass"]}
+    assert "review" not in plain and {**together, "review": None} == {**plain, "review": None}
+    log = (tmp_path / f"serve-{url.rsplit(':', 1)[1]}.log").read_text()
+    requests = [line.split('"')[1].rsplit(" ", 1)[0] for line in log.splitlines()
+                if 'HTTP/1.1" ' in line and "/v1/health" not in line]
+    plan = requests[:requests.index("POST /v1/login", 1)]  # up to the test's own log-in
+    assert [q.split("?")[0] for q in plan] == ["POST /v1/login", "GET /v1/state"]
+    assert "review=" in plan[1]
