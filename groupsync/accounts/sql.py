@@ -1104,18 +1104,23 @@ def _load(conn: Conn, scope: Scope | None = None, opening: Statement | None = No
         inside = _set_of(conn)
         accounts = set(scope.accounts)
         by_account = f"SELECT {columns} FROM access WHERE account_id IN ({inside})"
-        meta_rows, access_cur = batch([meta_sql, (by_account, (json.dumps(sorted(accounts)),))],
-                                      True, False)
+        first_batch: list[Statement] = [meta_sql, (by_account, (json.dumps(sorted(accounts)),))]
+        if scope.closure:
+            # the accounts the scope's usernames reach: those of its accounts' access rows and
+            # those it names, found in the same round trip
+            first_batch.append((
+                f"SELECT account_id FROM access WHERE ukey IN (SELECT ukey FROM access WHERE "
+                f"account_id IN ({inside})) UNION SELECT account_id FROM access WHERE ukey IN "
+                f"({inside})", (json.dumps(sorted(accounts)),
+                                json.dumps(sorted(scope.usernames)))))
+        meta_rows, access_cur, *reach = batch(first_batch, True, False)
         state = _meta_state(meta_rows)
         access_rows = list(access_cur)
         ukeys = {r[0] for r in access_rows} | set(scope.usernames)
-        if scope.closure and ukeys:
-            further = {r[0] for r in conn.execute(
-                f"SELECT DISTINCT account_id FROM access WHERE ukey IN ({inside})",
-                (json.dumps(sorted(ukeys)),))} - accounts
-            if further:
-                access_rows += list(conn.execute(by_account, (json.dumps(sorted(further)),)))
-                accounts |= further
+        further = {r[0] for r in reach[0]} - accounts if reach else set()
+        if further:
+            access_rows += list(conn.execute(by_account, (json.dumps(sorted(further)),)))
+            accounts |= further
         ukeys |= {r[0] for r in access_rows}
         in_accounts = (json.dumps(sorted(accounts)),)
         wanted = [*(f"a:{a}" for a in accounts), *(f"u:{u}" for u in scope.usernames)]
