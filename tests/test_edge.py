@@ -364,7 +364,7 @@ def test_a_plan_through_the_service_is_one_log_in_and_one_read(run: Run, applied
     """A no-op plan through `serve` costs one log-in and one state read, which brings the
     review status with it (`review=`); `GET /v1/review-status` answers alike for anyone who
     asks it alone."""
-    with serving(applied, tmp_path) as (url, proc):
+    with serving(applied, tmp_path) as (url, _proc):
         r = run("plan", *FILES, "--store", url, "--detailed-exitcode")
         assert (r.code, r.out) == (0, "No changes. The store matches the file.\n")
         token = _login(url, "riverside-admin", DEMO["MASTER_PASSWORD"]).json()["token"]
