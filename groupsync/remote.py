@@ -41,6 +41,9 @@ from groupsync.wire import audit_from_wire, merge_states, state_from_wire
 
 TIMEOUT = httpx.Timeout(30.0, read=600.0)  # an apply at size L runs for a minute or more
 LATEST_CELLS = 10_000  # cells a POST /v1/audit/latest carries: under 2.5 MB
+# Accounts whose review status a state read brings along (`review=`): 500 ids are about 6 KB
+# of query, well under what clients and proxies take in a URL.
+REVIEW_ALONG = 500
 
 
 @functools.cache
@@ -160,6 +163,8 @@ class RemoteSystem:
         if self._read is not None and self._read[0] == readers:
             return self._read[1]
         review = sorted(scope.accounts) if scope is not None else list(self.reviewing)
+        if len(review) > REVIEW_ALONG:
+            review = []  # a URL of its own for them (review_status asks as before)
         params = {"review": review} if review else None
         answers = [self._call("GET", "/v1/state", token=t, params=params)
                    for t in self._tokens.values()]

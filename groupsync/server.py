@@ -405,7 +405,8 @@ def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
 
 def caller_user(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> User:
     """The logged-in username as the edge's token check read it (after the body, when there
-    is one): the routes a fleet's plan calls for every practice need not read it again."""
+    is one), for a route that checks its id against what it reads itself (GET /v1/state):
+    it need not read the username first."""
     user: User | None = request.scope.get("state", {}).get("user")
     if user is None:  # pragma: no cover - the edge refuses these first
         raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
@@ -590,6 +591,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
     def state(user: CallerUser,
               review: Annotated[list[AccountIdText],
                                 Query(default_factory=list, max_length=10_000)]) -> JSONResponse:
+        # visible_state refuses the user if its id is no longer the name's (deleted since
+        # the token's check, and perhaps made again)
         body = state_to_wire(system.visible_state(user.username, user))
         if review:  # GET /v1/review-status's answer for these accounts, in the same request
             body["review"] = _review_body(review_status_as(system, user, review))
@@ -631,7 +634,8 @@ def create_app(system: AccountSystem, token_ttl: float = TOKEN_TTL_S,
              summary="The last access review of these accounts, and break-glass applies since")
     def reviews(account: Annotated[list[AccountIdText],
                                    Query(default_factory=list, max_length=10_000)],
-                user: CallerUser, grants: bool = False) -> JSONResponse:
+                user_id: str = Depends(caller), grants: bool = False) -> JSONResponse:
+        user = me(user_id)
         body = _review_body(review_status_as(system, user, account))
         if grants:
             body["latest"] = audit_to_wire(list(reviews_as(system, user, account).values()))

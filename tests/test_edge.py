@@ -381,3 +381,39 @@ def test_a_plan_through_the_service_is_one_log_in_and_one_read(run: Run, applied
     plan = requests[:requests.index("POST /v1/login", 1)]  # up to the test's own log-in
     assert [q.split("?")[0] for q in plan] == ["POST /v1/login", "GET /v1/state"]
     assert "review=" in plan[1]
+
+
+@pytest.mark.parametrize("remade", [True, False])
+def test_a_username_deleted_while_its_request_is_in_flight_is_logged_out(
+        applied: str, remade: bool) -> None:
+    """GET /v1/state takes the username its token's check read; deleted (and perhaps made
+    again, another person with another id) between that check and the read, it is refused
+    as logged out: never the new person's accounts, never a 500."""
+    from starlette.testclient import TestClient
+
+    from groupsync.server import create_app
+
+    system = open_system(applied)
+    checked = system.token_owner
+    armed = [False]
+
+    def check_then_delete(token: str) -> object:
+        owner = checked(token)
+        if armed[0]:
+            armed[0] = False
+            with system.session("riverside-admin", DEMO["MASTER_PASSWORD"]) as s:
+                s.delete_username("frontdesk")
+            if remade:
+                system.signup("New Person", "frontdesk", "pw-new-frontdesk-2026", "300001")
+        return owner
+
+    system.token_owner = check_then_delete  # type: ignore[method-assign]
+    client = TestClient(create_app(system), raise_server_exceptions=False)
+    token = client.post("/v1/login", json={"username": "frontdesk",
+                                           "password": DEMO["FRONTDESK_PASSWORD"]}).json()
+    headers = {"authorization": f"Bearer {token['token']}"}
+    assert client.get("/v1/state", headers=headers).status_code == 200
+    armed[0] = True
+    r = client.get("/v1/state", headers=headers, params={"review": ["300001"]})
+    assert (r.status_code, r.json()["error"]) == (401, "login_failed")
+    assert "300001" not in r.text

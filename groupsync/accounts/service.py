@@ -225,9 +225,14 @@ class AccountSystem:
             self.storage.accounts_of(k)), usernames=frozenset({k}), closure=False))
         # the versions of the accounts shown: a plan made from this view is stale only
         # when one of them moves (the service's callers see no other key)
+        row = mine.users.get(k)
+        if row is None or row.id != user.id:
+            # deleted (and perhaps made again) since `user` was read, by the token's check or
+            # above: its read is another username's, refused as logged out
+            raise LoginFailed(f"{LOGIN_FAILED} ({username})", username)
         seen = State(lineage=mine.lineage, revision=mine.revision,
                      versions={k: v for k, v in mine.versions.items() if k.startswith("a:")})
-        seen.users[k] = mine.users[k]
+        seen.users[k] = row
         for acct in sorted(mine.by_user.get(k, ())):
             levels = mine.access[(k, acct)]
             account = mine.accounts[acct]
