@@ -270,11 +270,14 @@ class SqliteStorage(SqlStorage):
         conn = None
         own = False  # a connection of this write's own, closed after it
         try:
-            conn = self._held("write")
-            if conn.in_transaction:
+            held = self._held("write")
+            if held.in_transaction:
                 # a write inside a write on this thread: its own connection, which waits for
                 # the outer one's lock and gives up, as it always has, never touching it
-                conn, own = self._connect(), True
+                own = True
+                conn = self._connect()
+            else:
+                conn = held
             self._begin_immediate(conn)
             tx = SqlWrite(conn)
             try:
