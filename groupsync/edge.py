@@ -132,7 +132,9 @@ class Edge:
         owner = await self._token_owner(authorization)
         user_id = owner.id if owner is not None else None
         state["user_id"] = user_id
-        state["user"] = owner  # as the token's row read it: the routes need not read it again
+        # as the token's row read it: a route may take it instead of reading it again, if it
+        # checks the id against what it reads itself (GET /v1/state does)
+        state["user"] = owner
         path = scope.get("path", "")
         if path in AUTHENTICATED_PATHS and user_id is None:
             await _refuse(send, 401, "log in first: POST /v1/login gives a bearer token "
