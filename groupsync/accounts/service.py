@@ -370,14 +370,9 @@ class AccountSystem:
         return user.username if user else None
 
     def token_owner(self, token: str) -> User | None:
-        """The username a live token belongs to, as its row is now; None for anything else."""
+        """The username a live token belongs to, as its row is now (the service acts on its
+        id: a name can be deleted and made again, an id can't); None for anything else."""
         return self.storage.token_owner(_token_hash(token), self.clock())
-
-    def token_user_id(self, token: str) -> str | None:
-        """The id of the username a live token belongs to (what the service acts on: a
-        name can be deleted and made again, an id can't); None for anything else."""
-        user = self.storage.token_owner(_token_hash(token), self.clock())
-        return user.id if user else None
 
     def prehash(self, passwords: dict[str, str]) -> dict[str, tuple[str, str]]:
         """argon2 hashes of new usernames' passwords, made *before* a write transaction opens,
