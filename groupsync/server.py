@@ -396,17 +396,17 @@ def caller(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> str:
     """The id of the logged-in username. The edge checked the token before the body was read
     and again after; this dependency is here so the OpenAPI document declares the bearer
     scheme on every route that needs one."""
-    user_id: str | None = request.scope.get("state", {}).get("user_id")
-    if user_id is None:  # pragma: no cover - the edge refuses these first
-        raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
-                                     headers={"WWW-Authenticate": "Bearer"})
-    return user_id
+    return str(_checked(request).id)
 
 
 def caller_user(request: Request, _token: Annotated[Any, Depends(_BEARER)]) -> User:
     """The logged-in username as the edge's token check read it (after the body, when there
     is one), for a route that checks its id against what it reads itself (GET /v1/state):
     it need not read the username first."""
+    return _checked(request)
+
+
+def _checked(request: Request) -> User:
     user: User | None = request.scope.get("state", {}).get("user")
     if user is None:  # pragma: no cover - the edge refuses these first
         raise StarletteHTTPException(401, "log in first: POST /v1/login gives a bearer token",
