@@ -331,7 +331,7 @@ def _fleet(func: Callable[..., int | None], ctx: Context, workspace: Any,
 
     workers = fleet_workers(len(chosen), os.cpu_count() or 1, is_http_url(ctx.store)) \
         if command in _PARALLEL else 1
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         done = dict(zip(chosen, pool.map(one, chosen), strict=True))
     again = _waiting_for_home(workspace, done) if command == "apply" else []
     fmt = "json" if kwargs.get("as_json") and command == "plan" else kwargs.get("fmt", "text")

@@ -544,7 +544,8 @@ class SqlStorage:
             if logged_in is not None:
                 c.execute(_LAST_LOGIN, (logged_in.user_id, logged_in.at))
                 if logged_in.token_hash is not None:
-                    _insert_token(c, logged_in, now)
+                    _insert_token(c, logged_in.token_hash, logged_in.user_id,
+                                  logged_in.credential, logged_in.expires_at, now)
 
         if counted or logged_in is not None:
             self._bookkept(succeeded)
@@ -552,7 +553,7 @@ class SqlStorage:
     def issue_token(self, token_hash: str, user_id: str, credential: str,
                     expires_at: float, now: float) -> None:
         with self._bookkeeping() as c:
-            _insert_token(c, LoggedIn(user_id, "", token_hash, credential, expires_at), now)
+            _insert_token(c, token_hash, user_id, credential, expires_at, now)
 
     def token_owner(self, token_hash: str, now: float) -> User | None:
         """The username a live token was issued to; None when the token is unknown, expired,
@@ -688,16 +689,17 @@ def _settle_success(c: Conn, ukey: str, address: str, now: float, entry: AuditEn
     c.execute("DELETE FROM login_throttle WHERE subject = ? AND address = ?", (ukey, address))
 
 
-def _insert_token(c: Conn, token: LoggedIn, now: float) -> None:
+def _insert_token(c: Conn, token_hash: str, user_id: str, credential: str,
+                  expires_at: float, now: float) -> None:
     # Expired tokens are never accepted (token_owner checks the time); deleting them is
     # housekeeping. This username's go at each log-in, over its index; the whole table's,
     # which no index serves, at one log-in in 64, picked by the new token's own random hash
     # (a scan of every live token at every log-in cost more than the rest of its SQL).
-    c.execute("DELETE FROM tokens WHERE user_id = ? AND expires_at <= ?", (token.user_id, now))
-    if token.token_hash is not None and token.token_hash[:2] in _SWEEP:
+    c.execute("DELETE FROM tokens WHERE user_id = ? AND expires_at <= ?", (user_id, now))
+    if token_hash[:2] in _SWEEP:
         c.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
     c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
-              (token.token_hash, token.user_id, token.credential, token.expires_at))
+              (token_hash, user_id, credential, expires_at))
 
 
 def _settle(c: Conn, ukey: str, address: str, now: float, entry: AuditEntry | None) -> None:
